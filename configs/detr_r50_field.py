@@ -1,0 +1,109 @@
+# DETR R-50 for players and the ball: the main (GPU) training config.
+#
+# Differences from mmdet's detr_r50_8xb2-150e_coco.py:
+#   * 2 classes (player, ball) read from COCO split folders by category name
+#   * batch 4 per GPU x gradient accumulation 2, AMP, torch.compile
+#   * 5 warm-up epochs, then cosine annealing to epoch 50
+#   * flip + colour jitter + DETR multi-scale resize (shorter side 480-800)
+#   * validation every 10 epochs with per-class COCO mAP
+# On a machine without CUDA, tools/train.py turns AMP and compile off and
+# says so in one log line each.
+_base_ = 'mmdet::detr/detr_r50_8xb2-150e_coco.py'
+
+custom_imports = dict(imports=['field_detr'], allow_failed_imports=False)
+
+classes = ('player', 'ball')
+metainfo = dict(classes=classes)
+# tools/train.py --train-dir/--val-dir and tools/test.py --test-dir set these.
+train_dir = 'datasets/train'
+val_dir = 'datasets/val'
+ann_file = 'annotations/annotations.json'
+
+model = dict(bbox_head=dict(num_classes=len(classes)))
+
+# Schedule ------------------------------------------------------------------
+max_epochs = 50
+warmup_epochs = 5
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup_epochs,
+         end=max_epochs, T_max=max_epochs - warmup_epochs, eta_min=1e-6,
+         convert_to_iter_based=True),
+]
+
+# AdamW lr 1e-4, wd 1e-4, backbone lr x0.1 and clip 0.1 come from the base.
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    accumulative_counts=2)
+compile = True
+
+# Data ----------------------------------------------------------------------
+backend_args = None
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion', brightness_delta=32,
+         contrast_range=(0.5, 1.5), saturation_range=(0.5, 1.5),
+         hue_delta=18),
+    dict(type='RandomChoiceResize',
+         scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                    'scale_factor')),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=6,
+    persistent_workers=True,
+    prefetch_factor=2,
+    pin_memory=True,
+    dataset=dict(
+        _delete_=True,
+        type='FieldCocoDataset',
+        data_root=train_dir,
+        ann_file=ann_file,
+        data_prefix=dict(img='images/'),
+        metainfo=metainfo,
+        pipeline=train_pipeline,
+        backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=4,
+    num_workers=6,
+    persistent_workers=True,
+    prefetch_factor=2,
+    pin_memory=True,
+    dataset=dict(
+        _delete_=True,
+        type='FieldCocoDataset',
+        data_root=val_dir,
+        ann_file=ann_file,
+        data_prefix=dict(img='images/'),
+        metainfo=metainfo,
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    _delete_=True,
+    type='FieldCocoMetric',
+    ann_file=f'{val_dir}/{ann_file}')
+test_evaluator = val_evaluator
+
+# Runtime -------------------------------------------------------------------
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+                    save_best='coco/bbox_mAP', rule='greater'))
+custom_hooks = [dict(type='RNGStateHook')]
+randomness = dict(seed=42)
+log_processor = dict(window_size=20)

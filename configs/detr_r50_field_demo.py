@@ -1,0 +1,53 @@
+# The main config shrunk to a CPU schedule that finishes in a few minutes on
+# the generated demo data (tools/make_demo_data.py): 640x384 input, 6
+# epochs, validation and a checkpoint every 2 epochs, no pretrained download.
+# Everything else (model, head, losses, assigner, augmentation, optimiser)
+# is the main config's.
+_base_ = './detr_r50_field.py'
+
+max_epochs = 6
+warmup_epochs = 1
+train_cfg = dict(max_epochs=max_epochs, val_interval=2)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup_epochs,
+         end=max_epochs, T_max=max_epochs - warmup_epochs, eta_min=1e-6,
+         convert_to_iter_based=True),
+]
+optim_wrapper = dict(accumulative_counts=1)
+
+# Random init: the demo must run offline. Real runs keep the base's
+# torchvision ResNet-50 weights.
+model = dict(backbone=dict(init_cfg=None))
+
+# Demo images are 640x384: train at their own size and half of it.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='RandomChoiceResize',
+         scales=[(640, 384), (576, 346), (512, 307)], keep_ratio=True),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(640, 384), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                    'scale_factor')),
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=2,
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=2, num_workers=2,
+    dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+default_hooks = dict(
+    logger=dict(interval=5),
+    checkpoint=dict(interval=2, max_keep_ckpts=2))
+log_processor = dict(window_size=5)

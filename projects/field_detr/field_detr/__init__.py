@@ -1,0 +1,19 @@
+"""field_detr: an MMDetection plugin that trains DETR R-50 to detect players
+and the ball in sports video.
+
+Importing the package (configs do it through ``custom_imports``) registers
+its classes with MMEngine's registries and lets ``torch.load`` read MMEngine
+checkpoints under torch's safe loader.
+"""
+from .checkpoint_compat import allow_mmengine_checkpoints
+from .data_validation import InputError, load_coco_split
+from .dataset import FieldCocoDataset
+from .hooks import RNGStateHook
+from .metric import FieldCocoMetric
+
+allow_mmengine_checkpoints()
+
+__all__ = [
+    'FieldCocoDataset', 'FieldCocoMetric', 'InputError', 'RNGStateHook',
+    'allow_mmengine_checkpoints', 'load_coco_split'
+]

@@ -1,0 +1,134 @@
+"""Config wiring shared by tools/train.py and tools/test.py.
+
+The tools only parse arguments; what they do to a config lives here, where
+tests reach it.
+"""
+import glob
+import os.path as osp
+import sys
+from functools import wraps
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+from .data_validation import ANN_RELPATH, InputError  # noqa: F401 (re-export)
+
+CHECKPOINT_PATTERNS = ('*.pth', 'checkpoints/*.pth')
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file and apply ``--cfg-options``."""
+    if not osp.isfile(path):
+        raise InputError(f'{path}: config file not found')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def set_split(cfg: Config, loader: str, split_dir: Optional[str]) -> None:
+    """Point ``<loader>_dataloader`` (and its evaluator) at a split folder."""
+    if split_dir is None:
+        return
+    cfg[f'{loader}_dataloader'].dataset.data_root = split_dir
+    evaluator = cfg.get(f'{loader}_evaluator')
+    if loader != 'train' and evaluator is not None:
+        evaluator.ann_file = osp.join(split_dir, ANN_RELPATH)
+
+
+def set_work_dir(cfg: Config, config_path: str,
+                 work_dir: Optional[str]) -> None:
+    """``--work-dir``, else the config's, else ``work_dirs/<config name>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join(
+            'work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def existing_checkpoints(work_dir: str) -> list:
+    return sorted(
+        p for pattern in CHECKPOINT_PATTERNS
+        for p in glob.glob(osp.join(work_dir, pattern)))
+
+
+def set_resume(cfg: Config, resume: Optional[str]) -> None:
+    """Apply ``--resume``: ``'auto'`` takes the newest checkpoint in the work
+    dir, a path takes that file. Without ``--resume`` a work dir that holds
+    checkpoints is refused, so a new run never overwrites an old one.
+    """
+    if resume is None:
+        found = existing_checkpoints(cfg.work_dir)
+        if found:
+            raise InputError(
+                f'{cfg.work_dir}: already holds checkpoints from an earlier '
+                f'run ({osp.basename(found[-1])}, ...); pass --resume to '
+                'continue it or --work-dir to start a new one')
+        return
+    cfg.resume = True
+    if resume == 'auto':
+        cfg.load_from = None
+        if not existing_checkpoints(cfg.work_dir):
+            raise InputError(
+                f'{cfg.work_dir}: --resume found no checkpoint to continue '
+                'from; pass its path (--resume PATH) or drop --resume')
+    else:
+        if not osp.isfile(resume):
+            raise InputError(f'{resume}: checkpoint not found')
+        cfg.load_from = resume
+
+
+def enable_amp(cfg: Config) -> None:
+    """``--amp``: wrap the optimiser in ``AmpOptimWrapper``."""
+    if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
+    """Turn off what this machine cannot do, one log line for each.
+
+    Without CUDA: ``AmpOptimWrapper`` becomes ``OptimWrapper`` (MMEngine's
+    AMP wrapper needs a GPU), ``compile`` is switched off (inductor on a CPU
+    compiles for minutes and DETR's dynamic shapes recompile), pinned memory
+    is off and distributed runs use gloo instead of NCCL.
+    """
+    if torch.cuda.is_available():
+        return
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
+        cfg.optim_wrapper.pop('dtype', None)
+        _note('no CUDA device: mixed precision (AMP) is off, training in '
+              'float32')
+    if cfg.get('compile'):
+        cfg.compile = False
+        _note('no CUDA device: torch.compile is off')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader) and cfg[loader].get('pin_memory'):
+            cfg[loader].pin_memory = False
+    if launcher != 'none':
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        if cfg.env_cfg.dist_cfg.get('backend', 'nccl') == 'nccl':
+            cfg.env_cfg.dist_cfg.backend = 'gloo'
+            _note('no CUDA device: distributed backend is gloo')
+
+
+def _note(msg: str) -> None:
+    print_log(msg, logger='current', level=30)
+
+
+def exit_on_data_error(main):
+    """Run ``main``; an :class:`InputError` prints one line, exits 2."""
+
+    @wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except InputError as e:
+            print(f'error: {e}', file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper

@@ -1,0 +1,123 @@
+"""Real short trainings through tools/train.py on generated data."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import pytest
+import torch
+
+from conftest import run_tool, scalars, train, DEMO_CONFIG, FAST_OPTIONS
+
+
+def test_demo_training_trains_validates_and_checkpoints(demo_run):
+    work_dir = demo_run['work_dir']
+    for epoch in (1, 2):
+        assert osp.isfile(osp.join(work_dir, f'epoch_{epoch}.pth'))
+    records = scalars(work_dir)
+    losses = [r['loss'] for r in records if 'loss' in r]
+    assert len(losses) == 6  # 2 epochs x 3 iterations (6 images, batch 2)
+    assert all(torch.isfinite(torch.tensor(losses)))
+    val = [r for r in records if 'coco/bbox_mAP' in r]
+    assert len(val) == 2
+    for key in ('coco/bbox_mAP_50', 'coco/player_mAP', 'coco/ball_mAP_75'):
+        assert key in val[-1]
+    # this machine has no CUDA: AMP and compile fall back, said once each
+    log = demo_run['proc'].stdout + demo_run['proc'].stderr
+    if not torch.cuda.is_available():
+        assert log.count('mixed precision (AMP) is off') == 1
+        assert log.count('torch.compile is off') == 1
+
+
+def test_checkpoint_loads_under_torch_safe_loader(demo_run):
+    import field_detr  # noqa: F401  (registers the allow-list)
+    ckpt = torch.load(osp.join(demo_run['work_dir'], 'epoch_2.pth'),
+                      map_location='cpu', weights_only=True)
+    assert ckpt['meta']['epoch'] == 2
+    assert ckpt['meta']['dataset_meta']['classes'] == ('player', 'ball')
+    assert 'rng_state' in ckpt and 'message_hub' in ckpt
+
+
+def test_checkpoint_with_foreign_pickle_is_still_refused(tmp_path):
+    import pickle
+
+    import field_detr  # noqa: F401
+    path = tmp_path / 'evil.pth'
+    torch.save({'x': pickle.PickleError('not allowed')}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+
+
+def _weights(path):
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def test_resume_equals_uninterrupted_training(demo_data, tmp_path):
+    straight = str(tmp_path / 'straight')
+    split = str(tmp_path / 'split')
+    train(straight, data=demo_data, options=['train_cfg.max_epochs=2'])
+    train(split, data=demo_data, options=['train_cfg.max_epochs=1'])
+    assert not osp.exists(osp.join(split, 'epoch_2.pth'))
+    proc = train(split, '--resume', data=demo_data,
+                 options=['train_cfg.max_epochs=2'])
+    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+
+    a = _weights(osp.join(straight, 'epoch_2.pth'))
+    b = _weights(osp.join(split, 'epoch_2.pth'))
+    assert a['meta']['iter'] == b['meta']['iter'] == 6
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    worst = max((a['state_dict'][k].float() - b['state_dict'][k].float())
+                .abs().max().item() for k in a['state_dict'])
+    assert worst <= 1e-4, f'weights differ by {worst}'
+    # and training moved the weights: the comparison is not trivially true
+    c = _weights(osp.join(split, 'epoch_1.pth'))
+    moved = max((a['state_dict'][k].float() - c['state_dict'][k].float())
+                .abs().max().item() for k in a['state_dict'])
+    assert moved > 1e-3
+
+
+def test_resume_from_explicit_path(demo_run, tmp_path):
+    work_dir = str(tmp_path / 'from_path')
+    proc = train(work_dir, '--resume',
+                 osp.join(demo_run['work_dir'], 'epoch_1.pth'),
+                 data=demo_run['data'], options=['train_cfg.max_epochs=2'])
+    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+    assert not osp.exists(osp.join(work_dir, 'epoch_1.pth'))
+
+
+def test_new_run_never_overwrites_an_old_one(demo_run):
+    ckpt = osp.join(demo_run['work_dir'], 'epoch_2.pth')
+    before = os.stat(ckpt).st_mtime_ns
+    proc = run_tool('train.py', DEMO_CONFIG, '--work-dir',
+                    demo_run['work_dir'], check=False)
+    assert proc.returncode == 2
+    assert 'already holds checkpoints' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert os.stat(ckpt).st_mtime_ns == before
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, demo_data):
+    proc = run_tool('train.py', DEMO_CONFIG, '--work-dir', str(tmp_path),
+                    '--resume', check=False)
+    assert proc.returncode == 2
+    assert 'found no checkpoint' in proc.stderr
+
+
+def test_bad_split_stops_before_training_with_one_line(demo_data, tmp_path):
+    bad_train = tmp_path / 'train'
+    shutil.copytree(demo_data['train'], bad_train)
+    ann_file = bad_train / 'annotations' / 'annotations.json'
+    coco = json.loads(ann_file.read_text())
+    coco['annotations'][3]['bbox'] = [5, 5, -2, 10]
+    ann_file.write_text(json.dumps(coco))
+    work_dir = tmp_path / 'work'
+    proc = run_tool('train.py', DEMO_CONFIG, '--train-dir', bad_train,
+                    '--val-dir', demo_data['val'], '--work-dir', work_dir,
+                    '--cfg-options', *FAST_OPTIONS, check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    err = proc.stderr.strip().splitlines()[-1]
+    assert err == (f'error: {ann_file}: annotations[3] (id=4): bbox '
+                   '[5, 5, -2, 10] has non-positive width or height')
+    assert not list(work_dir.glob('*.pth'))

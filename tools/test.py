@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint: COCO box mAP, mAP@0.5 and mAP@0.75, overall and
+per class.
+
+Examples:
+    python tools/test.py configs/detr_r50_field.py work_dirs/detr_r50_field/epoch_50.pth
+    python tools/test.py CONFIG CKPT --test-dir datasets/test --out results.json
+"""
+import argparse
+import os
+import os.path as osp
+import shutil
+import tempfile
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from field_detr import runtime
+from field_detr.metric import format_report
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Evaluate a checkpoint with COCO mAP.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 3)[3])
+    parser.add_argument('config', help='config file the model was trained '
+                        'with')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--test-dir', help='split folder to evaluate (images/ + '
+        'annotations/annotations.json); default: the config\'s validation '
+        'split, datasets/val')
+    parser.add_argument('--work-dir', help='where the test log goes; '
+                        'default work_dirs/<config name>')
+    parser.add_argument(
+        '--out', metavar='RESULTS.json',
+        help='write the detections as COCO results JSON, with the '
+        'dataset\'s own category ids')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='override config entries')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+        help='job launcher; "pytorch" under torchrun')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+@runtime.exit_on_data_error
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise runtime.InputError(f'{args.checkpoint}: checkpoint not found')
+    cfg = runtime.load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    runtime.set_split(cfg, 'test', args.test_dir)
+    runtime.set_work_dir(cfg, args.config, args.work_dir)
+    cfg.load_from = args.checkpoint
+    runtime.apply_device_fallbacks(cfg, args.launcher)
+    tmp_dir = None
+    if args.out:
+        tmp_dir = tempfile.mkdtemp()
+        cfg.test_evaluator.outfile_prefix = osp.join(tmp_dir, 'results')
+
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+
+    if runner.rank == 0:
+        split = cfg.test_dataloader.dataset.data_root
+        print(format_report(metrics, runner.test_dataloader.dataset.metainfo[
+            'classes'], title=f'COCO box AP on {split}'))
+        if args.out:
+            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+            shutil.move(osp.join(tmp_dir, 'results.bbox.json'), args.out)
+            print(f'detections written to {args.out}')
+    if tmp_dir:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()

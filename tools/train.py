@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Train a field_detr config with MMEngine's Runner.
+
+Examples:
+    python tools/train.py configs/detr_r50_field.py
+    python tools/train.py configs/detr_r50_field_demo.py --work-dir work_dirs/demo
+    python tools/train.py configs/detr_r50_field.py --resume            # newest checkpoint
+    python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/epoch_10.pth
+    torchrun --nproc_per_node 2 tools/train.py CONFIG --launcher pytorch
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from field_detr import runtime
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Train DETR on a player/ball COCO dataset.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 2)[2])
+    parser.add_argument('config', help='training config file')
+    parser.add_argument(
+        '--train-dir', help='training split folder (images/ + '
+        'annotations/annotations.json); default: the config\'s, '
+        'datasets/train')
+    parser.add_argument(
+        '--val-dir', help='validation split folder; default: the '
+        'config\'s, datasets/val')
+    parser.add_argument(
+        '--work-dir', help='where logs and checkpoints go; default '
+        'work_dirs/<config name>')
+    parser.add_argument(
+        '--resume', nargs='?', const='auto', default=None, metavar='CKPT',
+        help='continue training: alone, from the newest checkpoint in the '
+        'work dir; with a path, from that checkpoint')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='mixed precision training (the main config already has it)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='override config entries, e.g. train_cfg.max_epochs=10')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+        help='job launcher; "pytorch" under torchrun')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+@runtime.exit_on_data_error
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = runtime.load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    runtime.set_split(cfg, 'train', args.train_dir)
+    runtime.set_split(cfg, 'val', args.val_dir)
+    runtime.set_work_dir(cfg, args.config, args.work_dir)
+    runtime.set_resume(cfg, args.resume)
+    if args.amp:
+        runtime.enable_amp(cfg)
+    runtime.apply_device_fallbacks(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
