@@ -60,6 +60,7 @@ def main(argv=None):
     runtime.set_split(cfg, 'test', args.test_dir)
     runtime.set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
+    runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg, args.launcher)
     tmp_dir = None
     if args.out:

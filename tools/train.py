@@ -64,6 +64,7 @@ def main(argv=None):
     runtime.set_resume(cfg, args.resume)
     if args.amp:
         runtime.enable_amp(cfg)
+    runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -9,6 +9,14 @@ its checkpoints hold a few non-tensor objects: the message hub's
 Rather than switching the safe loader off, :func:`allow_mmengine_checkpoints`
 adds exactly those types to torch's allow-list. Any other pickled object in a
 file still makes ``torch.load`` refuse it.
+
+One more thing stands in the way: ``HistoryBuffer.__getstate__`` pickles the
+class's registry of statistics methods, which pickle stores as
+``getattr(HistoryBuffer, 'mean')``. Allowing ``getattr`` would let a crafted
+file reach any attribute of any object, so instead buffers are pickled
+without that registry: it is class-level state, rebuilt when the class (or a
+module registering a custom statistic) is imported, and ``__setstate__``
+already treats it as optional.
 """
 import numpy as np
 import torch
@@ -33,8 +41,16 @@ def safe_checkpoint_globals() -> list:
     return [HistoryBuffer] + _numpy_globals()
 
 
+def _history_buffer_state(self) -> dict:
+    state = self.__dict__.copy()
+    state.pop('statistics_methods', None)
+    return state
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Add :func:`safe_checkpoint_globals` to torch's safe-load allow-list."""
+    """Add :func:`safe_checkpoint_globals` to torch's safe-load allow-list
+    and pickle ``HistoryBuffer`` without its method registry."""
+    HistoryBuffer.__getstate__ = _history_buffer_state
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:  # torch < 2.4 loads everything anyway
         add(safe_checkpoint_globals())

@@ -74,10 +74,13 @@ class FieldCocoMetric(CocoMetric):
         self._coco_api = api
         self.cat_ids = list(split.cat_ids)
 
-    def compute_metrics(self, results: list) -> Dict[str, float]:
-        logger = MMLogger.get_current_instance()
+    def process(self, data_batch: dict, data_samples) -> None:
         if self._coco_api is None:
             self._load_ground_truth()
+        super().process(data_batch, data_samples)
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        logger = MMLogger.get_current_instance()
         gts, preds = zip(*results)
         img_ids = sorted({gt['img_id'] for gt in gts})
 
@@ -121,8 +124,7 @@ def evaluate_detections(coco_gt: COCO, detections: List[dict],
     pycocotools prints to stdout; the summary is kept in
     ``coco_eval.summary`` so callers log it where they want.
     """
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(io.StringIO()):
         coco_dt = coco_gt.loadRes(detections)
         coco_eval = COCOeval(coco_gt, coco_dt, 'bbox')
         coco_eval.params.catIds = list(cat_ids)
@@ -130,8 +132,10 @@ def evaluate_detections(coco_gt: COCO, detections: List[dict],
             coco_eval.params.imgIds = list(img_ids)
         coco_eval.evaluate()
         coco_eval.accumulate()
+    summary = io.StringIO()
+    with contextlib.redirect_stdout(summary):
         coco_eval.summarize()
-    coco_eval.summary = out.getvalue().strip()
+    coco_eval.summary = summary.getvalue().rstrip()
     return coco_eval
 
 

@@ -116,6 +116,19 @@ def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
             _note('no CUDA device: distributed backend is gloo')
 
 
+def normalise_dataloaders(cfg: Config) -> None:
+    """Drop worker-only options from loaders with ``num_workers=0``.
+
+    torch refuses ``persistent_workers`` and ``prefetch_factor`` without
+    worker processes; a user who sets ``num_workers=0`` (to debug, or for
+    bit-exact resume) should not have to unset them too.
+    """
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader) and cfg[loader].get('num_workers', 0) == 0:
+            cfg[loader].persistent_workers = False
+            cfg[loader].pop('prefetch_factor', None)
+
+
 def _note(msg: str) -> None:
     print_log(msg, logger='current', level=30)
 
