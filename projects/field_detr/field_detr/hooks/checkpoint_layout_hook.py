@@ -1,0 +1,154 @@
+"""The checkpoint layout users rely on, written atomically."""
+import glob
+import os
+import os.path as osp
+import re
+from typing import Optional
+
+from mmengine.dist import is_main_process, master_only
+from mmengine.hooks import CheckpointHook
+from mmengine.registry import HOOKS
+
+LIGHTWEIGHT = 'checkpoint_epoch_{}_lightweight.pth'
+FULL = 'checkpoint_epoch_{}.pth'
+BEST = 'best_model.pth'
+LATEST = 'latest_checkpoint.pth'
+CHECKPOINT_DIR = 'checkpoints'
+
+
+def fsync_replace(tmp_path: str, final_path: str) -> None:
+    """Flush ``tmp_path`` to disk and rename it over ``final_path``.
+
+    The rename is atomic on POSIX file systems: a reader (or a crash) sees
+    the old file or the new one, never a partial write.
+    """
+    with open(tmp_path, 'rb+') as f:
+        os.fsync(f.fileno())
+    os.replace(tmp_path, final_path)
+    dir_fd = os.open(osp.dirname(final_path) or '.', os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@HOOKS.register_module()
+class CheckpointLayoutHook(CheckpointHook):
+    """Write checkpoints to ``<work_dir>/checkpoints/`` in this layout:
+
+    ============================================  ===========================
+    ``checkpoint_epoch_N_lightweight.pth``        every epoch: weights and
+                                                  meta (epoch, iter, classes,
+                                                  config), no optimizer
+    ``checkpoint_epoch_N.pth``                    every ``full_interval``
+                                                  epochs and the last one:
+                                                  full, resumable state
+    ``latest_checkpoint.pth``                     full state after every
+                                                  epoch; ``--resume`` takes it
+    ``best_model.pth``                            weights of the best
+                                                  ``save_best`` score so far,
+                                                  with ``best_epoch`` and
+                                                  ``best_score`` in meta
+    ============================================  ===========================
+
+    A full checkpoint holds what MMEngine's ``Runner.save_checkpoint`` saves
+    (weights, optimizer with the AMP loss scaler, parameter schedulers,
+    message hub) plus the RNG state that
+    :class:`~field_detr.hooks.RNGStateHook` adds. Every file is written to a
+    temporary name, flushed and renamed, so a killed run never leaves a
+    truncated file under a final name. Only the main process writes.
+
+    Args:
+        full_interval (int): epochs between full checkpoints. Defaults to 10.
+        keep_lightweight (int): how many of the newest lightweight
+            checkpoints to keep; -1 keeps all. Full, best and latest
+            checkpoints are never deleted. Defaults to -1.
+        save_best (str, optional): metric that selects ``best_model.pth``.
+            Defaults to ``'coco/bbox_mAP'``.
+        rule (str): ``'greater'`` or ``'less'``: which way is better.
+            Defaults to ``'greater'``.
+        **kwargs: other :class:`mmengine.hooks.CheckpointHook` arguments
+            (``backend_args``, ``published_keys``, ...).
+    """
+
+    def __init__(self,
+                 full_interval: int = 10,
+                 keep_lightweight: int = -1,
+                 save_best: Optional[str] = 'coco/bbox_mAP',
+                 rule: str = 'greater',
+                 **kwargs) -> None:
+        for key in ('interval', 'by_epoch', 'save_last', 'max_keep_ckpts',
+                    'filename_tmpl', 'out_dir'):
+            kwargs.pop(key, None)
+        super().__init__(
+            interval=1, by_epoch=True, save_last=False, save_best=save_best,
+            rule=rule if save_best else None, **kwargs)
+        self.full_interval = full_interval
+        self.keep_lightweight = keep_lightweight
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        self.out_dir = osp.join(runner.work_dir, CHECKPOINT_DIR)
+        if is_main_process():
+            os.makedirs(self.out_dir, exist_ok=True)
+
+    def after_train_epoch(self, runner) -> None:
+        epoch = runner.epoch + 1
+        self._save(runner, LIGHTWEIGHT.format(epoch), full=False)
+        if epoch % self.full_interval == 0 or epoch == runner.max_epochs:
+            self._save(runner, FULL.format(epoch), full=True)
+        self._save(runner, LATEST, full=True)
+        self._prune_lightweight()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        """Epoch-based only: nothing to do per iteration."""
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self.save_best:
+            return
+        key = self.key_indicators[0]
+        if key not in metrics:
+            runner.logger.warning(
+                f'best checkpoint: metric "{key}" is not among the '
+                f'validation metrics {sorted(metrics)}')
+            return
+        score = metrics[key]
+        # CheckpointHook keeps the best score in the message hub, so it
+        # survives a resume.
+        best = runner.message_hub.get_info('best_score')
+        if best is not None and not self.is_better_than[key](score, best):
+            return
+        runner.message_hub.update_info('best_score', score)
+        self._save(runner, BEST, full=False,
+                   meta=dict(best_epoch=runner.epoch, best_metric=key,
+                             best_score=float(score)))
+        runner.logger.info(f'best_model.pth: {key} {score:.4f} at epoch '
+                           f'{runner.epoch}')
+
+    @master_only
+    def _save(self, runner, filename: str, full: bool,
+              meta: Optional[dict] = None) -> None:
+        tmp_name = f'.{filename}.tmp'
+        runner.save_checkpoint(
+            self.out_dir, tmp_name, save_optimizer=full,
+            save_param_scheduler=full, meta=meta, by_epoch=True,
+            backend_args=self.backend_args)
+        fsync_replace(osp.join(self.out_dir, tmp_name),
+                      osp.join(self.out_dir, filename))
+        if full:
+            # MMEngine's find_latest_checkpoint() reads this file.
+            with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
+                f.write(osp.join(self.out_dir, LATEST))
+
+    @master_only
+    def _prune_lightweight(self) -> None:
+        if self.keep_lightweight < 0:
+            return
+        pattern = re.compile(r'checkpoint_epoch_(\d+)_lightweight\.pth$')
+        found = sorted(
+            (int(m.group(1)), path)
+            for path in glob.glob(osp.join(self.out_dir, '*_lightweight.pth'))
+            if (m := pattern.search(path)))
+        for _, path in found[:max(0, len(found) - self.keep_lightweight)]:
+            os.remove(path)
