@@ -100,10 +100,25 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 # Runtime -------------------------------------------------------------------
+# <work_dir>/checkpoints/: checkpoint_epoch_N_lightweight.pth every epoch,
+# checkpoint_epoch_N.pth (full) every 10, latest_checkpoint.pth (full) every
+# epoch, best_model.pth by validation mAP.
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+    checkpoint=dict(_delete_=True, type='CheckpointLayoutHook',
+                    full_interval=10, keep_lightweight=-1,
                     save_best='coco/bbox_mAP', rule='greater'))
-custom_hooks = [dict(type='RNGStateHook')]
+# Start from MMDetection's COCO-trained DETR R-50, its person and sports-ball
+# classifier rows becoming player and ball, so epoch 0 already detects both
+# (skipped on resume or load_from; falls back to ImageNet weights with a
+# warning when the file cannot be fetched). Remove the hook, or point
+# `checkpoint` at a local copy, to change that.
+coco_pretrained = dict(
+    type='CocoTransplantHook',
+    checkpoint='https://download.openmmlab.com/mmdetection/v3.0/detr/'
+    'detr_r50_8xb2-150e_coco/'
+    'detr_r50_8xb2-150e_coco_20221023_153551-436d03e8.pth',
+    class_map=dict(player='person', ball='sports ball'))
+custom_hooks = [dict(type='RNGStateHook'), coco_pretrained]
 randomness = dict(seed=42)
 log_processor = dict(window_size=20)

@@ -1,6 +1,7 @@
 # The main config shrunk to a CPU schedule that finishes in a few minutes on
 # the generated demo data (tools/make_demo_data.py): 640x384 input, 6
-# epochs, validation and a checkpoint every 2 epochs, no pretrained download.
+# epochs, validation and a full checkpoint every 2 epochs, no pretrained
+# download.
 # Everything else (model, head, losses, assigner, augmentation, optimiser)
 # is the main config's.
 _base_ = './detr_r50_field.py'
@@ -17,9 +18,10 @@ param_scheduler = [
 ]
 optim_wrapper = dict(accumulative_counts=1)
 
-# Random init: the demo must run offline. Real runs keep the base's
-# torchvision ResNet-50 weights.
+# Random init: the demo must run offline. Real runs keep the main config's
+# COCO-pretrained start (and ImageNet backbone).
 model = dict(backbone=dict(init_cfg=None))
+custom_hooks = [dict(type='RNGStateHook')]
 
 # Demo images are 640x384: train at their own size and half of it.
 train_pipeline = [
@@ -49,5 +51,5 @@ test_dataloader = val_dataloader
 
 default_hooks = dict(
     logger=dict(interval=5),
-    checkpoint=dict(interval=2, max_keep_ckpts=2))
+    checkpoint=dict(full_interval=2))
 log_processor = dict(window_size=5)

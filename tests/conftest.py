@@ -15,12 +15,12 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field_demo.py')
 TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'detr_tiny_sanity.py')
 
-# A few iterations per epoch, in-process data loading (deterministic, and no
-# worker start-up cost), and a checkpoint plus validation every epoch.
+# In-process data loading (deterministic, and no worker start-up cost), and
+# validation after every epoch.
 FAST_OPTIONS = [
     'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-    'test_dataloader.num_workers=0', 'default_hooks.checkpoint.interval=1',
-    'train_cfg.val_interval=1', 'default_hooks.logger.interval=1',
+    'test_dataloader.num_workers=0', 'train_cfg.val_interval=1',
+    'default_hooks.logger.interval=1',
 ]
 
 
@@ -68,10 +68,18 @@ def demo_data(tmp_path_factory):
     return dict(root=str(root), train=train_dir, val=val_dir)
 
 
+def ckpt(work_dir, name):
+    return osp.join(work_dir, 'checkpoints', name)
+
+
 @pytest.fixture(scope='session')
 def demo_run(demo_data, tmp_path_factory):
-    """Two epochs of the demo config through tools/train.py."""
+    """Three epochs of the demo config through tools/train.py (3 iterations
+    each), a full checkpoint every 2 epochs, the 2 newest lightweight ones
+    kept."""
     work_dir = str(tmp_path_factory.mktemp('demo_run'))
     proc = train(work_dir, data=demo_data,
-                 options=['train_cfg.max_epochs=2'])
+                 options=['train_cfg.max_epochs=3',
+                          'default_hooks.checkpoint.full_interval=2',
+                          'default_hooks.checkpoint.keep_lightweight=2'])
     return dict(work_dir=work_dir, proc=proc, data=demo_data)

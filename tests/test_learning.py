@@ -24,8 +24,7 @@ def learned(tmp_path_factory):
     write_split(split, num_images=4, seed=7, empty_every=0)
     work_dir = str(root / 'work')
     train(work_dir, config=TINY_CONFIG, data=dict(train=split, val=split),
-          options=['default_hooks.checkpoint.interval=1000',
-                   'train_cfg.val_interval=1000',
+          options=['train_cfg.val_interval=1000',
                    'default_hooks.logger.interval=10'])
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()

@@ -7,19 +7,18 @@ import shutil
 import pytest
 import torch
 
-from conftest import run_tool, scalars, train, DEMO_CONFIG, FAST_OPTIONS
+from conftest import ckpt, run_tool, scalars, train, DEMO_CONFIG, FAST_OPTIONS
 
 
 def test_demo_training_trains_validates_and_checkpoints(demo_run):
     work_dir = demo_run['work_dir']
-    for epoch in (1, 2):
-        assert osp.isfile(osp.join(work_dir, f'epoch_{epoch}.pth'))
+    assert osp.isfile(ckpt(work_dir, 'latest_checkpoint.pth'))
     records = scalars(work_dir)
     losses = [r['loss'] for r in records if 'loss' in r]
-    assert len(losses) == 6  # 2 epochs x 3 iterations (6 images, batch 2)
+    assert len(losses) == 9  # 3 epochs x 3 iterations (6 images, batch 2)
     assert all(torch.isfinite(torch.tensor(losses)))
     val = [r for r in records if 'coco/bbox_mAP' in r]
-    assert len(val) == 2
+    assert len(val) == 3
     for key in ('coco/bbox_mAP_50', 'coco/player_mAP', 'coco/ball_mAP_75'):
         assert key in val[-1]
     # this machine has no CUDA: AMP and compile fall back, said once each
@@ -31,11 +30,11 @@ def test_demo_training_trains_validates_and_checkpoints(demo_run):
 
 def test_checkpoint_loads_under_torch_safe_loader(demo_run):
     import field_detr  # noqa: F401  (registers the allow-list)
-    ckpt = torch.load(osp.join(demo_run['work_dir'], 'epoch_2.pth'),
-                      map_location='cpu', weights_only=True)
-    assert ckpt['meta']['epoch'] == 2
-    assert ckpt['meta']['dataset_meta']['classes'] == ('player', 'ball')
-    assert 'rng_state' in ckpt and 'message_hub' in ckpt
+    loaded = torch.load(ckpt(demo_run['work_dir'], 'latest_checkpoint.pth'),
+                        map_location='cpu', weights_only=True)
+    assert loaded['meta']['epoch'] == 3
+    assert loaded['meta']['dataset_meta']['classes'] == ('player', 'ball')
+    assert 'rng_state' in loaded and 'message_hub' in loaded
 
 
 def test_checkpoint_with_foreign_pickle_is_still_refused(tmp_path):
@@ -59,20 +58,20 @@ def test_resume_equals_uninterrupted_training(demo_data, tmp_path):
     lr = 'optim_wrapper.optimizer.lr=1e-3'
     train(straight, data=demo_data, options=['train_cfg.max_epochs=2', lr])
     train(split, data=demo_data, options=['train_cfg.max_epochs=1', lr])
-    assert not osp.exists(osp.join(split, 'epoch_2.pth'))
+    assert not osp.exists(ckpt(split, 'checkpoint_epoch_2_lightweight.pth'))
     proc = train(split, '--resume', data=demo_data,
                  options=['train_cfg.max_epochs=2', lr])
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
 
-    a = _weights(osp.join(straight, 'epoch_2.pth'))
-    b = _weights(osp.join(split, 'epoch_2.pth'))
+    a = _weights(ckpt(straight, 'checkpoint_epoch_2.pth'))
+    b = _weights(ckpt(split, 'checkpoint_epoch_2.pth'))
     assert a['meta']['iter'] == b['meta']['iter'] == 6
     assert a['state_dict'].keys() == b['state_dict'].keys()
     worst = max((a['state_dict'][k].float() - b['state_dict'][k].float())
                 .abs().max().item() for k in a['state_dict'])
     assert worst <= 1e-4, f'weights differ by {worst}'
     # and training moved the weights: the comparison is not trivially true
-    c = _weights(osp.join(split, 'epoch_1.pth'))
+    c = _weights(ckpt(split, 'checkpoint_epoch_1_lightweight.pth'))
     moved = max((a['state_dict'][k].float() - c['state_dict'][k].float())
                 .abs().max().item() for k in a['state_dict'])
     assert moved > 1e-3, moved  # measured 3e-3; the runs agree exactly
@@ -81,22 +80,22 @@ def test_resume_equals_uninterrupted_training(demo_data, tmp_path):
 def test_resume_from_explicit_path(demo_run, tmp_path):
     work_dir = str(tmp_path / 'from_path')
     proc = train(work_dir, '--resume',
-                 osp.join(demo_run['work_dir'], 'epoch_1.pth'),
-                 data=demo_run['data'], options=['train_cfg.max_epochs=2'])
-    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
-    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
-    assert not osp.exists(osp.join(work_dir, 'epoch_1.pth'))
+                 ckpt(demo_run['work_dir'], 'checkpoint_epoch_2.pth'),
+                 data=demo_run['data'], options=['train_cfg.max_epochs=3'])
+    assert 'resumed epoch: 2' in proc.stdout + proc.stderr
+    assert osp.isfile(ckpt(work_dir, 'checkpoint_epoch_3_lightweight.pth'))
+    assert not osp.exists(ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth'))
 
 
 def test_new_run_never_overwrites_an_old_one(demo_run):
-    ckpt = osp.join(demo_run['work_dir'], 'epoch_2.pth')
-    before = os.stat(ckpt).st_mtime_ns
+    latest = ckpt(demo_run['work_dir'], 'latest_checkpoint.pth')
+    before = os.stat(latest).st_mtime_ns
     proc = run_tool('train.py', DEMO_CONFIG, '--work-dir',
                     demo_run['work_dir'], check=False)
     assert proc.returncode == 2
     assert 'already holds checkpoints' in proc.stderr
     assert 'Traceback' not in proc.stderr
-    assert os.stat(ckpt).st_mtime_ns == before
+    assert os.stat(latest).st_mtime_ns == before
 
 
 def test_resume_with_nothing_to_resume_says_so(tmp_path, demo_data):
@@ -122,4 +121,4 @@ def test_bad_split_stops_before_training_with_one_line(demo_data, tmp_path):
     err = proc.stderr.strip().splitlines()[-1]
     assert err == (f'error: {ann_file}: annotations[3] (id=4): bbox '
                    '[5, 5, -2, 10] has non-positive width or height')
-    assert not list(work_dir.glob('*.pth'))
+    assert not list(work_dir.glob('**/*.pth'))

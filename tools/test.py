@@ -53,8 +53,7 @@ def parse_args(argv=None):
 @runtime.exit_on_data_error
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        raise runtime.InputError(f'{args.checkpoint}: checkpoint not found')
+    runtime.verify_checkpoint_file(args.checkpoint)
     cfg = runtime.load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     runtime.set_split(cfg, 'test', args.test_dir)

@@ -8,12 +8,14 @@ checkpoints under torch's safe loader.
 from .checkpoint_compat import allow_mmengine_checkpoints
 from .data_validation import InputError, load_coco_split
 from .dataset import FieldCocoDataset
-from .hooks import RNGStateHook
+from .hooks import CheckpointLayoutHook, CocoTransplantHook, RNGStateHook
+from .inference import Detections, LocalDetector
 from .metric import FieldCocoMetric
 
 allow_mmengine_checkpoints()
 
 __all__ = [
-    'FieldCocoDataset', 'FieldCocoMetric', 'InputError', 'RNGStateHook',
-    'allow_mmengine_checkpoints', 'load_coco_split'
+    'CheckpointLayoutHook', 'CocoTransplantHook', 'Detections',
+    'FieldCocoDataset', 'FieldCocoMetric', 'InputError', 'LocalDetector',
+    'RNGStateHook', 'allow_mmengine_checkpoints', 'load_coco_split'
 ]

@@ -12,8 +12,11 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from .data_validation import ANN_RELPATH, InputError  # noqa: F401 (re-export)
+from .export import verify_checkpoint_file
+from .hooks.checkpoint_layout_hook import CHECKPOINT_DIR, LATEST
 
 CHECKPOINT_PATTERNS = ('*.pth', 'checkpoints/*.pth')
 
@@ -69,15 +72,22 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
         return
     cfg.resume = True
     if resume == 'auto':
-        cfg.load_from = None
-        if not existing_checkpoints(cfg.work_dir):
+        resume = latest_checkpoint(cfg.work_dir)
+        if resume is None:
             raise InputError(
                 f'{cfg.work_dir}: --resume found no checkpoint to continue '
                 'from; pass its path (--resume PATH) or drop --resume')
-    else:
-        if not osp.isfile(resume):
-            raise InputError(f'{resume}: checkpoint not found')
-        cfg.load_from = resume
+    verify_checkpoint_file(resume)
+    cfg.load_from = resume
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """``checkpoints/latest_checkpoint.pth``, else the file MMEngine's
+    ``last_checkpoint`` names, else None."""
+    latest = osp.join(work_dir, CHECKPOINT_DIR, LATEST)
+    if osp.isfile(latest):
+        return latest
+    return find_latest_checkpoint(work_dir)
 
 
 def enable_amp(cfg: Config) -> None:

@@ -1,3 +1,5 @@
+from .checkpoint_layout_hook import CheckpointLayoutHook
+from .coco_transplant_hook import CocoTransplantHook
 from .rng_state_hook import RNGStateHook
 
-__all__ = ['RNGStateHook']
+__all__ = ['CheckpointLayoutHook', 'CocoTransplantHook', 'RNGStateHook']

@@ -86,11 +86,35 @@ class CheckpointLayoutHook(CheckpointHook):
         self.full_interval = full_interval
         self.keep_lightweight = keep_lightweight
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._cold_resume = bool(runner.cfg.get('resume')) and (
+            'optimizer' not in checkpoint)
+
     def before_train(self, runner) -> None:
         super().before_train(runner)
         self.out_dir = osp.join(runner.work_dir, CHECKPOINT_DIR)
         if is_main_process():
             os.makedirs(self.out_dir, exist_ok=True)
+        if getattr(self, '_cold_resume', False):
+            self._fast_forward_schedules(runner)
+
+    @staticmethod
+    def _fast_forward_schedules(runner) -> None:
+        """Resuming from a lightweight checkpoint: no optimizer or scheduler
+        state. Warn, and step the schedules to the resumed epoch so the
+        learning rate is where it would have been."""
+        runner.logger.warning(
+            f'resuming from a lightweight checkpoint (epoch {runner.epoch}): '
+            'it has no optimizer state, so AdamW moments and the AMP loss '
+            'scale start cold; the learning-rate schedule is moved forward '
+            'to the resumed epoch')
+        schedulers = runner.param_schedulers or []
+        if isinstance(schedulers, dict):
+            schedulers = [s for group in schedulers.values() for s in group]
+        for scheduler in schedulers:
+            for _ in range(runner.epoch if scheduler.by_epoch else
+                           runner.iter):
+                scheduler.step()
 
     def after_train_epoch(self, runner) -> None:
         epoch = runner.epoch + 1

@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""Detect players and the ball in images, folders of images or videos.
+
+Writes annotated copies (images keep their names; a video becomes
+<name>_det.mp4) and one COCO-style detections.json to --out-dir, and prints
+the throughput.
+
+Examples:
+    python tools/infer.py models/detr_trained.pth match.mp4 --out-dir out/
+    python tools/infer.py models/detr_trained.pth frames/ img1.jpg --threshold 0.3
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import time
+
+import cv2
+from tqdm import tqdm
+
+from field_detr import runtime
+from field_detr.data_validation import InputError
+from field_detr.inference import LocalDetector, coco_records, draw_detections
+
+IMAGE_EXT = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+VIDEO_EXT = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Run a trained model on images and videos.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 6)[6])
+    parser.add_argument('model', help='exported model or training checkpoint')
+    parser.add_argument('inputs', nargs='+',
+                        help='image files, folders of images, video files')
+    parser.add_argument('--out-dir', default='work_dirs/infer',
+                        help='output folder (default work_dirs/infer)')
+    parser.add_argument('--threshold', type=float, default=0.5,
+                        help='confidence threshold (default 0.5)')
+    parser.add_argument('--device', help='cuda, cpu, ... (default: auto)')
+    parser.add_argument('--config', help='config, for a training checkpoint')
+    parser.add_argument('--batch-size', type=int, default=4,
+                        help='images per forward pass (default 4)')
+    return parser.parse_args(argv)
+
+
+def expand(inputs):
+    """(kind, path) for each image or video named or inside a folder."""
+    items = []
+    for path in inputs:
+        if osp.isdir(path):
+            for name in sorted(os.listdir(path)):
+                if name.lower().endswith(IMAGE_EXT):
+                    items.append(('image', osp.join(path, name)))
+        elif path.lower().endswith(VIDEO_EXT):
+            items.append(('video', path))
+        elif path.lower().endswith(IMAGE_EXT):
+            items.append(('image', path))
+        else:
+            raise InputError(f'{path}: not an image, video or folder')
+        if not osp.exists(path):
+            raise InputError(f'{path}: not found')
+    return items
+
+
+class Collector:
+    """Accumulates the COCO-style output."""
+
+    def __init__(self, classes):
+        self.coco = dict(images=[], annotations=[], categories=[
+            dict(id=i + 1, name=c) for i, c in enumerate(classes)])
+
+    def add(self, det, file_name, shape, frame=None):
+        image_id = len(self.coco['images']) + 1
+        record = dict(id=image_id, file_name=file_name, height=shape[0],
+                      width=shape[1])
+        if frame is not None:
+            record['frame'] = frame
+        self.coco['images'].append(record)
+        self.coco['annotations'] += coco_records(
+            det, image_id, len(self.coco['annotations']) + 1)
+
+
+def run_images(detector, paths, args, out):
+    for start in tqdm(range(0, len(paths), args.batch_size), desc='images',
+                      unit='batch'):
+        chunk = paths[start:start + args.batch_size]
+        imgs = [cv2.imread(p) for p in chunk]
+        for p, img in zip(chunk, imgs):
+            if img is None:
+                raise InputError(f'{p}: not a readable image')
+        for p, img, det in zip(chunk, imgs, detector.detect_batch(
+                imgs, batch_size=args.batch_size)):
+            name = osp.basename(p)
+            cv2.imwrite(osp.join(args.out_dir, name),
+                        draw_detections(img, det))
+            out.add(det, name, img.shape)
+    return len(paths)
+
+
+def run_video(detector, path, args, out):
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise InputError(f'{path}: cannot open video')
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    name = osp.splitext(osp.basename(path))[0] + '_det.mp4'
+    writer = None
+    frames = 0
+    with tqdm(total=total, desc=osp.basename(path), unit='frame') as bar:
+        while True:
+            batch = []
+            while len(batch) < args.batch_size:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                batch.append(frame)
+            if not batch:
+                break
+            for frame, det in zip(batch, detector.detect_batch(
+                    batch, batch_size=args.batch_size)):
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(
+                        osp.join(args.out_dir, name),
+                        cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
+                writer.write(draw_detections(frame, det))
+                out.add(det, osp.basename(path), frame.shape, frame=frames)
+                frames += 1
+            bar.update(len(batch))
+    cap.release()
+    if writer is not None:
+        writer.release()
+    return frames
+
+
+@runtime.exit_on_data_error
+def main(argv=None):
+    args = parse_args(argv)
+    items = expand(args.inputs)
+    detector = LocalDetector(args.model, args.threshold, args.device,
+                             args.config)
+    os.makedirs(args.out_dir, exist_ok=True)
+    out = Collector(detector.classes)
+    start = time.perf_counter()
+    images = [p for kind, p in items if kind == 'image']
+    n = run_images(detector, images, args, out) if images else 0
+    for kind, path in items:
+        if kind == 'video':
+            n += run_video(detector, path, args, out)
+    elapsed = time.perf_counter() - start
+    json_path = osp.join(args.out_dir, 'detections.json')
+    with open(json_path, 'w') as f:
+        json.dump(out.coco, f)
+    print(f'{n} images/frames in {elapsed:.1f} s: {n / elapsed:.2f} fps on '
+          f'{detector.device}; {len(out.coco["annotations"])} detections '
+          f'written to {json_path}, annotated output in {args.out_dir}')
+
+
+if __name__ == '__main__':
+    main()
