@@ -1,0 +1,125 @@
+"""The checkpoint layout after real trainings: files, retention, atomicity,
+corrupt files, kill -9 and lightweight resume."""
+import glob
+import os
+import os.path as osp
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, ckpt, run_tool,
+                      scalars, train)
+
+
+def _load(path):
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def test_layout_and_retention(demo_run):
+    work_dir = demo_run['work_dir']
+    names = sorted(os.listdir(osp.join(work_dir, 'checkpoints')))
+    # 3 epochs, full every 2 epochs and at the end, 2 lightweight kept
+    assert names == [
+        'best_model.pth', 'checkpoint_epoch_2.pth',
+        'checkpoint_epoch_2_lightweight.pth', 'checkpoint_epoch_3.pth',
+        'checkpoint_epoch_3_lightweight.pth', 'latest_checkpoint.pth'
+    ]
+    light = _load(ckpt(work_dir, 'checkpoint_epoch_3_lightweight.pth'))
+    assert 'optimizer' not in light and 'param_schedulers' not in light
+    assert light['meta']['epoch'] == 3 and light['meta']['iter'] == 9
+    assert light['meta']['dataset_meta']['classes'] == ('player', 'ball')
+    assert "type='FieldCocoDataset'" in light['meta']['cfg']
+    for name in ('checkpoint_epoch_2.pth', 'latest_checkpoint.pth'):
+        full = _load(ckpt(work_dir, name))
+        for key in ('optimizer', 'param_schedulers', 'message_hub',
+                    'rng_state', 'state_dict'):
+            assert key in full, (name, key)
+    assert _load(ckpt(work_dir, 'latest_checkpoint.pth'))['meta'][
+        'epoch'] == 3
+
+
+def test_best_model_is_the_best_validation_epoch(demo_run):
+    records = [r for r in scalars(demo_run['work_dir'])
+               if 'coco/bbox_mAP' in r]
+    scores = [r['coco/bbox_mAP'] for r in records]
+    best = _load(ckpt(demo_run['work_dir'], 'best_model.pth'))['meta']
+    assert best['best_metric'] == 'coco/bbox_mAP'
+    assert best['best_score'] == pytest.approx(max(scores))
+    # replaced only when beaten: the first epoch reaching the best score
+    assert best['best_epoch'] == scores.index(max(scores)) + 1
+    assert 'optimizer' not in _load(
+        ckpt(demo_run['work_dir'], 'best_model.pth'))
+
+
+def test_truncated_checkpoint_is_refused_with_its_name(demo_run, tmp_path):
+    bad = tmp_path / 'truncated.pth'
+    data = open(ckpt(demo_run['work_dir'], 'latest_checkpoint.pth'),
+                'rb').read()
+    bad.write_bytes(data[:len(data) // 2])
+    for proc in (
+            run_tool('train.py', DEMO_CONFIG, '--work-dir', tmp_path / 'w',
+                     '--resume', bad, check=False),
+            run_tool('test.py', DEMO_CONFIG, bad, check=False),
+            run_tool('export_model.py', '--checkpoint', bad, '--output',
+                     tmp_path / 'out.pth', check=False)):
+        assert proc.returncode == 2
+        assert 'Traceback' not in proc.stderr
+        assert f'{bad}: not a readable checkpoint (truncated or corrupt' \
+            in proc.stderr
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_kill_during_training_then_resume(demo_data, tmp_path):
+    """kill -9 in the middle of epoch 2, then --resume: training ends at
+    epoch 3 with the iteration count of an uninterrupted run, and no file
+    under a final name is truncated."""
+    work_dir = str(tmp_path / 'killed')
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
+           '--work-dir', work_dir, '--train-dir', demo_data['train'],
+           '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
+           'train_cfg.max_epochs=3']
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    latest = ckpt(work_dir, 'latest_checkpoint.pth')
+    deadline = time.time() + 300
+    while not osp.exists(latest) and time.time() < deadline:
+        time.sleep(0.2)
+    assert osp.exists(latest), 'no checkpoint after epoch 1'
+    time.sleep(3)  # well into epoch 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for path in glob.glob(ckpt(work_dir, '*.pth')):
+        _load(path)  # every file under a final name is complete
+    done_before = _load(latest)['meta']['epoch']
+    assert done_before in (1, 2)
+
+    train(work_dir, '--resume', data=demo_data,
+          options=['train_cfg.max_epochs=3'])
+    final = _load(latest)['meta']
+    assert final['epoch'] == 3 and final['iter'] == 9
+
+
+def test_lightweight_resume_warns_and_keeps_the_schedule(demo_run,
+                                                         tmp_path):
+    work_dir = str(tmp_path / 'light')
+    proc = train(work_dir, '--resume',
+                 ckpt(demo_run['work_dir'],
+                      'checkpoint_epoch_2_lightweight.pth'),
+                 data=demo_run['data'], options=['train_cfg.max_epochs=3'])
+    log = proc.stdout + proc.stderr
+    assert 'resuming from a lightweight checkpoint (epoch 2)' in log
+    assert 'optimizer state' in log
+    final = _load(ckpt(work_dir, 'latest_checkpoint.pth'))['meta']
+    assert final['epoch'] == 3 and final['iter'] == 9
+    # the learning rate of epoch 3 is the uninterrupted run's
+    lr = {r['iter']: r['lr'] for r in scalars(work_dir) if 'lr' in r}
+    lr_ref = {r['iter']: r['lr'] for r in scalars(demo_run['work_dir'])
+              if 'lr' in r}
+    assert sorted(lr) == [7, 8, 9]
+    for it in lr:
+        assert lr[it] == pytest.approx(lr_ref[it], rel=1e-6)

@@ -1,0 +1,243 @@
+"""Export, LocalDetector, ONNX, infer.py and the COCO head transplant."""
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import DEMO_CONFIG, ROOT, ckpt, run_tool
+
+MAIN_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field.py')
+
+
+@pytest.fixture(scope='module')
+def exported(demo_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp('export')
+    paths = dict(fp32=str(out / 'model.pth'), fp16=str(out / 'model16.pth'),
+                 onnx=str(out / 'model.onnx'))
+    source = ckpt(demo_run['work_dir'], 'latest_checkpoint.pth')
+    run_tool('export_model.py', '--checkpoint', source, '--output',
+             paths['fp32'])
+    proc = run_tool('export_model.py', '--checkpoint', source, '--output',
+                    paths['fp16'], '--fp16', '--onnx', paths['onnx'])
+    return dict(paths, source=source, onnx_log=proc.stdout, out=str(out),
+                **demo_run)
+
+
+def test_export_file_is_self_describing(exported):
+    data = torch.load(exported['fp32'], weights_only=True)
+    assert data['format'] == 'field_detr.exported_model'
+    assert data['classes'] == ['player', 'ball']
+    assert data['model']['type'] == 'DETR'
+    assert data['normalization']['mean'] == [123.675, 116.28, 103.53]
+    assert not any('optimizer' in k for k in data)
+    assert data['source']['epoch'] == 3
+    # half the size in float16
+    ratio = osp.getsize(exported['fp16']) / osp.getsize(exported['fp32'])
+    assert 0.45 < ratio < 0.55
+
+
+def test_damaged_export_is_refused(exported, tmp_path):
+    from field_detr import InputError, LocalDetector
+    data = torch.load(exported['fp32'], weights_only=True)
+    key = next(iter(data['state_dict']))
+    data['state_dict'][key] = data['state_dict'][key] + 1
+    torch.save(data, tmp_path / 'edited.pth')
+    with pytest.raises(InputError, match='do not match their checksum'):
+        LocalDetector(str(tmp_path / 'edited.pth'))
+
+
+def test_local_detector_matches_test_py(exported, tmp_path):
+    """The exported model on an image gives tools/test.py's detections."""
+    from field_detr import LocalDetector
+    out = str(tmp_path / 'results.json')
+    run_tool('test.py', DEMO_CONFIG, exported['source'], '--test-dir',
+             exported['data']['val'], '--out', out, '--work-dir',
+             str(tmp_path / 'test'), '--cfg-options',
+             'test_dataloader.num_workers=0')
+    with open(out) as f:
+        results = [d for d in json.load(f) if d['image_id'] == 1]
+    results.sort(key=lambda d: -d['score'])
+    image = osp.join(exported['data']['val'], 'images', '000000.jpg')
+
+    det = LocalDetector(exported['fp32'], confidence_threshold=0.0,
+                        device='cpu').detect(image)
+    assert len(det) == len(results) == 100
+    # pair each detection with a test.py one (queries with equal scores may
+    # come in either order); each must have a twin within 1e-3
+    remaining = [(np.array([x, y, x + w, y + h]), d['score'],
+                  d['category_id'] - 1)
+                 for x, y, w, h, d in ((*d['bbox'], d) for d in results)]
+    for box, score, label in zip(det.boxes, det.scores, det.labels):
+        dist = [np.abs(b - box).max() + abs(s - score) + 10 * (lab != label)
+                for b, s, lab in remaining]
+        best = int(np.argmin(dist))
+        assert dist[best] < 1e-3, (box, score, label, remaining[best])
+        remaining.pop(best)
+
+    # the same from the training checkpoint, from RGB arrays, and in fp16
+    bgr = cv2.imread(image)
+    det_ckpt = LocalDetector(exported['source'], 0.0, 'cpu').detect(bgr)
+    np.testing.assert_allclose(det_ckpt.boxes, det.boxes, atol=1e-4)
+    det_rgb = LocalDetector(exported['fp32'], 0.0, 'cpu').detect(
+        bgr[..., ::-1], color='rgb')
+    np.testing.assert_allclose(det_rgb.boxes, det.boxes, atol=1e-4)
+    det16 = LocalDetector(exported['fp16'], 0.0, 'cpu').detect(image)
+    np.testing.assert_allclose(det16.scores[:10], det.scores[:10], atol=2e-2)
+
+
+def test_threshold_batch_and_from_config(exported, tmp_path):
+    from field_detr import LocalDetector
+    images = [osp.join(exported['data']['val'], 'images', f'00000{i}.jpg')
+              for i in range(3)]
+    all_dets = LocalDetector(exported['fp32'], 0.0, 'cpu').detect_batch(
+        images, batch_size=2)
+    cut = float(np.median(all_dets[0].scores))
+    yaml_path = tmp_path / 'default.yaml'
+    yaml_path.write_text(
+        'detection:\n  use_local_model: true\n'
+        f'  local_model_path: "{exported["fp32"]}"\n'
+        f'  confidence_threshold: {cut}\n  device: cpu\n')
+    detector = LocalDetector.from_config(str(yaml_path))
+    assert detector.confidence_threshold == pytest.approx(cut)
+    dets = detector.detect_batch(images, batch_size=2)
+    for full, kept in zip(all_dets, dets):
+        assert len(kept) == int((full.scores >= cut).sum())
+        assert np.all(kept.scores >= cut)
+        assert set(kept.class_names) <= {'player', 'ball'}
+
+
+def test_onnx_matches_pytorch(exported):
+    line = [l for l in exported['onnx_log'].splitlines() if 'ONNX' in l][0]
+    diff = float(line.rsplit('difference ', 1)[1].split()[0])
+    assert diff < 1e-4, line
+    import onnxruntime as ort
+    sess = ort.InferenceSession(exported['onnx'],
+                                providers=['CPUExecutionProvider'])
+    assert [o.name for o in sess.get_outputs()] == ['scores', 'boxes']
+
+
+def test_infer_on_a_video_writes_an_annotated_video(exported, tmp_path):
+    from field_detr.demo_data import draw_scene, sample_scene
+    rng = np.random.default_rng(3)
+    scene = sample_scene(rng, (640, 384))
+    video = str(tmp_path / 'clip.mp4')
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 10,
+                             (640, 384))
+    for i in range(6):
+        scene['ball'] = (100 + 40 * i, 200, 5)
+        frame, _ = draw_scene(np.random.default_rng(i), scene=scene)
+        writer.write(frame)
+    writer.release()
+    out_dir = tmp_path / 'out'
+    proc = run_tool('infer.py', exported['fp32'], video, '--out-dir',
+                    out_dir, '--threshold', '0.0', '--device', 'cpu')
+    assert 'fps' in proc.stdout
+    cap = cv2.VideoCapture(str(out_dir / 'clip_det.mp4'))
+    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, first = cap.read()
+    assert ok and frames == 6 and first.shape == (384, 640, 3)
+    coco = json.loads((out_dir / 'detections.json').read_text())
+    assert [im['frame'] for im in coco['images']] == list(range(6))
+    assert len(coco['annotations']) == 6 * 100
+    assert {c['name'] for c in coco['categories']} == {'player', 'ball'}
+
+
+def _detr(num_classes):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    register_all_modules()
+    cfg = Config.fromfile(MAIN_CONFIG)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.bbox_head.num_classes = num_classes
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def coco_detr(tmp_path_factory):
+    """An 80-class COCO DETR made and saved here: it stands in for
+    MMDetection's COCO checkpoint, which cannot be downloaded offline."""
+    torch.manual_seed(0)
+    model = _detr(80)
+    path = str(tmp_path_factory.mktemp('coco') / 'coco_detr.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return model, path
+
+
+def test_coco_head_transplant(coco_detr):
+    """The 2-class model gets the person / sports-ball / no-object
+    classifier rows and every other weight, and predicts exactly what the
+    80-class model predicts for those classes."""
+    from mmdet.datasets import CocoDataset
+    from mmdet.structures import DetDataSample
+
+    from field_detr.hooks.coco_transplant_hook import transplant_coco_head
+    coco_model, path = coco_detr
+
+    model = _detr(2)
+    n = transplant_coco_head(model, path, ('player', 'ball'),
+                             dict(player='person', ball='sports ball'))
+    assert n == len(model.state_dict())
+    coco_classes = CocoDataset.METAINFO['classes']
+    rows = [coco_classes.index('person'), coco_classes.index('sports ball'),
+            80]
+    src, dst = coco_model.state_dict(), model.state_dict()
+    for part in ('weight', 'bias'):
+        key = f'bbox_head.fc_cls.{part}'
+        assert torch.equal(dst[key], src[key][rows])
+    for key in dst:
+        if 'fc_cls' not in key:
+            assert torch.equal(dst[key], src[key]), key
+
+    from field_detr.demo_data import draw_scene
+    img, _ = draw_scene(np.random.default_rng(1))
+    x = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1).float()
+    x = ((x - torch.tensor([123.675, 116.28, 103.53])[:, None, None]) /
+         torch.tensor([58.395, 57.12, 57.375])[:, None, None])[None]
+    sample = DetDataSample(metainfo=dict(
+        img_shape=img.shape[:2], batch_input_shape=img.shape[:2],
+        ori_shape=img.shape[:2], scale_factor=(1.0, 1.0)))
+    with torch.no_grad():
+        logits80, boxes80 = coco_model._forward(x, [sample])
+        logits2, boxes2 = model._forward(x, [sample])
+        pred2 = model.predict(x, [sample.clone()])[0].pred_instances
+    assert torch.allclose(boxes2, boxes80)
+    assert torch.allclose(logits2, logits80[..., rows], atol=1e-6)
+    # the 80-class model's person/ball predictions, decoded as DETRHead
+    # does: softmax over {person, ball, no object}, best class per query
+    probs = logits80[-1, 0][:, rows].softmax(-1)[:, :-1]
+    scores, labels = probs.max(-1)
+    order = scores.argsort(descending=True)
+    assert torch.allclose(pred2.scores, scores[order], atol=1e-6)
+    assert torch.equal(pred2.labels, labels[order])
+
+
+def _train_with_transplant(checkpoint, data, tmp_path):
+    from conftest import train
+    config = tmp_path / 'coco_start.py'
+    config.write_text(
+        f'_base_ = {DEMO_CONFIG!r}\n'
+        'custom_hooks = [dict(type="CocoTransplantHook", '
+        f'checkpoint={checkpoint!r})]\n')
+    proc = train(str(tmp_path / 'w'), config=str(config), data=data,
+                 options=['train_cfg.max_epochs=1'])
+    assert osp.isfile(ckpt(str(tmp_path / 'w'), 'latest_checkpoint.pth'))
+    return proc.stdout + proc.stderr
+
+
+def test_training_starts_from_the_transplanted_head(coco_detr, demo_data,
+                                                    tmp_path):
+    log = _train_with_transplant(coco_detr[1], demo_data, tmp_path)
+    assert f'from {coco_detr[1]}; classifier rows' in log
+
+
+def test_transplant_falls_back_when_unavailable(demo_data, tmp_path):
+    log = _train_with_transplant('/nonexistent/coco.pth', demo_data,
+                                 tmp_path)
+    assert 'COCO-pretrained start unavailable (/nonexistent/coco.pth' in log
+    assert 'training from the configured initialisation instead' in log
