@@ -103,8 +103,13 @@ test_evaluator = val_evaluator
 # <work_dir>/checkpoints/: checkpoint_epoch_N_lightweight.pth every epoch,
 # checkpoint_epoch_N.pth (full) every 10, latest_checkpoint.pth (full) every
 # epoch, best_model.pth by validation mAP.
+# Validation metrics are logged at the iteration they were computed, on the
+# same x-axis as the training scalars.
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
+    # a few validation images with predicted boxes (TensorBoard, MLflow)
+    visualization=dict(type='DetVisualizationHook', draw=True, interval=50,
+                       score_thr=0.3),
     checkpoint=dict(_delete_=True, type='CheckpointLayoutHook',
                     full_interval=10, keep_lightweight=-1,
                     save_best='coco/bbox_mAP', rule='greater'))
@@ -119,6 +124,25 @@ coco_pretrained = dict(
     'detr_r50_8xb2-150e_coco/'
     'detr_r50_8xb2-150e_coco_20221023_153551-436d03e8.pth',
     class_map=dict(player='person', ball='sports ball'))
-custom_hooks = [dict(type='RNGStateHook'), coco_pretrained]
+custom_hooks = [
+    dict(type='RNGStateHook'),
+    # memory_ram_mb / memory_gpu_mb, gc + CUDA cache release every 50 iters
+    dict(type='MemoryHook', cleanup_interval=50),
+    # checkpoints, dataset facts, logs and the best model into MLflow
+    dict(type='MLflowRunHook'),
+    coco_pretrained,
+]
+
+# Tracking: MLflow (MLFLOW_TRACKING_URI, else tracking_uri, else the embedded
+# SQLite store ./mlruns/mlflow.db) and TensorBoard (under the work dir), both
+# with the metric names train_loss, learning_rate, val_map, val_ap_player...
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    dict(type='FieldTensorboardVisBackend'),
+    dict(type='FieldMLflowVisBackend', exp_name='detr_training',
+         tracking_uri=None),
+]
+visualizer = dict(
+    type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 randomness = dict(seed=42)
 log_processor = dict(window_size=20)

@@ -21,7 +21,11 @@ optim_wrapper = dict(accumulative_counts=1)
 # Random init: the demo must run offline. Real runs keep the main config's
 # COCO-pretrained start (and ImageNet backbone).
 model = dict(backbone=dict(init_cfg=None))
-custom_hooks = [dict(type='RNGStateHook')]
+custom_hooks = [
+    dict(type='RNGStateHook'),
+    dict(type='MemoryHook', cleanup_interval=50),
+    dict(type='MLflowRunHook'),
+]
 
 # Demo images are 640x384: train at their own size and half of it.
 train_pipeline = [
@@ -51,5 +55,6 @@ test_dataloader = val_dataloader
 
 default_hooks = dict(
     logger=dict(interval=5),
-    checkpoint=dict(full_interval=2))
+    checkpoint=dict(full_interval=2),
+    visualization=dict(interval=4))
 log_processor = dict(window_size=5)

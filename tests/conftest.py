@@ -8,6 +8,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -24,12 +25,20 @@ FAST_OPTIONS = [
 ]
 
 
-def run_tool(script, *args, check=True, timeout=1800):
+# Runs track into a throw-away MLflow store, never the user's ./mlruns.
+MLFLOW_STORE = tempfile.mkdtemp(prefix='field_detr_mlflow_')
+TOOL_ENV = {
+    'PYTHONUNBUFFERED': '1',
+    'MLFLOW_TRACKING_URI': f'sqlite:///{MLFLOW_STORE}/mlflow.db',
+}
+
+
+def run_tool(script, *args, check=True, timeout=1800, env=None):
     """Run ``tools/<script>`` with this interpreter; return the result."""
     cmd = [sys.executable, osp.join(ROOT, 'tools', script), *map(str, args)]
     proc = subprocess.run(
         cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+        env={**os.environ, **TOOL_ENV, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(
             f'{" ".join(cmd)} exited {proc.returncode}\n'
@@ -38,13 +47,14 @@ def run_tool(script, *args, check=True, timeout=1800):
     return proc
 
 
-def train(work_dir, *extra, config=DEMO_CONFIG, data=None, options=()):
+def train(work_dir, *extra, config=DEMO_CONFIG, data=None, options=(),
+          env=None):
     args = [config, '--work-dir', work_dir]
     if data is not None:
         args += ['--train-dir', data['train'], '--val-dir', data['val']]
     args += list(extra)
     args += ['--cfg-options', *FAST_OPTIONS, *options]
-    return run_tool('train.py', *args)
+    return run_tool('train.py', *args, env=env)
 
 
 def scalars(work_dir):

@@ -12,8 +12,8 @@ import time
 import pytest
 import torch
 
-from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, ckpt, run_tool,
-                      scalars, train)
+from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TOOL_ENV, ckpt,
+                      run_tool, scalars, train)
 
 
 def _load(path):
@@ -84,7 +84,8 @@ def test_kill_during_training_then_resume(demo_data, tmp_path):
            '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
            'train_cfg.max_epochs=3']
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            env={**os.environ, **TOOL_ENV})
     latest = ckpt(work_dir, 'latest_checkpoint.pth')
     deadline = time.time() + 300
     while not osp.exists(latest) and time.time() < deadline:

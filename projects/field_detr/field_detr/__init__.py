@@ -8,14 +8,18 @@ checkpoints under torch's safe loader.
 from .checkpoint_compat import allow_mmengine_checkpoints
 from .data_validation import InputError, load_coco_split
 from .dataset import FieldCocoDataset
-from .hooks import CheckpointLayoutHook, CocoTransplantHook, RNGStateHook
+from .hooks import (CheckpointLayoutHook, CocoTransplantHook, MemoryHook,
+                    MLflowRunHook, RNGStateHook)
 from .inference import Detections, LocalDetector
 from .metric import FieldCocoMetric
+from .visualization import FieldMLflowVisBackend, FieldTensorboardVisBackend
 
 allow_mmengine_checkpoints()
 
 __all__ = [
     'CheckpointLayoutHook', 'CocoTransplantHook', 'Detections',
-    'FieldCocoDataset', 'FieldCocoMetric', 'InputError', 'LocalDetector',
-    'RNGStateHook', 'allow_mmengine_checkpoints', 'load_coco_split'
+    'FieldCocoDataset', 'FieldCocoMetric', 'FieldMLflowVisBackend',
+    'FieldTensorboardVisBackend', 'InputError', 'LocalDetector',
+    'MemoryHook', 'MLflowRunHook', 'RNGStateHook',
+    'allow_mmengine_checkpoints', 'load_coco_split'
 ]

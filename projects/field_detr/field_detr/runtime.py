@@ -79,6 +79,21 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
                 'from; pass its path (--resume PATH) or drop --resume')
     verify_checkpoint_file(resume)
     cfg.load_from = resume
+    continue_mlflow_run(cfg, resume)
+
+
+def continue_mlflow_run(cfg: Config, checkpoint: str) -> None:
+    """Give the MLflow backend the run id stored in ``checkpoint``, so a
+    resumed training logs into the same run."""
+    backends = [b for b in cfg.get('visualizer', {}).get('vis_backends', [])
+                if b.get('type') == 'FieldMLflowVisBackend']
+    if not backends:
+        return
+    meta = torch.load(checkpoint, map_location='cpu', weights_only=True,
+                      mmap=True).get('meta', {})
+    if meta.get('mlflow_run_id'):
+        for backend in backends:
+            backend.run_id = meta['mlflow_run_id']
 
 
 def latest_checkpoint(work_dir: str) -> Optional[str]:

@@ -1,5 +1,10 @@
 from .checkpoint_layout_hook import CheckpointLayoutHook
 from .coco_transplant_hook import CocoTransplantHook
+from .memory_hook import MemoryHook
+from .mlflow_hook import MLflowRunHook
 from .rng_state_hook import RNGStateHook
 
-__all__ = ['CheckpointLayoutHook', 'CocoTransplantHook', 'RNGStateHook']
+__all__ = [
+    'CheckpointLayoutHook', 'CocoTransplantHook', 'MemoryHook',
+    'MLflowRunHook', 'RNGStateHook'
+]

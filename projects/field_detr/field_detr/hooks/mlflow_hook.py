@@ -1,0 +1,133 @@
+"""Checkpoints, dataset facts, logs and the best model into the MLflow run."""
+import copy
+import glob
+import os
+import os.path as osp
+
+import torch
+from mmengine.dist import master_only
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from .checkpoint_layout_hook import BEST, CHECKPOINT_DIR
+
+BACKEND = 'FieldMLflowVisBackend'
+
+
+@HOOKS.register_module()
+class MLflowRunHook(Hook):
+    """Companion of ``FieldMLflowVisBackend``: logs what the Runner's
+    visualizer cannot see.
+
+    * before training: image and box counts per split and class (params);
+    * each checkpoint written (``<work_dir>/checkpoints``), as the run goes:
+      new files once, ``latest_checkpoint.pth`` and ``best_model.pth``
+      again when they change;
+    * the MLflow run id in every checkpoint's meta (``mlflow_run_id``), so
+      ``--resume`` continues the same run;
+    * after training: the best model as an MLflow PyTorch model named
+      ``model`` (``mlflow.pytorch.load_model("runs:/<id>/model")``), the
+      log files and a loss/mAP plot.
+
+    Does nothing when the backend is absent or tracking has failed.
+
+    Args:
+        log_checkpoints (bool): upload checkpoints. Defaults to True.
+        log_model (bool): log the best model at the end. Defaults to True.
+    """
+
+    priority = 'LOWEST'  # after CheckpointLayoutHook wrote its files
+
+    def __init__(self, log_checkpoints: bool = True,
+                 log_model: bool = True) -> None:
+        self.log_checkpoints = log_checkpoints
+        self.log_model = log_model
+        self._uploaded = {}
+
+    @staticmethod
+    def _backend(runner):
+        try:
+            backend = runner.visualizer.get_backend(BACKEND)
+        except Exception:  # noqa: BLE001 - no visualizer / backend
+            return None
+        return backend
+
+    @master_only
+    def before_train(self, runner) -> None:
+        backend = self._backend(runner)
+        if backend is None or backend._resumed:
+            return
+        from ..visualization.run_params import dataset_params
+        params = dataset_params('train', runner.train_dataloader.dataset)
+        if runner.val_loop is not None:
+            params.update(
+                dataset_params('val', runner.val_loop.dataloader.dataset))
+        params['world_size'] = runner.world_size
+        backend.log_params(params)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        backend = self._backend(runner)
+        if backend is not None and backend.run_id:
+            checkpoint.setdefault('meta', {})['mlflow_run_id'] = \
+                backend.run_id
+
+    @master_only
+    def _upload_checkpoints(self, runner) -> None:
+        backend = self._backend(runner)
+        if backend is None or not backend.active or not self.log_checkpoints:
+            return
+        for path in sorted(glob.glob(osp.join(runner.work_dir,
+                                              CHECKPOINT_DIR, '*.pth'))):
+            stamp = os.stat(path).st_mtime_ns
+            if self._uploaded.get(path) != stamp:
+                backend.log_artifact(path, CHECKPOINT_DIR)
+                self._uploaded[path] = stamp
+
+    def after_train_epoch(self, runner) -> None:
+        self._upload_checkpoints(runner)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._upload_checkpoints(runner)
+
+    @master_only
+    def after_train(self, runner) -> None:
+        backend = self._backend(runner)
+        if backend is None or not backend.active:
+            return
+        self._upload_checkpoints(runner)
+        log_dir = runner.log_dir
+        for path in sorted(glob.glob(osp.join(log_dir, '*.log')) +
+                           glob.glob(osp.join(log_dir, 'vis_data',
+                                              'scalars.json'))):
+            backend.log_artifact(path, 'logs')
+        scalars = osp.join(log_dir, 'vis_data', 'scalars.json')
+        if osp.isfile(scalars):
+            self._log_plot(backend, scalars, log_dir)
+        if self.log_model:
+            backend.log_model(self._best_model(runner))
+
+    @staticmethod
+    def _log_plot(backend, scalars: str, log_dir: str) -> None:
+        try:
+            from ..analysis import plot_curves
+            out = osp.join(log_dir, 'curves.png')
+            plot_curves([scalars], ['loss', 'coco/bbox_mAP', 'lr'], out)
+            backend.log_artifact(out, 'plots')
+        except Exception as e:  # noqa: BLE001 - a plot must not fail a run
+            from mmengine.logging import MMLogger
+            MMLogger.get_current_instance().warning(
+                f'training curves not plotted: {e}')
+
+    @staticmethod
+    def _best_model(runner) -> torch.nn.Module:
+        """A CPU copy of the model with ``best_model.pth``'s weights (the
+        final weights when there is no best checkpoint)."""
+        model = runner.model
+        model = getattr(model, 'module', model)
+        model = getattr(model, '_orig_mod', model)
+        model = copy.deepcopy(model).cpu().eval()
+        best = osp.join(runner.work_dir, CHECKPOINT_DIR, BEST)
+        if osp.isfile(best):
+            state = torch.load(best, map_location='cpu', weights_only=True)
+            model.load_state_dict(state['state_dict'])
+        return model

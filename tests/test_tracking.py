@@ -1,0 +1,295 @@
+"""Experiment tracking against a real MLflow (embedded SQLite store and a
+``mlflow server`` process), TensorBoard events read back with TensorBoard's
+reader, and the analysis tools."""
+import glob
+import json
+import os
+import os.path as osp
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TOOL_ENV, ckpt,
+                      run_tool, scalars, train)
+
+
+def _client(uri):
+    from mlflow import MlflowClient
+    return MlflowClient(tracking_uri=uri)
+
+
+def _artifacts(client, run_id, path=None):
+    out = []
+    for a in client.list_artifacts(run_id, path):
+        out += _artifacts(client, run_id, a.path) if a.is_dir else [a.path]
+    return out
+
+
+@pytest.fixture(scope='module')
+def tracked(demo_data, tmp_path_factory):
+    """2 epochs into an embedded SQLite store, then --resume to 3."""
+    root = tmp_path_factory.mktemp('tracked')
+    uri = f'sqlite:///{root}/store/mlflow.db'
+    env = dict(MLFLOW_TRACKING_URI=uri)
+    work_dir = str(root / 'work')
+    draw = 'default_hooks.visualization.interval=1'  # every val batch
+    train(work_dir, data=demo_data, env=env,
+          options=['train_cfg.max_epochs=2', draw])
+    train(work_dir, '--resume', data=demo_data, env=env,
+          options=['train_cfg.max_epochs=3', draw])
+    return dict(uri=uri, work_dir=work_dir, root=str(root), data=demo_data)
+
+
+def test_one_run_with_params_metrics_and_artifacts(tracked):
+    client = _client(tracked['uri'])
+    exp = client.get_experiment_by_name('detr_training')
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1, 'resume must continue the same run'
+    run = runs[0]
+    assert run.info.status == 'FINISHED'
+    assert run.info.run_name == 'work'
+    p = run.data.params
+    assert p['batch_size'] == '2' and p['lr'] == '0.0001'
+    assert p['weight_decay'] == '0.0001' and p['grad_clip_max_norm'] == '0.1'
+    assert p['epochs'] == '2' and p['warmup_epochs'] == '1'
+    assert p['backbone'] == 'ResNet-50' and p['num_queries'] == '100'
+    assert p['encoder_layers'] == p['decoder_layers'] == '6'
+    assert p['train_images'] == '6' and p['val_images'] == '4'
+    assert int(p['train_boxes_player']) + int(p['train_boxes_ball']) == \
+        int(p['train_boxes'])
+    assert p['torch_version'] and p['device'] == 'cpu'
+    assert len(p) < 100
+
+    history = {k: [(m.step, m.value) for m in
+                   client.get_metric_history(run.info.run_id, k)]
+               for k in ('train_loss', 'learning_rate', 'val_map',
+                         'val_ap_player', 'val_ap_ball', 'memory_ram_mb',
+                         'iter_time', 'data_time')}
+    assert [s for s, _ in history['train_loss']] == list(range(1, 10))
+    assert [s for s, _ in history['val_map']] == [3, 6, 9]
+    assert [s for s, _ in history['val_ap_ball']] == [3, 6, 9]
+    assert all(v > 100 for _, v in history['memory_ram_mb'])
+    logged = [r for r in scalars(tracked['work_dir']) if 'loss' in r]
+    assert [v for _, v in history['train_loss']] == pytest.approx(
+        [r['loss'] for r in logged])
+
+    artifacts = _artifacts(client, run.info.run_id)
+    for name in ('checkpoints/latest_checkpoint.pth',
+                 'checkpoints/best_model.pth',
+                 'checkpoints/checkpoint_epoch_1_lightweight.pth',
+                 'checkpoints/checkpoint_epoch_2.pth', 'config.py',
+                 'logs/scalars.json', 'plots/curves.png'):
+        assert name in artifacts, (name, artifacts)
+    assert any(a.startswith('images/') for a in artifacts)
+
+
+def test_guide_snippet_loads_a_working_model(tracked):
+    """The snippet from the training guide, as written."""
+    code = '''
+import mlflow
+
+# Search runs
+runs = mlflow.search_runs(experiment_names=["detr_training"])
+best_run = runs.loc[runs['metrics.val_map'].idxmax()]
+
+# Load model from MLflow
+model = mlflow.pytorch.load_model(f"runs:/{best_run.run_id}/model")
+import torch
+torch.save(model.state_dict(), OUT)
+'''
+    out = osp.join(tracked['root'], 'loaded.pth')
+    subprocess.run([sys.executable, '-c', f'OUT = {out!r}\n' + code],
+                   check=True, cwd=tracked['root'],
+                   env={**os.environ, 'MLFLOW_TRACKING_URI': tracked['uri']})
+    import torch
+    loaded = torch.load(out, weights_only=True)
+    best = torch.load(ckpt(tracked['work_dir'], 'best_model.pth'),
+                      weights_only=True)['state_dict']
+    assert loaded.keys() == best.keys()
+    for key in best:
+        assert torch.equal(loaded[key], best[key]), key
+
+
+def test_mlflow_model_detects_like_the_checkpoint(tracked):
+    import mlflow
+
+    from field_detr import LocalDetector
+    mlflow.set_tracking_uri(tracked['uri'])
+    run = mlflow.search_runs(experiment_names=['detr_training']).iloc[0]
+    model = mlflow.pytorch.load_model(f'runs:/{run.run_id}/model')
+    detector = LocalDetector(ckpt(tracked['work_dir'], 'best_model.pth'),
+                             0.0, 'cpu')
+    image = osp.join(tracked['data']['val'], 'images', '000001.jpg')
+    expected = detector.detect(image)
+    detector.model = model.eval()
+    got = detector.detect(image)
+    np.testing.assert_allclose(got.boxes, expected.boxes, atol=1e-5)
+
+
+def test_tensorboard_events(tracked):
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    files = glob.glob(osp.join(tracked['work_dir'], '*', 'vis_data',
+                               'events.out.tfevents.*'))
+    assert len(files) == 2  # the first run and the resumed one
+    scalars_by_tag, images = {}, 0
+    for path in files:
+        acc = EventAccumulator(path, size_guidance={'scalars': 0,
+                                                    'images': 0})
+        acc.Reload()
+        for tag in acc.Tags()['scalars']:
+            scalars_by_tag.setdefault(tag, []).extend(
+                e.step for e in acc.Scalars(tag))
+        images += sum(len(acc.Images(t)) for t in acc.Tags()['images'])
+    assert sorted(scalars_by_tag['train_loss']) == list(range(1, 10))
+    assert sorted(scalars_by_tag['learning_rate']) == list(range(1, 10))
+    assert sorted(scalars_by_tag['val_map']) == [3, 6, 9]
+    assert 'val_ap_player' in scalars_by_tag
+    assert 'memory_ram_mb' in scalars_by_tag
+    assert images == 6  # 2 validation batches drawn, 3 validations
+
+
+def test_analysis_tools_plot_our_curves(tracked, tmp_path):
+    from field_detr.analysis import curve, load_scalars, plot_curves
+    logs = sorted(glob.glob(osp.join(tracked['work_dir'], '*', 'vis_data',
+                                     'scalars.json')))
+    out = tmp_path / 'curves.png'
+    proc = run_tool('analysis_tools/analyze_logs.py', 'plot_curve', logs[0],
+                    '--keys', 'train_loss', 'val_map', 'learning_rate',
+                    '--out', out)
+    assert 'train_loss: 6 points, val_map: 2 points, learning_rate: 6 ' \
+        'points' in proc.stdout
+    with Image.open(out) as im:
+        im.verify()
+    records = load_scalars(logs[0])
+    data = plot_curves([logs[0]], ['train_loss', 'coco/bbox_mAP'],
+                       str(tmp_path / 'b.png'))[logs[0]]
+    steps, values = data['train_loss']
+    assert list(steps) == [1, 2, 3, 4, 5, 6]
+    assert list(values) == [r['loss'] for r in records if 'loss' in r]
+    assert list(curve(records, 'val_map')[0]) == [3, 6]
+
+    proc = run_tool('analysis_tools/analyze_logs.py', 'cal_train_time',
+                    logs[0])
+    stats = json.loads(proc.stdout.split('\n', 1)[1])
+    times = [r['time'] for r in records if 'loss' in r]
+    assert stats['iterations'] == 6
+    assert stats['mean'] == pytest.approx(np.mean(times))
+
+
+def test_pr_curves_and_confusion_matrix(tracked, tmp_path):
+    results = str(tmp_path / 'results.json')
+    run_tool('test.py', DEMO_CONFIG,
+             ckpt(tracked['work_dir'], 'latest_checkpoint.pth'),
+             '--test-dir', tracked['data']['val'], '--out', results,
+             '--work-dir', tmp_path / 'test', '--cfg-options',
+             'test_dataloader.num_workers=0')
+    ann = osp.join(tracked['data']['val'], 'annotations', 'annotations.json')
+    out_dir = tmp_path / 'analysis'
+    run_tool('analysis_tools/analyze_results.py', results, ann, '--out-dir',
+             out_dir, '--score-thr', '0.0')
+    for name in ('pr_curves.png', 'confusion_matrix.png'):
+        with Image.open(out_dir / name) as im:
+            im.verify()
+    cm = json.loads((out_dir / 'confusion_matrix.json').read_text())
+    coco = json.loads(open(ann).read())
+    matrix = np.array(cm['matrix'])
+    n_player = sum(a['category_id'] == 1 for a in coco['annotations'])
+    n_ball = sum(a['category_id'] == 2 for a in coco['annotations'])
+    # every ground-truth box is counted once in its row
+    assert matrix[0].sum() == n_player and matrix[1].sum() == n_ball
+    # every detection (threshold 0) is counted once in its column
+    dets = json.loads(open(results).read())
+    assert matrix[:, :2].sum() == len(dets)
+    pr = json.loads((out_dir / 'pr_curves.json').read_text())
+    assert set(pr) == {'player', 'ball'}
+    assert len(pr['player']['0.5']['recall']) == 101
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """``mlflow server`` on 127.0.0.1 with a SQLite backend store and a
+    local artifacts destination, as a team would run it."""
+    port = _free_port()
+    mlflow_bin = osp.join(osp.dirname(sys.executable), 'mlflow')
+    proc = subprocess.Popen(
+        [mlflow_bin, 'server', '--host', '127.0.0.1', '--port', str(port),
+         '--backend-store-uri', f'sqlite:///{tmp_path}/server.db',
+         '--artifacts-destination', str(tmp_path / 'artifacts'),
+         '--workers', '1'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    url = f'http://127.0.0.1:{port}'
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + '/health', timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail('mlflow server did not start')
+    yield dict(url=url, proc=proc)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_training_against_a_tracking_server(mlflow_server, demo_data,
+                                            tmp_path):
+    work_dir = str(tmp_path / 'remote')
+    train(work_dir, data=demo_data, env=dict(
+        MLFLOW_TRACKING_URI=mlflow_server['url'],
+        MLFLOW_EXPERIMENT_NAME='team_runs'),
+          options=['train_cfg.max_epochs=1'])
+    client = _client(mlflow_server['url'])
+    exp = client.get_experiment_by_name('team_runs')
+    run = client.search_runs([exp.experiment_id])[0]
+    assert run.info.status == 'FINISHED'
+    assert run.data.params['train_images'] == '6'
+    assert [m.step for m in client.get_metric_history(
+        run.info.run_id, 'train_loss')] == [1, 2, 3]
+    assert 'checkpoints/latest_checkpoint.pth' in _artifacts(
+        client, run.info.run_id)
+
+
+@pytest.mark.slow
+def test_training_survives_the_server_dying(mlflow_server, demo_data,
+                                            tmp_path):
+    work_dir = str(tmp_path / 'orphan')
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
+           '--work-dir', work_dir, '--train-dir', demo_data['train'],
+           '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
+           'train_cfg.max_epochs=3']
+    log = tmp_path / 'train.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, **TOOL_ENV,
+                 'MLFLOW_TRACKING_URI': mlflow_server['url']})
+        latest = ckpt(work_dir, 'latest_checkpoint.pth')
+        deadline = time.time() + 300
+        while not osp.exists(latest) and time.time() < deadline:
+            time.sleep(0.2)
+        os.killpg(mlflow_server['proc'].pid, signal.SIGKILL)
+        assert proc.wait(timeout=600) == 0
+    text = log.read_text()
+    assert text.count('MLflow tracking failed') == 1, text[-3000:]
+    assert 'Traceback' not in text
+    import torch
+    assert torch.load(latest, weights_only=True)['meta']['epoch'] == 3
