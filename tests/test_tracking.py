@@ -293,3 +293,31 @@ def test_training_survives_the_server_dying(mlflow_server, demo_data,
     assert 'Traceback' not in text
     import torch
     assert torch.load(latest, weights_only=True)['meta']['epoch'] == 3
+
+
+def test_start_mlflow_ui_shows_the_training_store(tracked):
+    port = _free_port()
+    proc = subprocess.Popen(
+        ['bash', osp.join(ROOT, 'tools', 'start_mlflow_ui.sh'), '--port',
+         str(port), '--store', tracked['uri']],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        url = f'http://127.0.0.1:{port}'
+        deadline = time.time() + 120
+        while True:
+            try:
+                req = urllib.request.Request(
+                    url + '/api/2.0/mlflow/experiments/search',
+                    data=json.dumps({'max_results': 10}).encode(),
+                    headers={'Content-Type': 'application/json'})
+                body = json.load(urllib.request.urlopen(req, timeout=2))
+                break
+            except OSError:
+                assert time.time() < deadline, 'mlflow ui did not start'
+                time.sleep(0.5)
+        names = [e['name'] for e in body['experiments']]
+        assert 'detr_training' in names
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
