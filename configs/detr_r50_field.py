@@ -39,6 +39,10 @@ optim_wrapper = dict(
     loss_scale='dynamic',
     accumulative_counts=2)
 compile = True
+# Linear LR scaling, off by default (tools/train.py --auto-scale-lr turns it
+# on): lr x (processes x batch x accumulation) / 8, the base being this
+# config's 4 x 2 on one GPU. The effective batch is logged at start.
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 # Data ----------------------------------------------------------------------
 backend_args = None
@@ -126,6 +130,8 @@ coco_pretrained = dict(
     class_map=dict(player='person', ball='sports ball'))
 custom_hooks = [
     dict(type='RNGStateHook'),
+    # a NaN/Inf loss stops training, naming the iteration
+    dict(type='FiniteLossHook'),
     # memory_ram_mb / memory_gpu_mb, gc + CUDA cache release every 50 iters
     dict(type='MemoryHook', cleanup_interval=50),
     # checkpoints, dataset facts, logs and the best model into MLflow

@@ -23,6 +23,8 @@ optim_wrapper = dict(accumulative_counts=1)
 model = dict(backbone=dict(init_cfg=None))
 custom_hooks = [
     dict(type='RNGStateHook'),
+    # a NaN/Inf loss stops training, naming the iteration
+    dict(type='FiniteLossHook'),
     dict(type='MemoryHook', cleanup_interval=50),
     dict(type='MLflowRunHook'),
 ]

@@ -61,6 +61,7 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg, args.launcher)
+    runtime.init_cpu_distributed(cfg, args.launcher)
     tmp_dir = None
     if args.out:
         tmp_dir = tempfile.mkdtemp()

@@ -5,12 +5,13 @@ Examples:
     python tools/train.py configs/detr_r50_field.py
     python tools/train.py configs/detr_r50_field_demo.py --work-dir work_dirs/demo
     python tools/train.py configs/detr_r50_field.py --resume            # newest checkpoint
-    python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/epoch_10.pth
-    torchrun --nproc_per_node 2 tools/train.py CONFIG --launcher pytorch
+    python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/checkpoints/checkpoint_epoch_10.pth
+    bash tools/dist_train.sh configs/detr_r50_field.py 4 --auto-scale-lr   # torchrun, 4 GPUs
 """
 import argparse
 import os
 
+import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
@@ -41,6 +42,11 @@ def parse_args(argv=None):
         '--amp', action='store_true',
         help='mixed precision training (the main config already has it)')
     parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rate linearly with the effective batch '
+        '(processes x batch size x accumulation) against the config\'s '
+        'auto_scale_lr.base_batch_size')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='override config entries, e.g. train_cfg.max_epochs=10')
     parser.add_argument(
@@ -66,8 +72,14 @@ def main(argv=None):
         runtime.enable_amp(cfg)
     runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg, args.launcher)
+    runtime.apply_lr_scaling(cfg, args.auto_scale_lr,
+                             runtime.world_size_from_env())
+    runtime.init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except torch.cuda.OutOfMemoryError as e:
+        raise runtime.InputError(runtime.oom_advice(cfg, runner.iter, e))
 
 
 if __name__ == '__main__':

@@ -163,13 +163,10 @@ def pr_curves(results: List[dict], ann_file: str,
     ``{class: {iou: (recall, precision)}}`` (precision -1 where the recall
     is never reached, as in COCOeval)."""
     from .data_validation import load_coco_split
-    from .metric import evaluate_detections
-    from pycocotools.coco import COCO
+    from .metric import coco_api, evaluate_detections
     split = load_coco_split(ann_file, check_images=False)
-    gt = COCO()
-    gt.dataset = split.to_coco_dict()
-    gt.createIndex()
-    ev = evaluate_detections(gt, results, split.cat_ids)
+    ev = evaluate_detections(coco_api(split.to_coco_dict()), results,
+                             split.cat_ids)
     precision = ev.eval['precision']  # [T, R, K, A, M]
     recall = ev.params.recThrs
     out = OrderedDict()

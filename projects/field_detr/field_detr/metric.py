@@ -35,6 +35,8 @@ class FieldCocoMetric(CocoMetric):
       ``<class>_mAP_75`` next to ``bbox_mAP``, ``bbox_mAP_50``, ... .
     * Only the images that were evaluated count, so a subset of a split
       (``indices``) is scored on that subset.
+    * ``backend='faster_coco_eval'`` evaluates with faster-coco-eval instead
+      of pycocotools (same numbers, several times faster on large splits).
 
     Evaluation uses COCOeval's standard parameters (IoU 0.50:0.95, 100
     detections per image), so the numbers equal pycocotools run on the
@@ -44,6 +46,8 @@ class FieldCocoMetric(CocoMetric):
         ann_file (str): the split's COCO annotation file.
         outfile_prefix (str, optional): write results to
             ``<prefix>.bbox.json``; a temporary file otherwise.
+        backend (str): ``'pycocotools'`` (default) or
+            ``'faster_coco_eval'``.
         **kwargs: ``collect_device``, ``prefix`` as in ``CocoMetric``.
     """
 
@@ -51,6 +55,7 @@ class FieldCocoMetric(CocoMetric):
                  ann_file: str,
                  outfile_prefix: Optional[str] = None,
                  format_only: bool = False,
+                 backend: str = 'pycocotools',
                  **kwargs) -> None:
         kwargs.pop('metric', None)
         kwargs.pop('classwise', None)
@@ -60,18 +65,18 @@ class FieldCocoMetric(CocoMetric):
             outfile_prefix=outfile_prefix,
             format_only=format_only,
             **kwargs)
+        if backend not in EVAL_BACKENDS:
+            raise ValueError(f'backend must be one of {EVAL_BACKENDS}, got '
+                             f'{backend!r}')
         self.ann_file = ann_file
+        self.backend = backend
 
     def _load_ground_truth(self) -> None:
         split = load_coco_split(
             self.ann_file,
             classes=self.dataset_meta['classes'],
             check_images=False)
-        api = COCO()
-        api.dataset = split.to_coco_dict()
-        with contextlib.redirect_stdout(io.StringIO()):
-            api.createIndex()
-        self._coco_api = api
+        self._coco_api = coco_api(split.to_coco_dict(), self.backend)
         self.cat_ids = list(split.cat_ids)
 
     def process(self, data_batch: dict, data_samples) -> None:
@@ -105,7 +110,7 @@ class FieldCocoMetric(CocoMetric):
             return metrics
 
         coco_eval = evaluate_detections(self._coco_api, detections,
-                                        self.cat_ids, img_ids)
+                                        self.cat_ids, img_ids, self.backend)
         logger.info('\n' + coco_eval.summary)
         for name, idx in STAT_INDEX.items():
             metrics[f'bbox_{name}'] = float(coco_eval.stats[idx])
@@ -116,17 +121,40 @@ class FieldCocoMetric(CocoMetric):
         return metrics
 
 
-def evaluate_detections(coco_gt: COCO, detections: List[dict],
-                        cat_ids: List[int],
-                        img_ids: Optional[List[int]] = None) -> COCOeval:
-    """Run COCOeval (bbox) and return it, with its printed summary.
+#: COCO evaluators: pycocotools (the reference) or faster-coco-eval (a C++
+#: implementation of the same algorithm, several times faster).
+EVAL_BACKENDS = ('pycocotools', 'faster_coco_eval')
 
-    pycocotools prints to stdout; the summary is kept in
-    ``coco_eval.summary`` so callers log it where they want.
+
+def coco_api(coco_dict: dict, backend: str = 'pycocotools'):
+    """A COCO ground-truth object of ``backend`` for a COCO dict."""
+    if backend == 'faster_coco_eval':
+        from faster_coco_eval import COCO as FasterCOCO
+        api = FasterCOCO()
+    else:
+        api = COCO()
+    api.dataset = coco_dict
+    with contextlib.redirect_stdout(io.StringIO()):
+        api.createIndex()
+    return api
+
+
+def evaluate_detections(coco_gt, detections: List[dict],
+                        cat_ids: List[int],
+                        img_ids: Optional[List[int]] = None,
+                        backend: str = 'pycocotools'):
+    """Run COCO bbox evaluation and return the evaluator, with its printed
+    summary in ``coco_eval.summary`` (pycocotools prints to stdout).
+
+    ``coco_gt`` must come from :func:`coco_api` with the same ``backend``.
     """
+    if backend == 'faster_coco_eval':
+        from faster_coco_eval import COCOeval_faster as evaluator
+    else:
+        evaluator = COCOeval
     with contextlib.redirect_stdout(io.StringIO()):
         coco_dt = coco_gt.loadRes(detections)
-        coco_eval = COCOeval(coco_gt, coco_dt, 'bbox')
+        coco_eval = evaluator(coco_gt, coco_dt, 'bbox')
         coco_eval.params.catIds = list(cat_ids)
         if img_ids is not None:
             coco_eval.params.imgIds = list(img_ids)

@@ -4,6 +4,7 @@ The tools only parse arguments; what they do to a config lives here, where
 tests reach it.
 """
 import glob
+import os
 import os.path as osp
 import sys
 from functools import wraps
@@ -139,6 +140,62 @@ def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
         if cfg.env_cfg.dist_cfg.get('backend', 'nccl') == 'nccl':
             cfg.env_cfg.dist_cfg.backend = 'gloo'
             _note('no CUDA device: distributed backend is gloo')
+        # DDP over CPU modules takes no device ids
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def init_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Start the process group for a CPU run under torchrun.
+
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` first, which
+    fails without a GPU; a process group that already exists is used as is.
+    """
+    import torch.distributed as dist
+    if (launcher == 'pytorch' and not torch.cuda.is_available()
+            and not dist.is_initialized()):
+        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get(
+            'backend', 'gloo')
+        dist.init_process_group(backend=backend)
+
+
+def world_size_from_env() -> int:
+    return int(os.environ.get('WORLD_SIZE', '1'))
+
+
+def effective_batch(cfg: Config, world_size: int) -> int:
+    """GPUs (processes) x batch size x gradient accumulation."""
+    return (world_size * cfg.train_dataloader.batch_size *
+            cfg.optim_wrapper.get('accumulative_counts', 1))
+
+
+def apply_lr_scaling(cfg: Config, enable: bool, world_size: int) -> None:
+    """Log the effective batch and, with ``enable`` (``--auto-scale-lr`` or
+    ``auto_scale_lr.enable``), scale the learning rate linearly to it:
+    ``lr = lr x effective batch / auto_scale_lr.base_batch_size``.
+
+    MMEngine's own rule ignores gradient accumulation, so it is switched off
+    here and this one applied instead.
+    """
+    rule = cfg.get('auto_scale_lr') or {}
+    enable = enable or bool(rule.get('enable', False))
+    batch = effective_batch(cfg, world_size)
+    msg = (f'effective batch {batch} = {world_size} process(es) x batch '
+           f'{cfg.train_dataloader.batch_size} x accumulation '
+           f'{cfg.optim_wrapper.get("accumulative_counts", 1)}')
+    if enable and rule.get('base_batch_size'):
+        base = rule['base_batch_size']
+        lr = cfg.optim_wrapper.optimizer.lr
+        cfg.optim_wrapper.optimizer.lr = lr * batch / base
+        msg += (f'; learning rate scaled {lr:g} -> '
+                f'{cfg.optim_wrapper.optimizer.lr:g} (base batch {base})')
+    else:
+        msg += '; learning rate not scaled (--auto-scale-lr to scale it)'
+    if 'auto_scale_lr' in cfg:
+        cfg.auto_scale_lr.enable = False
+    print_log(msg, logger='current')
 
 
 def normalise_dataloaders(cfg: Config) -> None:
@@ -170,3 +227,18 @@ def exit_on_data_error(main):
             sys.exit(2)
 
     return wrapper
+
+
+def oom_advice(cfg: Config, iteration: int, error: Exception) -> str:
+    """One message for CUDA out-of-memory: where, and what to turn."""
+    loader = cfg.train_dataloader
+    accumulation = cfg.optim_wrapper.get('accumulative_counts', 1)
+    return (
+        f'CUDA out of memory at iteration {iteration + 1} with batch size '
+        f'{loader.batch_size} per GPU ({str(error).splitlines()[0][:160]}). '
+        'Try: --cfg-options train_dataloader.batch_size='
+        f'{max(1, loader.batch_size // 2)} optim_wrapper.accumulative_counts='
+        f'{accumulation * 2} (same effective batch); smaller training scales '
+        '(the RandomChoiceResize scales in the config); keep AMP on (--amp); '
+        'fewer train_dataloader.num_workers / prefetch_factor if host RAM is '
+        'the limit')

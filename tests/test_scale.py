@@ -1,0 +1,186 @@
+"""Distributed training on CPU (gloo, two processes through
+tools/dist_train.sh), non-finite loss, LR scaling and the benchmarks."""
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TOOL_ENV, ckpt,
+                      run_tool, scalars, train)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def deterministic_config(tmp_path_factory):
+    """The demo config without random augmentation or dropout, so one
+    process with batch 2 and two processes with batch 1 must agree.
+
+    DETR normalises its classification loss per process unless
+    ``sync_cls_avg_factor`` is on; with it on, the two set-ups compute the
+    same gradient, so any difference left is the distributed machinery's.
+    """
+    path = tmp_path_factory.mktemp('cfg') / 'deterministic.py'
+    path.write_text(f'''_base_ = {DEMO_CONFIG!r}
+model = dict(
+    bbox_head=dict(sync_cls_avg_factor=True),
+    encoder=dict(layer_cfg=dict(self_attn_cfg=dict(dropout=0.0),
+                                ffn_cfg=dict(ffn_drop=0.0))),
+    decoder=dict(layer_cfg=dict(self_attn_cfg=dict(dropout=0.0),
+                                cross_attn_cfg=dict(dropout=0.0),
+                                ffn_cfg=dict(ffn_drop=0.0))))
+train_dataloader = dict(
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='Resize', scale=(640, 384), keep_ratio=True),
+        dict(type='PackDetInputs'),
+    ]))
+''')
+    return str(path)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_equal_one_process(deterministic_config,
+                                              demo_data, tmp_path):
+    env = {**os.environ, **TOOL_ENV, 'OMP_NUM_THREADS': '1',
+           'PORT': str(_free_port())}
+    options = [*FAST_OPTIONS, 'train_cfg.max_epochs=1']
+    single = str(tmp_path / 'single')
+    train(single, config=deterministic_config, data=demo_data,
+          env={'OMP_NUM_THREADS': '1'},
+          options=['train_dataloader.batch_size=2',
+                   'train_cfg.max_epochs=1'])
+    multi = str(tmp_path / 'multi')
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
+         deterministic_config, '2', '--work-dir', multi, '--train-dir',
+         demo_data['train'], '--val-dir', demo_data['val'],
+         '--cfg-options', *options, 'train_dataloader.batch_size=1'],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert 'effective batch 2 = 2 process(es) x batch 1' in log
+    assert 'distributed backend is gloo' in log
+
+    # one set of checkpoints, written by rank 0
+    assert sorted(os.listdir(osp.join(multi, 'checkpoints'))) == sorted(
+        os.listdir(osp.join(single, 'checkpoints')))
+    a = torch.load(ckpt(single, 'latest_checkpoint.pth'), weights_only=True)
+    b = torch.load(ckpt(multi, 'latest_checkpoint.pth'), weights_only=True)
+    assert a['meta']['iter'] == b['meta']['iter'] == 3
+    diff = max((a['state_dict'][k] - b['state_dict'][k]).abs().max().item()
+               for k in a['state_dict'])
+    # measured 4e-7; Adam moves weights by ~1e-4 per step at these rates
+    assert diff < 1e-5, diff
+    # validation gathered from both ranks scores the same 4 images
+    va = [r for r in scalars(single) if 'coco/bbox_mAP' in r][-1]
+    vb = [r for r in scalars(multi) if 'coco/bbox_mAP' in r][-1]
+    for key in ('coco/bbox_mAP', 'coco/player_mAP_50'):
+        assert va[key] == pytest.approx(vb[key], abs=1e-3)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
+        demo_data, tmp_path):
+    config = tmp_path / 'nan_at_epoch_2.py'
+    config.write_text(
+        f'_base_ = {DEMO_CONFIG!r}\n'
+        "custom_imports = dict(imports=['field_detr', 'fault_injection'])\n"
+        "custom_hooks = [dict(type='FiniteLossHook'), "
+        "dict(type='NaNLossFromEpochHook', epoch=2)]\n")
+    work_dir = str(tmp_path / 'w')
+    proc = run_tool('train.py', config, '--work-dir', work_dir,
+                    '--train-dir', demo_data['train'], '--val-dir',
+                    demo_data['val'], '--cfg-options', *FAST_OPTIONS,
+                    'train_cfg.max_epochs=3', check=False,
+                    env={'PYTHONPATH': osp.join(ROOT, 'tests', 'helpers')})
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    latest = ckpt(work_dir, 'latest_checkpoint.pth')
+    assert (f'non-finite loss (nan) at iteration 4 (epoch 2); training '
+            f'stopped and the last good checkpoint is {latest}') in \
+        proc.stderr
+    good = torch.load(latest, weights_only=True)
+    assert good['meta']['epoch'] == 1
+    assert all(torch.isfinite(v).all() for v in good['state_dict'].values()
+               if v.is_floating_point())
+    assert not osp.exists(ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth'))
+
+
+def test_auto_scale_lr_uses_the_effective_batch(demo_data, tmp_path):
+    proc = train(str(tmp_path / 'w'), '--auto-scale-lr', data=demo_data,
+                 options=['train_cfg.max_epochs=1',
+                          'optim_wrapper.accumulative_counts=2'])
+    log = proc.stdout + proc.stderr
+    # 1 process x batch 2 x accumulation 2 = 4, base 8: lr halves
+    assert ('effective batch 4 = 1 process(es) x batch 2 x accumulation 2; '
+            'learning rate scaled 0.0001 -> 5e-05 (base batch 8)') in log
+    peak = max(r['base_lr'] for r in scalars(str(tmp_path / 'w'))
+               if 'base_lr' in r)
+    assert peak <= 5e-5 * 1.0001
+
+
+def test_benchmark_prints_the_comparison(demo_data, tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = run_tool('analysis_tools/benchmark.py', DEMO_CONFIG,
+                    '--train-dir', demo_data['train'], '--input-size',
+                    '320x192', '--iters', '2', '--warmup', '1',
+                    '--workers', '0', '--compare-stock', '--data-only',
+                    '--json', out)
+    assert 'step time field_detr / stock:' in proc.stdout
+    assert 'input pipeline alone:' in proc.stdout
+    res = json.loads(out.read_text())
+    for name in ('field_detr', 'stock_mmdet'):
+        assert res[name]['iterations'] == 2
+        assert res[name]['images_per_s'] > 0
+        assert 0 <= res[name]['data_share'] < 1
+    assert res['ratio_step'] == pytest.approx(
+        res['field_detr']['step_s'] / res['stock_mmdet']['step_s'])
+
+
+def test_eval_backends_agree(tmp_path):
+    proc = run_tool('analysis_tools/eval_speed.py', '--images', '60',
+                    '--repeats', '1')
+    line = [l for l in proc.stdout.splitlines() if 'speed-up' in l][0]
+    stats_diff = float(line.split('stats ')[1].split(',')[0])
+    prec_diff = float(line.split('precision ')[1])
+    assert stats_diff <= 1e-4 and prec_diff <= 1e-4, line
+
+
+def test_metric_with_faster_coco_eval_matches(tmp_path):
+    from field_detr.demo_data import write_split
+    from field_detr.metric import FieldCocoMetric
+    coco = write_split(str(tmp_path / 's'), 6, seed=4)
+    ann_file = str(tmp_path / 's' / 'annotations' / 'annotations.json')
+    rng = np.random.default_rng(0)
+    samples = []
+    for img in coco['images']:
+        boxes = rng.uniform(0, 300, size=(30, 2))
+        boxes = np.concatenate([boxes, boxes + rng.uniform(5, 60, (30, 2))],
+                               1)
+        samples.append(dict(
+            img_id=img['id'], ori_shape=(img['height'], img['width']),
+            pred_instances=dict(
+                bboxes=torch.tensor(boxes, dtype=torch.float32),
+                scores=torch.tensor(rng.random(30), dtype=torch.float32),
+                labels=torch.tensor(rng.integers(0, 2, 30)))))
+    results = []
+    for backend in ('pycocotools', 'faster_coco_eval'):
+        metric = FieldCocoMetric(ann_file=ann_file, backend=backend)
+        metric.dataset_meta = dict(classes=('player', 'ball'))
+        metric.process({}, samples)
+        results.append(metric.evaluate(len(samples)))
+    assert results[0].keys() == results[1].keys()
+    for key in results[0]:
+        assert results[0][key] == pytest.approx(results[1][key], abs=1e-4,
+                                                nan_ok=True), key
