@@ -65,37 +65,20 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor')),
 ]
+loader_defaults = dict(batch_size=4, num_workers=6, persistent_workers=True,
+                       prefetch_factor=2, pin_memory=True)
+dataset_defaults = dict(
+    _delete_=True, type='FieldCocoDataset', ann_file=ann_file,
+    data_prefix=dict(img='images/'), metainfo=metainfo,
+    backend_args=backend_args)
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=6,
-    persistent_workers=True,
-    prefetch_factor=2,
-    pin_memory=True,
-    dataset=dict(
-        _delete_=True,
-        type='FieldCocoDataset',
-        data_root=train_dir,
-        ann_file=ann_file,
-        data_prefix=dict(img='images/'),
-        metainfo=metainfo,
-        pipeline=train_pipeline,
-        backend_args=backend_args))
+    **loader_defaults,
+    dataset=dict(**dataset_defaults, data_root=train_dir,
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=4,
-    num_workers=6,
-    persistent_workers=True,
-    prefetch_factor=2,
-    pin_memory=True,
-    dataset=dict(
-        _delete_=True,
-        type='FieldCocoDataset',
-        data_root=val_dir,
-        ann_file=ann_file,
-        data_prefix=dict(img='images/'),
-        metainfo=metainfo,
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+    **loader_defaults,
+    dataset=dict(**dataset_defaults, data_root=val_dir, test_mode=True,
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(
     _delete_=True,

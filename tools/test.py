@@ -12,7 +12,6 @@ import os.path as osp
 import shutil
 import tempfile
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from field_detr import runtime
@@ -37,17 +36,8 @@ def parse_args(argv=None):
         '--out', metavar='RESULTS.json',
         help='write the detections as COCO results JSON, with the '
         'dataset\'s own category ids')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-        help='override config entries')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-        help='job launcher; "pytorch" under torchrun')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    runtime.add_runner_args(parser)
+    return runtime.parse_runner_args(parser, argv)
 
 
 @runtime.exit_on_data_error

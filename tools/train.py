@@ -9,10 +9,8 @@ Examples:
     bash tools/dist_train.sh configs/detr_r50_field.py 4 --auto-scale-lr   # torchrun, 4 GPUs
 """
 import argparse
-import os
 
 import torch
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from field_detr import runtime
@@ -46,17 +44,8 @@ def parse_args(argv=None):
         help='scale the learning rate linearly with the effective batch '
         '(processes x batch size x accumulation) against the config\'s '
         'auto_scale_lr.base_batch_size')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-        help='override config entries, e.g. train_cfg.max_epochs=10')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-        help='job launcher; "pytorch" under torchrun')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    runtime.add_runner_args(parser)
+    return runtime.parse_runner_args(parser, argv)
 
 
 @runtime.exit_on_data_error

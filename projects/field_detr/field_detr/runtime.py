@@ -22,6 +22,29 @@ from .hooks.checkpoint_layout_hook import CHECKPOINT_DIR, LATEST
 CHECKPOINT_PATTERNS = ('*.pth', 'checkpoints/*.pth')
 
 
+def add_runner_args(parser) -> None:
+    """``--cfg-options`` and the launcher arguments every Runner tool takes."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='override config entries, e.g. train_cfg.max_epochs=10')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+        help='job launcher; "pytorch" under torchrun')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def parse_runner_args(parser, argv=None):
+    """Parse, and export ``LOCAL_RANK`` for launchers that pass it as an
+    argument."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file and apply ``--cfg-options``."""
     if not osp.isfile(path):
