@@ -49,6 +49,7 @@ def main(argv=None):
     runtime.set_split(cfg, 'test', args.test_dir)
     runtime.set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
+    runtime.without_mlflow(cfg)
     runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg, args.launcher)
     runtime.init_cpu_distributed(cfg, args.launcher)

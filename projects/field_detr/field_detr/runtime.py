@@ -106,6 +106,14 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
     continue_mlflow_run(cfg, resume)
 
 
+def without_mlflow(cfg: Config) -> None:
+    """Evaluation is not a training run: keep it out of MLflow."""
+    vis = cfg.get('visualizer') or {}
+    if vis.get('vis_backends'):
+        vis.vis_backends = [b for b in vis.vis_backends
+                            if b.get('type') != 'FieldMLflowVisBackend']
+
+
 def continue_mlflow_run(cfg: Config, checkpoint: str) -> None:
     """Give the MLflow backend the run id stored in ``checkpoint``, so a
     resumed training logs into the same run."""
