@@ -98,7 +98,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         "custom_imports = dict(imports=['field_detr', 'fault_injection'])\n"
         "custom_hooks = [dict(type='FiniteLossHook'), "
         "dict(type='NaNLossFromEpochHook', epoch=2)]\n")
-    work_dir = str(tmp_path / 'w')
+    work_dir = str(tmp_path / 'nan_run')
     proc = run_tool('train.py', config, '--work-dir', work_dir,
                     '--train-dir', demo_data['train'], '--val-dir',
                     demo_data['val'], '--cfg-options', *FAST_OPTIONS,
@@ -115,6 +115,13 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
     assert all(torch.isfinite(v).all() for v in good['state_dict'].values()
                if v.is_floating_point())
     assert not osp.exists(ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth'))
+    # and the MLflow run says it failed
+    from mlflow import MlflowClient
+    client = MlflowClient(TOOL_ENV['MLFLOW_TRACKING_URI'])
+    exp = client.get_experiment_by_name('detr_training')
+    runs = client.search_runs([exp.experiment_id],
+                              "tags.mlflow.runName = 'nan_run'")
+    assert [r.info.status for r in runs] == ['FAILED']
 
 
 def test_auto_scale_lr_uses_the_effective_batch(demo_data, tmp_path):

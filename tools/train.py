@@ -67,8 +67,13 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     try:
         runner.train()
-    except torch.cuda.OutOfMemoryError as e:
-        raise runtime.InputError(runtime.oom_advice(cfg, runner.iter, e))
+    except BaseException as e:
+        runtime.end_tracking(runner, 'KILLED' if isinstance(
+            e, KeyboardInterrupt) else 'FAILED')
+        if isinstance(e, torch.cuda.OutOfMemoryError):
+            raise runtime.InputError(
+                runtime.oom_advice(cfg, runner.iter, e)) from None
+        raise
 
 
 if __name__ == '__main__':

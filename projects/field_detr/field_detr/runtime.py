@@ -106,6 +106,17 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
     continue_mlflow_run(cfg, resume)
 
 
+def end_tracking(runner, status: str) -> None:
+    """Mark the MLflow run of ``runner`` (if any) as ended with ``status``,
+    e.g. ``'FAILED'`` when training stops on an error."""
+    try:
+        backend = runner.visualizer.get_backend('FieldMLflowVisBackend')
+    except Exception:  # noqa: BLE001 - no visualizer
+        return
+    if backend is not None:
+        backend.end(status)
+
+
 def without_mlflow(cfg: Config) -> None:
     """Evaluation is not a training run: keep it out of MLflow."""
     vis = cfg.get('visualizer') or {}

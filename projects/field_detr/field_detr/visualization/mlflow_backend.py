@@ -204,7 +204,10 @@ class FieldMLflowVisBackend(MLflowVisBackend):
                    name=name, serialization_format='pickle',
                    pip_requirements=requirements)
 
+    def end(self, status: str = 'FINISHED') -> None:
+        """End the run with ``status``; never raises."""
+        if self.active and self._mlflow.active_run() is not None:
+            self._call('end run', self._mlflow.end_run, status=status)
+
     def close(self) -> None:
-        """End the run (as FINISHED); never raises."""
-        if self.active:
-            self._call('end run', self._mlflow.end_run)
+        self.end('FINISHED')
