@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from .data_validation import InputError
-from .export import (build_export, is_exported, load_checkpoint_file,
-                     load_exported)
+from .export import build_export, is_exported, load_exported
 
 ImageLike = Union[str, np.ndarray]
 
@@ -82,8 +81,7 @@ class LocalDetector:
             raise InputError(f'{model_path}: model file not found')
         if is_exported(model_path):
             exported = load_exported(model_path)
-        else:
-            load_checkpoint_file(model_path)  # clear error when corrupt
+        else:  # a training checkpoint (refused clearly when corrupt)
             exported = build_export(model_path, config)
         self.model_path = model_path
         self.classes = list(exported['classes'])
