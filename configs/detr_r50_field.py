@@ -117,8 +117,9 @@ custom_hooks = [
     dict(type='FiniteLossHook'),
     # memory_ram_mb / memory_gpu_mb, gc + CUDA cache release every 50 iters
     dict(type='MemoryHook', cleanup_interval=50),
-    # checkpoints, dataset facts, logs and the best model into MLflow
-    dict(type='MLflowRunHook'),
+    # checkpoints (full, latest, best), dataset facts, logs and the best
+    # model into MLflow
+    dict(type='MLflowRunHook', log_checkpoints='milestones'),
     coco_pretrained,
 ]
 

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,12 +26,18 @@ FAST_OPTIONS = [
 ]
 
 
-# Runs track into a throw-away MLflow store, never the user's ./mlruns.
+# Runs track into a throw-away MLflow store, never the user's ./mlruns, and
+# upload no checkpoints there unless a test asks (tests of tracking do).
 MLFLOW_STORE = tempfile.mkdtemp(prefix='field_detr_mlflow_')
 TOOL_ENV = {
     'PYTHONUNBUFFERED': '1',
     'MLFLOW_TRACKING_URI': f'sqlite:///{MLFLOW_STORE}/mlflow.db',
+    'FIELD_DETR_MLFLOW_CHECKPOINTS': 'none',
 }
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(MLFLOW_STORE, ignore_errors=True)
 
 
 def run_tool(script, *args, check=True, timeout=1800, env=None):

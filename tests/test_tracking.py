@@ -37,7 +37,7 @@ def tracked(demo_data, tmp_path_factory):
     """2 epochs into an embedded SQLite store, then --resume to 3."""
     root = tmp_path_factory.mktemp('tracked')
     uri = f'sqlite:///{root}/store/mlflow.db'
-    env = dict(MLFLOW_TRACKING_URI=uri)
+    env = dict(MLFLOW_TRACKING_URI=uri, FIELD_DETR_MLFLOW_CHECKPOINTS='all')
     work_dir = str(root / 'work')
     draw = 'default_hooks.visualization.interval=1'  # every val batch
     train(work_dir, data=demo_data, env=env,
@@ -255,7 +255,8 @@ def test_training_against_a_tracking_server(mlflow_server, demo_data,
     work_dir = str(tmp_path / 'remote')
     train(work_dir, data=demo_data, env=dict(
         MLFLOW_TRACKING_URI=mlflow_server['url'],
-        MLFLOW_EXPERIMENT_NAME='team_runs'),
+        MLFLOW_EXPERIMENT_NAME='team_runs',
+        FIELD_DETR_MLFLOW_CHECKPOINTS='milestones'),
           options=['train_cfg.max_epochs=1'])
     client = _client(mlflow_server['url'])
     exp = client.get_experiment_by_name('team_runs')
@@ -264,8 +265,10 @@ def test_training_against_a_tracking_server(mlflow_server, demo_data,
     assert run.data.params['train_images'] == '6'
     assert [m.step for m in client.get_metric_history(
         run.info.run_id, 'train_loss')] == [1, 2, 3]
-    assert 'checkpoints/latest_checkpoint.pth' in _artifacts(
-        client, run.info.run_id)
+    artifacts = _artifacts(client, run.info.run_id)
+    assert 'checkpoints/latest_checkpoint.pth' in artifacts
+    # 'milestones' (the default) leaves the per-epoch lightweight files out
+    assert not any(a.endswith('_lightweight.pth') for a in artifacts)
 
 
 @pytest.mark.slow

@@ -20,9 +20,9 @@ class MLflowRunHook(Hook):
     visualizer cannot see.
 
     * before training: image and box counts per split and class (params);
-    * each checkpoint written (``<work_dir>/checkpoints``), as the run goes:
-      new files once, ``latest_checkpoint.pth`` and ``best_model.pth``
-      again when they change;
+    * checkpoints (``<work_dir>/checkpoints``) as the run writes them: new
+      files once, ``latest_checkpoint.pth`` and ``best_model.pth`` again
+      when they change (the artifact is replaced);
     * the MLflow run id in every checkpoint's meta (``mlflow_run_id``), so
       ``--resume`` continues the same run;
     * after training: the best model as an MLflow PyTorch model named
@@ -32,14 +32,25 @@ class MLflowRunHook(Hook):
     Does nothing when the backend is absent or tracking has failed.
 
     Args:
-        log_checkpoints (bool): upload checkpoints. Defaults to True.
+        log_checkpoints (str): which checkpoints to upload: ``'all'``,
+            ``'milestones'`` (full ``checkpoint_epoch_N.pth``, latest and
+            best; not the per-epoch lightweight ones) or ``'none'``. The
+            environment variable ``FIELD_DETR_MLFLOW_CHECKPOINTS`` overrides
+            it (e.g. on a machine short of disk). Defaults to
+            ``'milestones'``.
         log_model (bool): log the best model at the end. Defaults to True.
     """
 
     priority = 'LOWEST'  # after CheckpointLayoutHook wrote its files
+    CHOICES = ('all', 'milestones', 'none')
 
-    def __init__(self, log_checkpoints: bool = True,
+    def __init__(self, log_checkpoints: str = 'milestones',
                  log_model: bool = True) -> None:
+        log_checkpoints = os.environ.get('FIELD_DETR_MLFLOW_CHECKPOINTS',
+                                         log_checkpoints)
+        if log_checkpoints not in self.CHOICES:
+            raise ValueError(f'log_checkpoints must be one of {self.CHOICES}'
+                             f', got {log_checkpoints!r}')
         self.log_checkpoints = log_checkpoints
         self.log_model = log_model
         self._uploaded = {}
@@ -74,10 +85,14 @@ class MLflowRunHook(Hook):
     @master_only
     def _upload_checkpoints(self, runner) -> None:
         backend = self._backend(runner)
-        if backend is None or not backend.active or not self.log_checkpoints:
+        if (backend is None or not backend.active
+                or self.log_checkpoints == 'none'):
             return
         for path in sorted(glob.glob(osp.join(runner.work_dir,
                                               CHECKPOINT_DIR, '*.pth'))):
+            if (self.log_checkpoints == 'milestones'
+                    and path.endswith('_lightweight.pth')):
+                continue
             stamp = os.stat(path).st_mtime_ns
             if self._uploaded.get(path) != stamp:
                 backend.log_artifact(path, CHECKPOINT_DIR)
