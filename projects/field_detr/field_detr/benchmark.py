@@ -70,9 +70,8 @@ def prepare(cfg: Config, train_dir: Optional[str], size: Tuple[int, int],
     if amp is not None:
         if amp:
             runtime.enable_amp(cfg)
-        elif cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
-            cfg.optim_wrapper.type = 'OptimWrapper'
-            cfg.optim_wrapper.pop('loss_scale', None)
+        else:
+            runtime.disable_amp(cfg)
     cfg.model.backbone.init_cfg = None
     cfg.work_dir = work_dir
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None

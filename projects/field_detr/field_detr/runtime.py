@@ -155,6 +155,16 @@ def enable_amp(cfg: Config) -> None:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
+def disable_amp(cfg: Config) -> bool:
+    """Back to a float32 ``OptimWrapper``; True if AMP was on."""
+    if cfg.optim_wrapper.get('type') != 'AmpOptimWrapper':
+        return False
+    cfg.optim_wrapper.type = 'OptimWrapper'
+    cfg.optim_wrapper.pop('loss_scale', None)
+    cfg.optim_wrapper.pop('dtype', None)
+    return True
+
+
 def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
     """Turn off what this machine cannot do, one log line for each.
 
@@ -165,10 +175,7 @@ def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
     """
     if torch.cuda.is_available():
         return
-    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
-        cfg.optim_wrapper.type = 'OptimWrapper'
-        cfg.optim_wrapper.pop('loss_scale', None)
-        cfg.optim_wrapper.pop('dtype', None)
+    if disable_amp(cfg):
         _note('no CUDA device: mixed precision (AMP) is off, training in '
               'float32')
     if cfg.get('compile'):
