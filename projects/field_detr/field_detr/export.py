@@ -26,6 +26,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config, ConfigDict
 
+from .checkpoint_compat import strip_module_prefix
 from .data_validation import InputError
 from .hooks.checkpoint_layout_hook import fsync_replace
 
@@ -52,10 +53,9 @@ def verify_checkpoint_file(path: str) -> None:
 
 
 def load_checkpoint_file(path: str) -> dict:
-    """``torch.load`` a verified checkpoint with the safe loader."""
+    """``torch.load`` a verified checkpoint with the safe loader (the
+    package's import allow-lists MMEngine's checkpoint types)."""
     verify_checkpoint_file(path)
-    from . import checkpoint_compat
-    checkpoint_compat.allow_mmengine_checkpoints()
     return torch.load(path, map_location='cpu', weights_only=True)
 
 
@@ -131,10 +131,7 @@ def build_export(checkpoint_path: str, config: Optional[str] = None,
     meta = ckpt.get('meta', {})
     classes = list(meta.get('dataset_meta', {}).get('classes') or
                    cfg.get('classes') or ('player', 'ball'))
-    state_dict = {
-        k[7:] if k.startswith('module.') else k: v
-        for k, v in ckpt['state_dict'].items()
-    }
+    state_dict = strip_module_prefix(ckpt['state_dict'])
     if fp16:
         state_dict = {
             k: v.half() if v.is_floating_point() else v

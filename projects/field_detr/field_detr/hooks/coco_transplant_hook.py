@@ -6,6 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ..checkpoint_compat import strip_module_prefix
+
 #: MMDetection's COCO-trained DETR R-50 (150 epochs, box AP 39.9).
 COCO_DETR_R50 = (
     'https://download.openmmlab.com/mmdetection/v3.0/detr/'
@@ -51,9 +53,7 @@ def transplant_coco_head(model: torch.nn.Module, checkpoint: str,
         from mmdet.datasets import CocoDataset
         source_classes = list(CocoDataset.METAINFO['classes'])
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    source = ckpt.get('state_dict', ckpt)
-    source = {k[7:] if k.startswith('module.') else k: v
-              for k, v in source.items()}
+    source = strip_module_prefix(ckpt.get('state_dict', ckpt))
     target = model.state_dict()
     new = transplant_state_dict(source, target, list(classes),
                                 list(source_classes), class_map)
