@@ -71,6 +71,7 @@ def main(argv=None):
             print(f'detections written to {args.out}')
     if tmp_dir:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+    runtime.finish_distributed()
     return metrics
 
 

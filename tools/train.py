@@ -74,6 +74,7 @@ def main(argv=None):
             raise runtime.InputError(
                 runtime.oom_advice(cfg, runner.iter, e)) from None
         raise
+    runtime.finish_distributed()
 
 
 if __name__ == '__main__':
