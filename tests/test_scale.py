@@ -53,8 +53,9 @@ train_dataloader = dict(
 @pytest.mark.slow
 def test_two_gloo_processes_equal_one_process(deterministic_config,
                                               demo_data, tmp_path):
+    store = f'sqlite:///{tmp_path}/store/mlflow.db'
     env = {**os.environ, **TOOL_ENV, 'OMP_NUM_THREADS': '1',
-           'PORT': str(_free_port())}
+           'PORT': str(_free_port()), 'MLFLOW_TRACKING_URI': store}
     options = [*FAST_OPTIONS, 'train_cfg.max_epochs=1']
     single = str(tmp_path / 'single')
     train(single, config=deterministic_config, data=demo_data,
@@ -72,6 +73,18 @@ def test_two_gloo_processes_equal_one_process(deterministic_config,
     log = proc.stdout + proc.stderr
     assert 'effective batch 2 = 2 process(es) x batch 1' in log
     assert 'distributed backend is gloo' in log
+    assert 'MLflow tracking failed' not in log
+
+    # one MLflow run, tracked by rank 0 only, that knows it had 2 processes
+    from mlflow import MlflowClient
+    client = MlflowClient(tracking_uri=store)
+    runs = client.search_runs(
+        [client.get_experiment_by_name('detr_training').experiment_id])
+    assert len(runs) == 1
+    assert runs[0].info.status == 'FINISHED'
+    assert runs[0].data.params['world_size'] == '2'
+    assert len(client.get_metric_history(runs[0].info.run_id,
+                                         'train_loss')) == 3
 
     # one set of checkpoints, written by rank 0
     assert sorted(os.listdir(osp.join(multi, 'checkpoints'))) == sorted(

@@ -73,7 +73,6 @@ class MLflowRunHook(Hook):
         if runner.val_loop is not None:
             params.update(
                 dataset_params('val', runner.val_loop.dataloader.dataset))
-        params['world_size'] = runner.world_size
         backend.log_params(params)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

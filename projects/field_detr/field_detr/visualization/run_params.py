@@ -75,11 +75,14 @@ def config_params(cfg) -> Dict[str, object]:
     }
 
 
-def environment_params(world_size: int = 1) -> Dict[str, object]:
+def environment_params() -> Dict[str, object]:
+    """Versions, device and the number of training processes (the
+    process group is up before the runner logs its config)."""
     import mmcv
     import mmdet
     import mmengine
     import torch
+    from mmengine.dist import get_world_size
     cuda = torch.cuda.is_available()
     return {
         'torch_version': torch.__version__,
@@ -88,7 +91,7 @@ def environment_params(world_size: int = 1) -> Dict[str, object]:
         'mmengine_version': mmengine.__version__,
         'python_version': platform.python_version(),
         'device': torch.cuda.get_device_name(0) if cuda else 'cpu',
-        'world_size': world_size,
+        'world_size': get_world_size(),
     }
 
 
