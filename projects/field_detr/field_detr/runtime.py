@@ -18,8 +18,12 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 from .data_validation import ANN_RELPATH, InputError  # noqa: F401 (re-export)
 from .export import verify_checkpoint_file
 from .hooks.checkpoint_layout_hook import CHECKPOINT_DIR, LATEST
+from .visualization.mlflow_backend import (FieldMLflowVisBackend,
+                                           mlflow_backend_of)
 
 CHECKPOINT_PATTERNS = ('*.pth', 'checkpoints/*.pth')
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+MLFLOW_BACKEND = FieldMLflowVisBackend.__name__
 
 
 def add_runner_args(parser) -> None:
@@ -109,10 +113,7 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
 def end_tracking(runner, status: str) -> None:
     """Mark the MLflow run of ``runner`` (if any) as ended with ``status``,
     e.g. ``'FAILED'`` when training stops on an error."""
-    try:
-        backend = runner.visualizer.get_backend('FieldMLflowVisBackend')
-    except Exception:  # noqa: BLE001 - no visualizer
-        return
+    backend = mlflow_backend_of(runner)
     if backend is not None:
         backend.end(status)
 
@@ -122,14 +123,14 @@ def without_mlflow(cfg: Config) -> None:
     vis = cfg.get('visualizer') or {}
     if vis.get('vis_backends'):
         vis.vis_backends = [b for b in vis.vis_backends
-                            if b.get('type') != 'FieldMLflowVisBackend']
+                            if b.get('type') != MLFLOW_BACKEND]
 
 
 def continue_mlflow_run(cfg: Config, checkpoint: str) -> None:
     """Give the MLflow backend the run id stored in ``checkpoint``, so a
     resumed training logs into the same run."""
     backends = [b for b in cfg.get('visualizer', {}).get('vis_backends', [])
-                if b.get('type') == 'FieldMLflowVisBackend']
+                if b.get('type') == MLFLOW_BACKEND]
     if not backends:
         return
     meta = torch.load(checkpoint, map_location='cpu', weights_only=True,
@@ -181,7 +182,7 @@ def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
     if cfg.get('compile'):
         cfg.compile = False
         _note('no CUDA device: torch.compile is off')
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    for loader in LOADERS:
         if cfg.get(loader) and cfg[loader].get('pin_memory'):
             cfg[loader].pin_memory = False
     if launcher != 'none':
@@ -270,7 +271,7 @@ def normalise_dataloaders(cfg: Config) -> None:
     worker processes; a user who sets ``num_workers=0`` (to debug, or for
     bit-exact resume) should not have to unset them too.
     """
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    for loader in LOADERS:
         if cfg.get(loader) and cfg[loader].get('num_workers', 0) == 0:
             cfg[loader].persistent_workers = False
             cfg[loader].pop('prefetch_factor', None)

@@ -9,9 +9,8 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from ..visualization.mlflow_backend import mlflow_backend_of
 from .checkpoint_layout_hook import BEST, CHECKPOINT_DIR
-
-BACKEND = 'FieldMLflowVisBackend'
 
 
 @HOOKS.register_module()
@@ -55,17 +54,9 @@ class MLflowRunHook(Hook):
         self.log_model = log_model
         self._uploaded = {}
 
-    @staticmethod
-    def _backend(runner):
-        try:
-            backend = runner.visualizer.get_backend(BACKEND)
-        except Exception:  # noqa: BLE001 - no visualizer / backend
-            return None
-        return backend
-
     @master_only
     def before_train(self, runner) -> None:
-        backend = self._backend(runner)
+        backend = mlflow_backend_of(runner)
         if backend is None or backend._resumed:
             return
         from ..visualization.run_params import dataset_params
@@ -76,14 +67,14 @@ class MLflowRunHook(Hook):
         backend.log_params(params)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        backend = self._backend(runner)
+        backend = mlflow_backend_of(runner)
         if backend is not None and backend.run_id:
             checkpoint.setdefault('meta', {})['mlflow_run_id'] = \
                 backend.run_id
 
     @master_only
     def _upload_checkpoints(self, runner) -> None:
-        backend = self._backend(runner)
+        backend = mlflow_backend_of(runner)
         if (backend is None or not backend.active
                 or self.log_checkpoints == 'none'):
             return
@@ -105,7 +96,7 @@ class MLflowRunHook(Hook):
 
     @master_only
     def after_train(self, runner) -> None:
-        backend = self._backend(runner)
+        backend = mlflow_backend_of(runner)
         if backend is None or not backend.active:
             return
         self._upload_checkpoints(runner)

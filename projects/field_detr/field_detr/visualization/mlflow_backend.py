@@ -211,3 +211,12 @@ class FieldMLflowVisBackend(MLflowVisBackend):
 
     def close(self) -> None:
         self.end('FINISHED')
+
+
+def mlflow_backend_of(runner) -> Optional[FieldMLflowVisBackend]:
+    """The runner's ``FieldMLflowVisBackend``; None when its visualizer
+    has none (or there is no visualizer)."""
+    try:
+        return runner.visualizer.get_backend(FieldMLflowVisBackend.__name__)
+    except AttributeError:  # no visualizer
+        return None
