@@ -169,8 +169,7 @@ def export_model(checkpoint_path: str, output: str,
 
 def load_exported(path: str) -> dict:
     """Read an exported model, checking format and checksum."""
-    verify_checkpoint_file(path)
-    data = torch.load(path, map_location='cpu', weights_only=True)
+    data = load_checkpoint_file(path)
     if not isinstance(data, dict) or data.get('format') != FORMAT:
         raise InputError(f'{path}: not a field_detr exported model')
     if weights_checksum(data['state_dict']) != data['sha256']:
