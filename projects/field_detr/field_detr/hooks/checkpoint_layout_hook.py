@@ -3,6 +3,7 @@ import glob
 import os
 import os.path as osp
 import re
+import shutil
 from typing import Optional
 
 from mmengine.dist import is_main_process, master_only
@@ -120,8 +121,11 @@ class CheckpointLayoutHook(CheckpointHook):
         epoch = runner.epoch + 1
         self._save(runner, LIGHTWEIGHT.format(epoch), full=False)
         if epoch % self.full_interval == 0 or epoch == runner.max_epochs:
+            # the same state twice: serialise it once, copy it for latest
             self._save(runner, FULL.format(epoch), full=True)
-        self._save(runner, LATEST, full=True)
+            self._copy(FULL.format(epoch), LATEST)
+        else:
+            self._save(runner, LATEST, full=True)
         self._prune_lightweight()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
@@ -164,6 +168,12 @@ class CheckpointLayoutHook(CheckpointHook):
             # MMEngine's find_latest_checkpoint() reads this file.
             with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
                 f.write(osp.join(self.out_dir, LATEST))
+
+    @master_only
+    def _copy(self, filename: str, copy_name: str) -> None:
+        tmp_path = osp.join(self.out_dir, f'.{copy_name}.tmp')
+        shutil.copyfile(osp.join(self.out_dir, filename), tmp_path)
+        fsync_replace(tmp_path, osp.join(self.out_dir, copy_name))
 
     @master_only
     def _prune_lightweight(self) -> None:
