@@ -16,7 +16,7 @@
 #
 # mmcv is built with its CPU ops only (DETR uses no mmcv CUDA op): the GPU
 # is hidden during the build so setup.py does not start a long nvcc build.
-# For models that need mmcv's CUDA ops build it with FORCE_CUDA=1 instead.
+# For models that need mmcv's CUDA ops: tools/build_mmcv.sh SDIST OUT_DIR cuda.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -37,13 +37,10 @@ stamp "installing wheels into $SITE"
 if ! "$PY" -c "import mmcv.ops" 2>/dev/null; then
     stamp "building mmcv 2.1.0 (CPU ops, C++20)"
     build=$(mktemp -d)
-    tar -xzf "$WHEELS"/mmcv-2.1.0.tar.gz -C "$build"
-    sed -i 's/-std=c++17/-std=c++20/g' "$build/mmcv-2.1.0/setup.py"
-    (cd "$build/mmcv-2.1.0" && CUDA_VISIBLE_DEVICES="" FORCE_CUDA=0 \
-        MMCV_WITH_OPS=1 MAX_JOBS="$(nproc)" \
-        "$PY" -m pip wheel -q --no-build-isolation --no-deps -w "$build/dist" .) \
-        > "$RESULTS/mmcv_build.log" 2>&1 || { tail -30 "$RESULTS/mmcv_build.log"; exit 1; }
-    "$PY" -m pip install -q --no-index --no-deps --target "$SITE" "$build"/dist/mmcv-*.whl || exit 1
+    PYTHON="$PY" bash tools/build_mmcv.sh "$WHEELS"/mmcv-2.1.0.tar.gz \
+        "$build" cpu > "$RESULTS/mmcv_build.log" 2>&1 \
+        || { tail -30 "$RESULTS/mmcv_build.log"; exit 1; }
+    "$PY" -m pip install -q --no-index --no-deps --target "$SITE" "$build"/mmcv-*.whl || exit 1
 fi
 "$PY" -c "import torch, mmcv, mmdet, mmengine, field_detr; from mmcv.ops import nms; \
 print('torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, \

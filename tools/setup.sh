@@ -29,7 +29,7 @@ log() { echo "[setup] $*"; }
 # The stamp records what the venv was built from; a matching stamp means
 # there is nothing to do.
 STAMP="$VENV/.field_detr_setup"
-want_stamp="$(cat requirements.txt tools/setup.sh | sha256sum | cut -d' ' -f1) cuda_ops=${MMCV_WITH_CUDA_OPS:-0}"
+want_stamp="$(cat requirements.txt tools/setup.sh tools/build_mmcv.sh | sha256sum | cut -d' ' -f1) cuda_ops=${MMCV_WITH_CUDA_OPS:-0}"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]]; then
     log "environment in $VENV is up to date"
     exit 0
@@ -56,22 +56,9 @@ if ! ls "$WHEELS"/mmcv-*.whl >/dev/null 2>&1; then
     build=$(mktemp -d)
     # --no-build-isolation: metadata preparation imports pkg_resources and torch.
     "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VERSION" -d "$build"
-    tar -xzf "$build"/mmcv-*.tar.gz -C "$build"
-    src=$(echo "$build"/mmcv-$MMCV_VERSION)
-    # torch >= 2.11 headers use C++20 features.
-    sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
     # mmcv's build imports these at setup time.
     "${PIP[@]}" install -q addict packaging pyyaml yapf "$(grep '^numpy==' requirements.txt)"
-    if [[ "$ops" == cpu ]]; then
-        # Hide any GPU so setup.py does not start an nvcc build DETR never uses.
-        export CUDA_VISIBLE_DEVICES="" FORCE_CUDA=0
-    else
-        export FORCE_CUDA=1
-    fi
-    (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-        "${PIP[@]}" wheel -q --no-build-isolation --no-deps -w "$build/dist" .)
-    mkdir -p "$WHEELS"
-    mv "$build"/dist/mmcv-*.whl "$WHEELS/"
+    PYTHON="$PY" bash tools/build_mmcv.sh "$build"/mmcv-*.tar.gz "$WHEELS" "$ops"
     rm -rf "$build"
     log "cached $(ls "$WHEELS")"
 else
