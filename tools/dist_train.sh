@@ -10,16 +10,5 @@
 # Effective batch = NNODES x GPUS x batch size x accumulation; add
 # --auto-scale-lr to scale the learning rate to it.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PY="$ROOT/.venv/bin/python"
-[[ -x "$PY" ]] || PY=python
-exec "$PY" -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec bash "$TOOLS/torchrun.sh" "$TOOLS/train.py" "$2" "$1" "${@:3}"
