@@ -27,6 +27,10 @@ if [[ "$OPS" == cpu ]]; then
 else
     export FORCE_CUDA=1
 fi
+# No debug info: -g doubles each file's compile time (36 s vs 14.5 s per
+# file on 2 cores) and nobody debugs mmcv's ops from this wheel. Python's own
+# CFLAGS carry -g; a later -g0 wins.
+export CFLAGS="${CFLAGS:+$CFLAGS }-g0" CXXFLAGS="${CXXFLAGS:+$CXXFLAGS }-g0"
 (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
     "$PY" -m pip wheel -q --disable-pip-version-check --no-build-isolation \
     --no-deps -w "$build/dist" .)
