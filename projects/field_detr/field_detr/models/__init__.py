@@ -1,0 +1,7 @@
+from .detr import FieldDETR, SDPAMultiheadAttention, use_sdpa_attention
+from .fast_detr_head import FastDETRHead
+
+__all__ = [
+    'FastDETRHead', 'FieldDETR', 'SDPAMultiheadAttention',
+    'use_sdpa_attention'
+]
