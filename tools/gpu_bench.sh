@@ -1,73 +1,103 @@
 #!/usr/bin/env bash
-# Install field_detr on a GPU machine without internet and measure training
-# throughput of the main config at 1333x800: AMP fp16 and bf16, with and
-# without torch.compile, and stock MMDetection DETR for comparison.
+# Training throughput of the main config on one GPU, in one run: field_detr
+# against stock MMDetection DETR at 1333x800 (bf16, batch 16 and 4) with
+# the ops / syncs counts and the backbone-only ceiling, the main config's
+# real multi-scale pipeline, channels-last, cudnn.benchmark and a compiled
+# backbone. Figures go to RESULT_DIR/*.json and the log.
 #
-#   bash tools/gpu_bench.sh [WHEEL_DIR] [RESULT_DIR]
+#   bash tools/gpu_bench.sh [WHEEL_DIR] [RESULT_DIR]   # on a GPU machine
+#   bash tools/gpu_bench.sh --cpu-smoke                 # every step, tiny, on CPU
 #
-# WHEEL_DIR (default .whl) holds, for the machine's Python:
-#   mmengine, mmdet, pycocotools, addict, yapf, platformdirs, termcolor,
-#   terminaltables, shapely and setuptools<82 wheels, and the mmcv-2.1.0
-#   sdist (mmcv-2.1.0.tar.gz). Fetch them on a machine with internet, e.g.
+# WHEEL_DIR (default .whl) holds, for the GPU machine's Python (no internet
+# there): mmengine, mmdet, pycocotools, addict, yapf, platformdirs,
+# termcolor, terminaltables, shapely and setuptools<82 wheels, and the
+# mmcv-2.1.0 sdist (mmcv-2.1.0.tar.gz). Fetch them where pip works:
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#       --platform manylinux_2_28_x86_64 -d .whl mmengine==0.10.7 mmdet==3.3.0 ...
-#   pip download --no-deps --no-binary :all: --no-build-isolation mmcv==2.1.0 -d .whl
+#       --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+#       -d .whl mmengine==0.10.7 mmdet==3.3.0 pycocotools==2.0.11 addict yapf \
+#       platformdirs termcolor terminaltables shapely 'setuptools<82'
+#   cp ~/.cache/pip/.../mmcv-2.1.0.tar.gz .whl/   (the sdist setup.sh downloads)
 # torch, torchvision, numpy, opencv, scipy, matplotlib must be installed.
-#
-# mmcv is built with its CPU ops only (DETR uses no mmcv CUDA op): the GPU
-# is hidden during the build so setup.py does not start a long nvcc build.
-# For models that need mmcv's CUDA ops: tools/build_mmcv.sh SDIST OUT_DIR cuda.
+# mmcv is built with its CPU ops (DETR uses no mmcv CUDA op), without debug
+# info, on all cores: about 2 minutes on 16.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+SMOKE=0
+if [[ "${1:-}" == --cpu-smoke ]]; then
+    SMOKE=1
+    shift
+fi
 WHEELS="${1:-.whl}"
 RESULTS="${2:-work_dirs/gpu_bench}"
 SITE="${SITE:-/tmp/field_detr_site}"
 PY="${PYTHON:-python3}"
-mkdir -p "$RESULTS" "$SITE"
-export PYTHONPATH="$SITE:$ROOT/projects/field_detr${PYTHONPATH:+:$PYTHONPATH}"
+mkdir -p "$RESULTS"
 export PYTHONUNBUFFERED=1
 t0=$(date +%s)
 stamp() { echo "[gpu_bench +$(( $(date +%s) - t0 ))s] $*"; }
 
-stamp "installing wheels into $SITE"
-"$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" \
-    "$WHEELS"/*.whl || exit 1
-
-if ! "$PY" -c "import mmcv.ops" 2>/dev/null; then
-    stamp "building mmcv 2.1.0 (CPU ops, C++20)"
-    build=$(mktemp -d)
-    PYTHON="$PY" bash tools/build_mmcv.sh "$WHEELS"/mmcv-2.1.0.tar.gz \
-        "$build" cpu > "$RESULTS/mmcv_build.log" 2>&1 \
-        || { tail -30 "$RESULTS/mmcv_build.log"; exit 1; }
-    "$PY" -m pip install -q --no-index --no-deps --target "$SITE" "$build"/mmcv-*.whl || exit 1
+if (( SMOKE )); then
+    # the project's own environment; the same steps at toy sizes
+    [[ -x .venv/bin/python ]] && PY=.venv/bin/python
+    SIZE=320x192 BIG=4 SMALL=2 ITERS=2 WARMUP=1 WORKERS=0 IMAGES=8 SLOW=5
+    export CUDA_VISIBLE_DEVICES=""
+else
+    SIZE=1333x800 BIG=16 SMALL=4 ITERS=20 WARMUP=6 WORKERS=14 IMAGES=96 SLOW=1
+    mkdir -p "$SITE"
+    export PYTHONPATH="$SITE:$ROOT/projects/field_detr${PYTHONPATH:+:$PYTHONPATH}"
+    stamp "installing wheels into $SITE"
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" \
+        "$WHEELS"/*.whl || exit 1
+    if ! "$PY" -c "import mmcv.ops" 2>/dev/null; then
+        stamp "building mmcv 2.1.0 (CPU ops, C++20)"
+        build=$(mktemp -d)
+        PYTHON="$PY" bash tools/build_mmcv.sh "$WHEELS"/mmcv-2.1.0.tar.gz \
+            "$build" cpu > "$RESULTS/mmcv_build.log" 2>&1 \
+            || { tail -30 "$RESULTS/mmcv_build.log"; exit 1; }
+        "$PY" -m pip install -q --no-index --no-deps --target "$SITE" \
+            "$build"/mmcv-*.whl || exit 1
+    fi
 fi
 "$PY" -c "import torch, mmcv, mmdet, mmengine, field_detr; from mmcv.ops import nms; \
 print('torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, \
-torch.cuda.get_device_name(0))" || exit 1
+torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU')" || exit 1
 
-stamp "generating 96 synthetic 1333x800 training images"
-DATA=/tmp/field_detr_bench_data
+DATA=/tmp/field_detr_bench_data_$IMAGES
+stamp "generating $IMAGES synthetic 1333x800 training images"
 [[ -d $DATA/train ]] || "$PY" tools/make_demo_data.py --out "$DATA" \
-    --train 96 --val 4 --size 1333x800 > /dev/null || exit 1
+    --train "$IMAGES" --val 2 --size 1333x800 > /dev/null || exit 1
 
-bench() {  # name, timeout, benchmark.py arguments
+bench() {  # name, time limit (s), benchmark.py arguments
     local name=$1 limit=$2; shift 2
     stamp "benchmark: $name"
-    timeout "$limit" "$PY" tools/analysis_tools/benchmark.py \
+    limit=$(( limit * SLOW ))
+    if timeout "$limit" "$PY" tools/analysis_tools/benchmark.py \
         configs/detr_r50_field.py --train-dir "$DATA/train" \
-        --input-size 1333x800 --json "$RESULTS/$name.json" "$@" \
-        2>"$RESULTS/$name.err" | grep -v "^\s*$" | tail -8 \
-        || echo "  ($name did not finish: see $RESULTS/$name.err)"
+        --iters "$ITERS" --warmup "$WARMUP" --workers "$WORKERS" \
+        --json "$RESULTS/$name.json" "$@" >"$RESULTS/$name.log" \
+        2>"$RESULTS/$name.err"; then
+        sed -n '/^input /,$p' "$RESULTS/$name.log" | grep -v '^\s*$'
+    else
+        echo "  ($name did not finish in ${limit}s: see $RESULTS/$name.err)"
+        tail -3 "$RESULTS/$name.err"
+    fi
 }
-bench fp16_eager_vs_stock 150 --iters 30 --warmup 10 --amp on \
-    --compare-stock --data-only --cfg-options compile=False
-bench bf16_eager 90 --iters 30 --warmup 10 --amp on \
-    --cfg-options compile=False optim_wrapper.dtype=bfloat16
-bench bf16_eager_batch16 120 --iters 20 --warmup 5 --amp on --batch-size 16 \
-    --workers 12 --cfg-options compile=False optim_wrapper.dtype=bfloat16
-bench bf16_compile 170 --iters 30 --warmup 10 --amp on \
-    --cfg-options compile=True optim_wrapper.dtype=bfloat16
-bench fp16_compile 150 --iters 30 --warmup 10 --amp on \
-    --cfg-options compile=True
+# 1. the target: field_detr vs stock, bf16, batch 16, counts and ceiling
+bench "bf16_b${BIG}_vs_stock" 150 --input-size "$SIZE" --batch-size "$BIG" \
+    --compare-stock --profile --ceiling
+# 2. the config's batch
+bench "bf16_b${SMALL}_vs_stock" 90 --input-size "$SIZE" --batch-size "$SMALL" \
+    --compare-stock
+# 3. the main config as it trains: multi-scale 480-800 pipeline
+bench "bf16_b${BIG}_multiscale" 80 --input-size config --batch-size "$BIG"
+# 4. settings that may pay: channels-last backbone, cudnn.benchmark,
+#    compiled backbone (dynamic shapes)
+bench "bf16_b${BIG}_channels_last" 80 --input-size "$SIZE" --batch-size "$BIG" \
+    --cfg-options model.channels_last=True
+bench "bf16_b${BIG}_channels_last_cudnn_benchmark" 80 --input-size "$SIZE" \
+    --batch-size "$BIG" --cfg-options model.channels_last=True \
+    env_cfg.cudnn_benchmark=True
+bench "bf16_b${BIG}_compile_backbone" 120 --input-size "$SIZE" \
+    --batch-size "$BIG" --cfg-options model.compile_backbone=True
 stamp "done; figures in $RESULTS/*.json"

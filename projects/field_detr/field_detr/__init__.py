@@ -12,14 +12,17 @@ from .hooks import (CheckpointLayoutHook, CocoTransplantHook, MemoryHook,
                     MLflowRunHook, RNGStateHook)
 from .inference import Detections, LocalDetector
 from .metric import FieldCocoMetric
+from .models import FastDETRHead, FieldDETR
+from .optim import Bf16AwareAmpOptimWrapper, GroupedOptimWrapperConstructor
 from .visualization import FieldMLflowVisBackend, FieldTensorboardVisBackend
 
 allow_mmengine_checkpoints()
 
 __all__ = [
-    'CheckpointLayoutHook', 'CocoTransplantHook', 'Detections',
-    'FieldCocoDataset', 'FieldCocoMetric', 'FieldMLflowVisBackend',
-    'FieldTensorboardVisBackend', 'InputError', 'LocalDetector',
+    'Bf16AwareAmpOptimWrapper', 'CheckpointLayoutHook', 'CocoTransplantHook',
+    'Detections', 'FastDETRHead', 'FieldCocoDataset', 'FieldCocoMetric',
+    'FieldDETR', 'FieldMLflowVisBackend', 'FieldTensorboardVisBackend',
+    'GroupedOptimWrapperConstructor', 'InputError', 'LocalDetector',
     'MemoryHook', 'MLflowRunHook', 'RNGStateHook',
     'allow_mmengine_checkpoints', 'load_coco_split'
 ]

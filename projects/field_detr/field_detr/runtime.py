@@ -18,6 +18,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 from .data_validation import ANN_RELPATH, InputError  # noqa: F401 (re-export)
 from .export import verify_checkpoint_file
 from .hooks.checkpoint_layout_hook import CHECKPOINT_DIR, LATEST
+from .optim import AMP_WRAPPERS
 from .visualization.mlflow_backend import (FieldMLflowVisBackend,
                                            mlflow_backend_of)
 
@@ -150,15 +151,17 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
 
 
 def enable_amp(cfg: Config) -> None:
-    """``--amp``: wrap the optimiser in ``AmpOptimWrapper``."""
+    """``--amp``: wrap the optimiser in ``Bf16AwareAmpOptimWrapper``
+    (MMEngine's ``AmpOptimWrapper``; float16 with a dynamic loss scale
+    unless the config names a dtype)."""
     if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.type = 'Bf16AwareAmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
 def disable_amp(cfg: Config) -> bool:
     """Back to a float32 ``OptimWrapper``; True if AMP was on."""
-    if cfg.optim_wrapper.get('type') != 'AmpOptimWrapper':
+    if cfg.optim_wrapper.get('type') not in AMP_WRAPPERS:
         return False
     cfg.optim_wrapper.type = 'OptimWrapper'
     cfg.optim_wrapper.pop('loss_scale', None)
@@ -175,6 +178,13 @@ def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
     is off and distributed runs use gloo instead of NCCL.
     """
     if torch.cuda.is_available():
+        if (cfg.optim_wrapper.get('type') in AMP_WRAPPERS
+                and cfg.optim_wrapper.get('dtype') in ('bfloat16',
+                                                       torch.bfloat16)
+                and not torch.cuda.is_bf16_supported()):
+            cfg.optim_wrapper.dtype = 'float16'
+            _note('this GPU has no bfloat16: mixed precision in float16 '
+                  'with a dynamic loss scale')
         return
     if disable_amp(cfg):
         _note('no CUDA device: mixed precision (AMP) is off, training in '

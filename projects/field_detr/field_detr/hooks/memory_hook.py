@@ -22,19 +22,28 @@ def process_rss_mb() -> float:
 @HOOKS.register_module()
 class MemoryHook(Hook):
     """Log ``memory_ram_mb`` (process RSS) and, on CUDA, ``memory_gpu_mb``
-    (max allocated since the last log) with the training scalars; every
-    ``cleanup_interval`` iterations run ``gc.collect()`` and, on CUDA,
-    ``torch.cuda.empty_cache()``.
+    (the peak allocated since MMEngine's log processor last reset it, i.e.
+    over the logging interval) with the training scalars; every
+    ``cleanup_interval`` iterations run ``gc.collect()``.
+
+    Nothing here waits for the GPU: reading the allocator's counters is a
+    host-side call. ``torch.cuda.empty_cache()`` hands cached blocks back to
+    the driver and makes the next iterations allocate them again, so it is
+    off unless ``empty_cuda_cache=True``.
 
     Args:
         cleanup_interval (int): iterations between clean-ups; 0 disables
             them. Defaults to 50.
+        empty_cuda_cache (bool): also empty the CUDA cache at each clean-up
+            (for other processes sharing the GPU). Defaults to False.
     """
 
     priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL) reads the hub
 
-    def __init__(self, cleanup_interval: int = 50) -> None:
+    def __init__(self, cleanup_interval: int = 50,
+                 empty_cuda_cache: bool = False) -> None:
         self.cleanup_interval = cleanup_interval
+        self.empty_cuda_cache = empty_cuda_cache
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
@@ -43,9 +52,8 @@ class MemoryHook(Hook):
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             hub.update_scalar('train/memory_gpu_mb',
                               torch.cuda.max_memory_allocated() / 2**20)
-            torch.cuda.reset_peak_memory_stats()
         if (self.cleanup_interval
                 and (runner.iter + 1) % self.cleanup_interval == 0):
             gc.collect()
-            if torch.cuda.is_available():
+            if self.empty_cuda_cache and torch.cuda.is_available():
                 torch.cuda.empty_cache()

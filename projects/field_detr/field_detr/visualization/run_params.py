@@ -3,6 +3,8 @@ by, as flat MLflow params (a few dozen, not the whole config)."""
 import platform
 from typing import Dict
 
+from ..optim import AMP_WRAPPERS
+
 #: MLflow's limit on a param value.
 MAX_PARAM_LENGTH = 6000
 
@@ -51,7 +53,9 @@ def config_params(cfg) -> Dict[str, object]:
         'val_interval': _get(cfg, 'train_cfg.val_interval'),
         'warmup_epochs': warmup[0].get('end') if warmup else 0,
         'lr_schedule': ' -> '.join(s.get('type', '?') for s in schedulers),
-        'amp': optim.get('type') == 'AmpOptimWrapper',
+        'amp': optim.get('type') in AMP_WRAPPERS,
+        'amp_dtype': str(optim.get('dtype') or 'float16')
+        if optim.get('type') in AMP_WRAPPERS else None,
         'compile': bool(cfg.get('compile')),
         'num_workers': _get(cfg, 'train_dataloader.num_workers'),
         'train_scales': _scales(train_pipeline),
