@@ -97,5 +97,5 @@ bench "bf16_b${BIG}_multiscale" 70 --input-size config --batch-size "$BIG"
 bench "bf16_b${BIG}_channels_last" 60 --input-size "$SIZE" --batch-size "$BIG" \
     --cfg-options model.channels_last=True
 bench "bf16_b${BIG}_compile_backbone" 110 --input-size "$SIZE" \
-    --batch-size "$BIG" --cfg-options model.compile_backbone=True
+    --batch-size "$BIG" --cfg-options "model.compile_modules=[backbone]"
 stamp "done; figures in $RESULTS/*.json"

@@ -204,6 +204,7 @@ class TrainBench:
         self.batch_size = cfg.train_dataloader.batch_size
         self._iter = None
         self.steps, self.waits = [], []
+        self.warmup_s = 0.0
 
     def _next(self):
         if self._iter is None:
@@ -228,13 +229,17 @@ class TrainBench:
             if record:
                 self.waits.append(t1 - t0)
                 self.steps.append(t2 - t0)
+            else:  # the first steps carry cuDNN tuning and compilation
+                self.warmup_s += t2 - t0
+                print(f'{self.name} warm-up step: {t2 - t0:.2f} s',
+                      flush=True)
 
     def summary(self) -> dict:
         step = float(np.median(self.steps))
         data = float(np.median(self.waits))
         return dict(step_s=step, data_s=data, data_share=data / step,
                     images_per_s=self.batch_size / step,
-                    iterations=len(self.steps))
+                    iterations=len(self.steps), warmup_s=self.warmup_s)
 
     def step(self) -> None:
         """One training step on the next batch."""

@@ -1,6 +1,6 @@
 """MMDetection's DETR with its attention through PyTorch's fused
-scaled-dot-product attention, and optional channels-last / compiled
-backbone.
+scaled-dot-product attention, and optional channels-last backbone and
+compiled submodules.
 
 mmcv's ``MultiheadAttention`` calls ``nn.MultiheadAttention`` with its
 default ``need_weights=True``, which makes PyTorch compute the attention
@@ -10,7 +10,7 @@ DETR never reads. With ``need_weights=False`` the same module runs
 GPU). Parameters, their names and the computation are unchanged, so
 checkpoints load both ways.
 """
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.detectors import DETR
@@ -56,18 +56,22 @@ class FieldDETR(DETR):
             attention with ``scaled_dot_product_attention``; ``'stock'``
             keeps mmcv's call, which also computes the attention weights.
         channels_last (bool): run the backbone in channels-last memory
-            format (faster convolutions with AMP on recent GPUs).
-            Defaults to False.
-        compile_backbone (bool | dict): ``torch.compile`` the backbone alone
-            (``dict`` = its keyword arguments; ``True`` = ``dynamic=True``)
-            the first time it runs on a GPU; never the loss, whose
-            Hungarian matching runs on the host. Defaults to False.
+            format. Defaults to False.
+        compile_modules (Sequence[str]): submodules to ``torch.compile`` in
+            place (their state dict is unchanged) the first time the model
+            runs on a GPU, e.g. ``('backbone', 'encoder', 'decoder')``; never
+            the head's loss, whose Hungarian matching runs on the host.
+            Defaults to none.
+        compile_options (dict): keyword arguments of ``torch.compile``.
+            Defaults to ``dict(dynamic=True)``: one graph for every input
+            size of the multi-scale pipeline.
         **kwargs: ``DETR``'s arguments.
     """
 
     def __init__(self, *args, attention: str = 'sdpa',
                  channels_last: bool = False,
-                 compile_backbone: Union[bool, dict] = False,
+                 compile_modules: Sequence[str] = (),
+                 compile_options: Optional[dict] = None,
                  **kwargs) -> None:
         if attention not in ('sdpa', 'stock'):
             raise ValueError(f"attention must be 'sdpa' or 'stock', "
@@ -80,18 +84,27 @@ class FieldDETR(DETR):
         self.channels_last = channels_last
         if channels_last:
             self.backbone.to(memory_format=torch.channels_last)
-        if compile_backbone is True:
-            compile_backbone = dict(dynamic=True)
-        self.compile_backbone = compile_backbone or None
-        self._backbone_compiled = False
+        for name in compile_modules:
+            if not isinstance(getattr(self, name, None), nn.Module):
+                raise ValueError(f'compile_modules: FieldDETR has no '
+                                 f'submodule {name!r}')
+        self.compile_modules = tuple(compile_modules)
+        self.compile_options = dict(dynamic=True) if compile_options is None \
+            else dict(compile_options)
+        self._compiled = False
+
+    def compile_submodules(self) -> None:
+        """``torch.compile`` the modules named in ``compile_modules``, in
+        place (``nn.Module.compile``: names and state dict unchanged)."""
+        for name in self.compile_modules:
+            getattr(self, name).compile(**self.compile_options)
+        self._compiled = True
 
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor]:
+        if self.compile_modules and not self._compiled \
+                and batch_inputs.is_cuda:
+            self.compile_submodules()
         if self.channels_last:
             batch_inputs = batch_inputs.contiguous(
                 memory_format=torch.channels_last)
-        if (self.compile_backbone and not self._backbone_compiled
-                and batch_inputs.is_cuda):
-            # nn.Module.compile: compiled in place, state dict unchanged
-            self.backbone.compile(**self.compile_backbone)
-            self._backbone_compiled = True
         return super().extract_feat(batch_inputs)
