@@ -57,6 +57,7 @@ def main(argv=None):
     runtime.set_split(cfg, 'val', args.val_dir)
     runtime.set_work_dir(cfg, args.config, args.work_dir)
     runtime.set_resume(cfg, args.resume)
+    runtime.verify_start_checkpoints(cfg)
     if args.amp:
         runtime.enable_amp(cfg)
     runtime.normalise_dataloaders(cfg)

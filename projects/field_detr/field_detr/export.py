@@ -35,7 +35,8 @@ VERSION = 1
 
 
 def verify_checkpoint_file(path: str) -> None:
-    """Refuse a missing, truncated or corrupt checkpoint with one line."""
+    """Refuse a missing, truncated, corrupt or unsafe checkpoint with one
+    line, before anything is unpickled."""
     if not osp.isfile(path):
         raise InputError(f'{path}: checkpoint not found')
     if not zipfile.is_zipfile(path):
@@ -50,6 +51,25 @@ def verify_checkpoint_file(path: str) -> None:
         raise InputError(f'{path}: corrupt checkpoint ({e})') from None
     if bad is not None:
         raise InputError(f'{path}: corrupt checkpoint (bad CRC in {bad})')
+    refuse_unsafe_globals(path)
+
+
+def refuse_unsafe_globals(path: str) -> None:
+    """Refuse, without unpickling anything, a checkpoint whose pickle names
+    objects outside torch's safe-load allow-list (torch's defaults plus
+    :func:`~field_detr.checkpoint_compat.safe_checkpoint_globals`): such a
+    file could run code when loaded (e.g. ``posix.system``)."""
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as e:  # noqa: BLE001 - an unreadable pickle
+        raise InputError(f'{path}: not a readable checkpoint '
+                         f'({type(e).__name__}: {e}); it was not loaded'
+                         ) from None
+    if unsafe:
+        raise InputError(
+            f'{path}: refused, it was not loaded: its pickle calls objects '
+            f'a checkpoint never holds ({", ".join(sorted(unsafe))}) and '
+            'could run code; use a checkpoint written by MMEngine/field_detr')
 
 
 def load_checkpoint_file(path: str) -> dict:

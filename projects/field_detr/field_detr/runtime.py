@@ -6,9 +6,10 @@ tests reach it.
 import glob
 import os
 import os.path as osp
+import re
 import sys
 from functools import wraps
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -17,7 +18,8 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from .data_validation import ANN_RELPATH, InputError  # noqa: F401 (re-export)
 from .export import verify_checkpoint_file
-from .hooks.checkpoint_layout_hook import CHECKPOINT_DIR, LATEST
+from .hooks.checkpoint_layout_hook import (CHECKPOINT_DIR, FULL, LATEST,
+                                           LIGHTWEIGHT)
 from .optim import AMP_WRAPPERS
 from .visualization.mlflow_backend import (FieldMLflowVisBackend,
                                            mlflow_backend_of)
@@ -101,14 +103,32 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
         return
     cfg.resume = True
     if resume == 'auto':
-        resume = latest_checkpoint(cfg.work_dir)
+        resume, why = resume_checkpoint(cfg.work_dir)
         if resume is None:
             raise InputError(
-                f'{cfg.work_dir}: --resume found no checkpoint to continue '
-                'from; pass its path (--resume PATH) or drop --resume')
+                f'{cfg.work_dir}: --resume found no intact checkpoint to '
+                f'continue from ({why}); pass its path (--resume PATH) or '
+                'drop --resume')
+        print_log(f'--resume: {resume} ({why})', logger='current')
     verify_checkpoint_file(resume)
     cfg.load_from = resume
     continue_mlflow_run(cfg, resume)
+
+
+def verify_start_checkpoints(cfg: Config) -> None:
+    """Check, before anything is built, the local files a run will load
+    besides ``--resume``: ``load_from`` and the COCO transplant's
+    checkpoint (skipped on resume or ``load_from``, as the hook skips it).
+    URLs are checked by the safe loader when fetched."""
+    paths = []
+    if cfg.get('load_from') and not cfg.get('resume'):
+        paths.append(cfg.load_from)
+    elif not cfg.get('resume'):
+        paths += [h.get('checkpoint') for h in cfg.get('custom_hooks') or []
+                  if h.get('type') == 'CocoTransplantHook']
+    for path in paths:
+        if path and '://' not in path:
+            verify_checkpoint_file(path)
 
 
 def end_tracking(runner, status: str) -> None:
@@ -141,13 +161,53 @@ def continue_mlflow_run(cfg: Config, checkpoint: str) -> None:
             backend.run_id = meta['mlflow_run_id']
 
 
-def latest_checkpoint(work_dir: str) -> Optional[str]:
-    """``checkpoints/latest_checkpoint.pth``, else the file MMEngine's
-    ``last_checkpoint`` names, else None."""
-    latest = osp.join(work_dir, CHECKPOINT_DIR, LATEST)
-    if osp.isfile(latest):
-        return latest
-    return find_latest_checkpoint(work_dir)
+def _epochs_newest_first(folder: str, template: str) -> List[str]:
+    pattern = re.compile('^' + re.escape(template).replace(r'\{\}', r'(\d+)')
+                         + '$')
+    found = [(int(m.group(1)), name) for name in os.listdir(folder)
+             if (m := pattern.match(name))]
+    return [osp.join(folder, name) for _, name in sorted(found, reverse=True)]
+
+
+def _intact(path: str) -> Optional[str]:
+    """None if ``path`` is an intact checkpoint, else why not."""
+    try:
+        verify_checkpoint_file(path)
+    except InputError as e:
+        return str(e)
+    return None
+
+
+def resume_checkpoint(work_dir: str) -> Tuple[Optional[str], str]:
+    """The checkpoint ``--resume`` continues from, and why: the first intact
+    one of ``checkpoints/latest_checkpoint.pth``, the newest full
+    ``checkpoint_epoch_N.pth``, the newest lightweight one (weights only),
+    then the file MMEngine's ``last_checkpoint`` names (configs with
+    MMEngine's own CheckpointHook). ``(None, reason)`` when there is none."""
+    folder = osp.join(work_dir, CHECKPOINT_DIR)
+    candidates = []
+    if osp.isdir(folder):
+        candidates.append((osp.join(folder, LATEST),
+                           'the full state after the last finished epoch'))
+        candidates += [(p, 'the newest intact full checkpoint')
+                       for p in _epochs_newest_first(folder, FULL)]
+        candidates += [(p, 'the newest intact checkpoint, weights only: the '
+                        'optimizer starts cold')
+                       for p in _epochs_newest_first(folder, LIGHTWEIGHT)]
+    mmengine_last = find_latest_checkpoint(work_dir)
+    if mmengine_last and mmengine_last not in [p for p, _ in candidates]:
+        candidates.append((mmengine_last, 'named by last_checkpoint'))
+    skipped = []
+    for path, why in candidates:
+        if not osp.isfile(path):
+            continue
+        problem = _intact(path)
+        if problem is None:
+            if skipped:
+                why += f'; skipped {", ".join(skipped)}'
+            return path, why
+        skipped.append(f'{osp.basename(path)} (not intact)')
+    return None, ', '.join(skipped) or f'no checkpoint in {work_dir}'
 
 
 def enable_amp(cfg: Config) -> None:

@@ -1,4 +1,5 @@
 """Start from COCO-trained DETR with its person and sports-ball rows."""
+import os.path as osp
 from typing import Dict, Optional
 
 import torch
@@ -7,6 +8,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from ..checkpoint_compat import strip_module_prefix
+from ..data_validation import InputError
 
 #: MMDetection's COCO-trained DETR R-50 (150 epochs, box AP 39.9).
 COCO_DETR_R50 = (
@@ -52,6 +54,9 @@ def transplant_coco_head(model: torch.nn.Module, checkpoint: str,
     if source_classes is None:
         from mmdet.datasets import CocoDataset
         source_classes = list(CocoDataset.METAINFO['classes'])
+    if osp.isfile(checkpoint):
+        from ..export import verify_checkpoint_file  # export imports hooks
+        verify_checkpoint_file(checkpoint)
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     source = strip_module_prefix(ckpt.get('state_dict', ckpt))
     target = model.state_dict()
@@ -102,6 +107,8 @@ class CocoTransplantHook(Hook):
         try:
             n = transplant_coco_head(model, self.checkpoint, classes,
                                      self.class_map, self.source_classes)
+        except InputError:  # a local file that is corrupt or unsafe
+            raise
         except Exception as e:  # download, file or format problems
             runner.logger.warning(
                 f'COCO-pretrained start unavailable ({self.checkpoint}: '
