@@ -106,9 +106,9 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 # Runtime -------------------------------------------------------------------
-# <work_dir>/checkpoints/: checkpoint_epoch_N_lightweight.pth every epoch,
-# checkpoint_epoch_N.pth (full) every 10, latest_checkpoint.pth (full) every
-# epoch, best_model.pth by validation mAP.
+# <work_dir>/checkpoints/: checkpoint_epoch_N_lightweight.pth every epoch
+# (the 2 newest kept), checkpoint_epoch_N.pth (full) every 10,
+# latest_checkpoint.pth (full) every epoch, best_model.pth by validation mAP.
 # Validation metrics are logged at the iteration they were computed, on the
 # same x-axis as the training scalars.
 default_hooks = dict(
@@ -117,7 +117,7 @@ default_hooks = dict(
     visualization=dict(type='DetVisualizationHook', draw=True, interval=50,
                        score_thr=0.3),
     checkpoint=dict(_delete_=True, type='CheckpointLayoutHook',
-                    full_interval=10, keep_lightweight=-1,
+                    full_interval=10, keep_lightweight=2,
                     save_best='coco/bbox_mAP', rule='greater'))
 # Start from MMDetection's COCO-trained DETR R-50, its person and sports-ball
 # classifier rows becoming player and ball, so epoch 0 already detects both

@@ -1,14 +1,17 @@
 """The checkpoint layout users rely on, written atomically."""
+import contextlib
 import glob
 import os
 import os.path as osp
 import re
 import shutil
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
+
+from ..data_validation import InputError
 
 LIGHTWEIGHT = 'checkpoint_epoch_{}_lightweight.pth'
 FULL = 'checkpoint_epoch_{}.pth'
@@ -31,6 +34,21 @@ def fsync_replace(tmp_path: str, final_path: str) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+# the temporary names _save() and _copy() write under, and only those
+TEMP_FILE = re.compile(r'^\.(checkpoint_epoch_\d+(_lightweight)?'
+                       r'|latest_checkpoint|best_model)\.pth\.tmp$')
+
+
+def remove_stale_temp_files(folder: str) -> list:
+    """Delete the temporary files a killed checkpoint write left in
+    ``folder`` (this hook's naming pattern only); return their names."""
+    removed = sorted(name for name in os.listdir(folder)
+                     if TEMP_FILE.match(name))
+    for name in removed:
+        os.remove(osp.join(folder, name))
+    return removed
 
 
 @HOOKS.register_module()
@@ -63,7 +81,9 @@ class CheckpointLayoutHook(CheckpointHook):
         full_interval (int): epochs between full checkpoints. Defaults to 10.
         keep_lightweight (int): how many of the newest lightweight
             checkpoints to keep; -1 keeps all. Full, best and latest
-            checkpoints are never deleted. Defaults to -1.
+            checkpoints are never deleted. Defaults to 2: ``--resume``
+            needs only the newest, and a 50-epoch DETR R-50 run keeping all
+            would hold 8 GB of them.
         save_best (str, optional): metric that selects ``best_model.pth``.
             Defaults to ``'coco/bbox_mAP'``.
         rule (str): ``'greater'`` or ``'less'``: which way is better.
@@ -74,7 +94,7 @@ class CheckpointLayoutHook(CheckpointHook):
 
     def __init__(self,
                  full_interval: int = 10,
-                 keep_lightweight: int = -1,
+                 keep_lightweight: int = 2,
                  save_best: Optional[str] = 'coco/bbox_mAP',
                  rule: str = 'greater',
                  **kwargs) -> None:
@@ -96,8 +116,60 @@ class CheckpointLayoutHook(CheckpointHook):
         self.out_dir = osp.join(runner.work_dir, CHECKPOINT_DIR)
         if is_main_process():
             os.makedirs(self.out_dir, exist_ok=True)
+            removed = remove_stale_temp_files(self.out_dir)
+            if removed:
+                runner.logger.warning(
+                    'removed unfinished checkpoint writes of a killed run: '
+                    + ', '.join(removed))
+            self._check_disk(runner)
         if getattr(self, '_cold_resume', False):
             self._fast_forward_schedules(runner)
+
+    def kept_files(self, max_epochs: int) -> dict:
+        """How many files of each kind a run of ``max_epochs`` epochs keeps
+        at its end, under this hook's retention settings."""
+        full = sum(1 for e in range(1, max_epochs + 1)
+                   if e % self.full_interval == 0 or e == max_epochs)
+        light = max_epochs if self.keep_lightweight < 0 else min(
+            self.keep_lightweight, max_epochs)
+        return dict(full=full + 1,  # + latest_checkpoint.pth
+                    weights=light + (1 if self.save_best else 0))
+
+    def disk_estimate(self, runner) -> Tuple[int, int]:
+        """Bytes the run's checkpoints will take at its end: in the work dir,
+        and as MLflow copies (by ``MLflowRunHook``'s upload setting). From
+        the model's size: weights, plus AdamW's two moments of every
+        trainable parameter in a full checkpoint."""
+        model = getattr(runner.model, 'module', runner.model)
+        weights = sum(t.numel() * t.element_size()
+                      for t in model.state_dict().values())
+        full = weights + 2 * sum(p.numel() * 4 for p in model.parameters()
+                                 if p.requires_grad)
+        kept = self.kept_files(runner.max_epochs)
+        local = kept['full'] * full + kept['weights'] * weights
+        upload = next((h.log_checkpoints for h in runner.hooks
+                       if type(h).__name__ == 'MLflowRunHook'), 'none')
+        mlflow = {'none': 0,
+                  'milestones': kept['full'] * full + weights,
+                  'all': local}[upload]
+        return local, mlflow
+
+    def _check_disk(self, runner) -> None:
+        local, mlflow = self.disk_estimate(runner)
+        free = shutil.disk_usage(self.out_dir).free
+        gb = 2**30
+        note = (f'checkpoints of this run: about {local / gb:.1f} GB in '
+                f'{self.out_dir}' + (f' and {mlflow / gb:.1f} GB of MLflow '
+                                     'copies' if mlflow else '')
+                + f'; {free / gb:.1f} GB free')
+        if free < local + mlflow:
+            runner.logger.warning(
+                f'{note}: not enough for the whole run. Keep fewer '
+                'lightweight checkpoints (default_hooks.checkpoint.'
+                'keep_lightweight), write fewer full ones (full_interval) '
+                'or upload fewer (FIELD_DETR_MLFLOW_CHECKPOINTS=none)')
+        else:
+            runner.logger.info(note)
 
     @staticmethod
     def _fast_forward_schedules(runner) -> None:
@@ -158,12 +230,13 @@ class CheckpointLayoutHook(CheckpointHook):
     def _save(self, runner, filename: str, full: bool,
               meta: Optional[dict] = None) -> None:
         tmp_name = f'.{filename}.tmp'
-        runner.save_checkpoint(
-            self.out_dir, tmp_name, save_optimizer=full,
-            save_param_scheduler=full, meta=meta, by_epoch=True,
-            backend_args=self.backend_args)
-        fsync_replace(osp.join(self.out_dir, tmp_name),
-                      osp.join(self.out_dir, filename))
+        with self._stop_if_unwritable(filename):
+            runner.save_checkpoint(
+                self.out_dir, tmp_name, save_optimizer=full,
+                save_param_scheduler=full, meta=meta, by_epoch=True,
+                backend_args=self.backend_args)
+            fsync_replace(osp.join(self.out_dir, tmp_name),
+                          osp.join(self.out_dir, filename))
         if full:
             # MMEngine's find_latest_checkpoint() reads this file.
             with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
@@ -172,8 +245,31 @@ class CheckpointLayoutHook(CheckpointHook):
     @master_only
     def _copy(self, filename: str, copy_name: str) -> None:
         tmp_path = osp.join(self.out_dir, f'.{copy_name}.tmp')
-        shutil.copyfile(osp.join(self.out_dir, filename), tmp_path)
-        fsync_replace(tmp_path, osp.join(self.out_dir, copy_name))
+        with self._stop_if_unwritable(copy_name):
+            shutil.copyfile(osp.join(self.out_dir, filename), tmp_path)
+            fsync_replace(tmp_path, osp.join(self.out_dir, copy_name))
+
+    @contextlib.contextmanager
+    def _stop_if_unwritable(self, filename: str):
+        """A checkpoint that cannot be written (full disk, I/O error) stops
+        training with one line: the file, the free space, the last good
+        checkpoint. Its temporary file is removed; earlier files stay."""
+        try:
+            yield
+        except (OSError, RuntimeError) as e:
+            tmp_path = osp.join(self.out_dir, f'.{filename}.tmp')
+            if osp.exists(tmp_path):
+                os.remove(tmp_path)
+            free = shutil.disk_usage(self.out_dir).free / 2**20
+            latest = osp.join(self.out_dir, LATEST)
+            last = latest if osp.exists(latest) else 'none yet'
+            reason = str(e).strip().splitlines()[-1][:200] if str(e) else \
+                type(e).__name__
+            raise InputError(
+                f'{osp.join(self.out_dir, filename)}: could not be written '
+                f'({reason}); {free:.0f} MB free in {self.out_dir}; '
+                f'training stopped, the last good checkpoint is {last}'
+            ) from None
 
     @master_only
     def _prune_lightweight(self) -> None:
