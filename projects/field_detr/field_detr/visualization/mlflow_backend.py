@@ -1,5 +1,8 @@
 """MLflow tracking that never stops training."""
+import contextlib
+import fcntl
 import os
+import time
 import os.path as osp
 from typing import Optional
 
@@ -33,6 +36,27 @@ def local_artifact_root(uri: str) -> Optional[str]:
         return 'file://' + osp.join(
             osp.dirname(osp.abspath(uri[len('sqlite:///'):])), 'artifacts')
     return None
+
+
+#: retries of a call that met a SQLite store locked by another writer
+LOCKED_RETRIES = 4
+
+
+@contextlib.contextmanager
+def store_lock(uri: str):
+    """An exclusive lock on ``<db>.lock`` beside a SQLite store (creating
+    its folder) for as long as the block runs; nothing for other stores."""
+    if not uri.startswith('sqlite:///'):
+        yield
+        return
+    db = uri[len('sqlite:///'):]
+    os.makedirs(osp.dirname(osp.abspath(db)), exist_ok=True)
+    with open(db + '.lock', 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @VISBACKENDS.register_module()
@@ -86,18 +110,25 @@ class FieldMLflowVisBackend(MLflowVisBackend):
 
     # -- safety ------------------------------------------------------------
     def _call(self, what: str, fn, *args, **kwargs):
-        """Run an MLflow call; on failure warn once and stop tracking."""
+        """Run an MLflow call; on failure warn once and stop tracking. A
+        SQLite store busy with another run's write ("database is locked")
+        is retried a few times first."""
         if self.failed:
             return None
-        try:
-            return fn(*args, **kwargs)
-        except Exception as e:  # noqa: BLE001 - any tracking failure
-            self.failed = True
-            MMLogger.get_current_instance().warning(
-                f'MLflow tracking failed ({what}: {type(e).__name__}: '
-                f'{str(e).splitlines()[0][:300] if str(e) else ""}); '
-                'training continues without it')
-            return None
+        for attempt in range(LOCKED_RETRIES + 1):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - any tracking failure
+                if 'database is locked' in str(e) and \
+                        attempt < LOCKED_RETRIES:
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                self.failed = True
+                MMLogger.get_current_instance().warning(
+                    f'MLflow tracking failed ({what}: {type(e).__name__}: '
+                    f'{str(e).splitlines()[0][:300] if str(e) else ""}); '
+                    'training continues without it')
+                return None
 
     @property
     def active(self) -> bool:
@@ -117,15 +148,17 @@ class FieldMLflowVisBackend(MLflowVisBackend):
 
     def _start_run(self) -> None:
         mlflow = self._mlflow
-        if self._tracking_uri.startswith('sqlite:///'):
-            os.makedirs(osp.dirname(self._tracking_uri[len('sqlite:///'):]),
-                        exist_ok=True)
         mlflow.set_tracking_uri(self._tracking_uri)
-        if mlflow.get_experiment_by_name(self._exp_name) is None:
-            mlflow.create_experiment(
-                self._exp_name,
-                artifact_location=self._artifact_location
-                or local_artifact_root(self._tracking_uri))
+        # The first connection to a new SQLite store creates and migrates
+        # its schema, and two runs started together would both migrate it
+        # (one fails: "duplicate column name"); the experiment would be
+        # created twice. Both happen under a lock file beside the store.
+        with store_lock(self._tracking_uri):
+            if mlflow.get_experiment_by_name(self._exp_name) is None:
+                mlflow.create_experiment(
+                    self._exp_name,
+                    artifact_location=self._artifact_location
+                    or local_artifact_root(self._tracking_uri))
         mlflow.set_experiment(self._exp_name)
         if mlflow.active_run() is not None:
             mlflow.end_run()
