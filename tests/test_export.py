@@ -30,7 +30,9 @@ def test_export_file_is_self_describing(exported):
     data = torch.load(exported['fp32'], weights_only=True)
     assert data['format'] == 'field_detr.exported_model'
     assert data['classes'] == ['player', 'ball']
-    assert data['model']['type'] == 'DETR'
+    # the training config's model: MMDetection's DETR with SDPA attention
+    assert data['model']['type'] == 'FieldDETR'
+    assert data['model']['bbox_head']['type'] == 'FastDETRHead'
     assert data['normalization']['mean'] == [123.675, 116.28, 103.53]
     assert not any('optimizer' in k for k in data)
     assert data['source']['epoch'] == 3

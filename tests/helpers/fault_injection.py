@@ -1,4 +1,8 @@
 """Faults injected into real training runs by the tests."""
+import errno
+import os
+import signal
+
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
@@ -15,3 +19,102 @@ class NaNLossFromEpochHook(Hook):
         if runner.epoch + 1 >= self.epoch:
             model = getattr(runner.model, 'module', runner.model)
             model.bbox_head.loss_bbox.loss_weight = float('nan')
+
+
+@HOOKS.register_module()
+class KillAtHook(Hook):
+    """SIGKILL the training process at a named moment, once: the kill
+    happens only while ``marker`` does not exist (it is created just
+    before), so the resumed run with the same config goes through.
+
+    Moments: ``mid_iteration`` (after the first iteration of ``epoch``),
+    ``validation`` (after the first validation batch of ``epoch``),
+    ``write:NAME`` or ``write:NAME#K`` (the K-th write of checkpoint file
+    NAME, killed with half of its temporary file on disk, before the rename)
+    and ``upload:NAME`` (while the MLflow hook uploads checkpoint NAME).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, moment: str, marker: str, epoch: int = 2) -> None:
+        self.moment, self.marker, self.epoch = moment, marker, epoch
+        self.writes = 0
+
+    def kill(self) -> None:
+        if os.path.exists(self.marker):
+            return
+        open(self.marker, 'w').close()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def before_train(self, runner) -> None:
+        kind, _, name = self.moment.partition(':')
+        if kind == 'write':
+            self._kill_in_write(*name.split('#'))
+        elif kind == 'upload':
+            self._kill_in_upload(name)
+
+    def _kill_in_write(self, name: str, nth: str = '1') -> None:
+        from field_detr.hooks import checkpoint_layout_hook as layout
+        original = layout.fsync_replace
+
+        def fsync_replace(tmp_path, final_path):
+            if os.path.basename(final_path) == name:
+                self.writes += 1
+                if self.writes == int(nth) and not os.path.exists(
+                        self.marker):
+                    with open(tmp_path, 'rb+') as f:  # half-written
+                        f.truncate(os.path.getsize(tmp_path) // 2)
+                    self.kill()
+            original(tmp_path, final_path)
+
+        layout.fsync_replace = fsync_replace
+
+    def _kill_in_upload(self, name: str) -> None:
+        from field_detr.visualization import FieldMLflowVisBackend
+        original = FieldMLflowVisBackend.log_artifact
+        hook = self
+
+        def log_artifact(backend, path, artifact_path=None):
+            if os.path.basename(path) == name:
+                hook.kill()
+            return original(backend, path, artifact_path)
+
+        FieldMLflowVisBackend.log_artifact = log_artifact
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if self.moment == 'mid_iteration' and batch_idx == 0 and \
+                runner.epoch + 1 == self.epoch:
+            self.kill()
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None,
+                       outputs=None) -> None:
+        # validation follows the epoch: runner.epoch is the finished count
+        if self.moment == 'validation' and runner.epoch == self.epoch:
+            self.kill()
+
+
+@HOOKS.register_module()
+class DiskFullAtEpochHook(Hook):
+    """From epoch ``epoch`` on, every checkpoint write fails as on a full
+    disk: part of the file is written, then ENOSPC."""
+
+    def __init__(self, epoch: int = 2) -> None:
+        self.epoch = epoch
+        self.full = False
+
+    def before_train_epoch(self, runner) -> None:
+        self.full = runner.epoch + 1 >= self.epoch
+
+    def before_train(self, runner) -> None:
+        original = runner.save_checkpoint
+
+        def save_checkpoint(out_dir, filename, *args, **kwargs):
+            if not self.full:
+                return original(out_dir, filename, *args, **kwargs)
+            with open(os.path.join(out_dir, filename), 'wb') as f:
+                f.write(b'PK\x03\x04 partial')
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                          os.path.join(out_dir, filename))
+
+        runner.save_checkpoint = save_checkpoint
