@@ -198,3 +198,39 @@ def test_field_detr_loss_dispatches_fewer_ops_and_no_syncs():
     assert counts['stock']['sync_ops'] == 210, counts['stock']
     assert counts['field']['sync_ops'] == 0, counts['field']
     assert counts['field']['aten_ops'] <= 0.5 * counts['stock']['aten_ops']
+
+
+def test_optimizer_state_of_a_stock_checkpoint_loads_into_groups():
+    """A checkpoint written with one group per parameter (the stock
+    constructor) resumes into the merged groups with every parameter's
+    moments and step."""
+    cfg = Config.fromfile(TINY_CONFIG)
+    mcfg = no_dropout(model_cfg(TINY_CONFIG))
+    wrapper_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
+    wrapper_cfg.pop('dtype', None), wrapper_cfg.pop('loss_scale', None)
+    wrapper_cfg['paramwise_cfg'] = dict(
+        custom_keys={'backbone': dict(lr_mult=0.1)})
+    grouped_cfg = copy.deepcopy(wrapper_cfg)
+    wrapper_cfg.pop('constructor')
+    torch.manual_seed(0)
+    model = MODELS.build(mcfg)
+    stock = build_optim_wrapper(model, wrapper_cfg)
+    inputs, samples = batch(5)
+    stock.update_params(sum(model(inputs, samples, mode='loss').values()))
+    saved = copy.deepcopy(stock.state_dict())
+    assert len(saved['param_groups']) > 50  # one per parameter
+
+    grouped = build_optim_wrapper(model, grouped_cfg)
+    grouped.load_state_dict(saved)
+    by_param = {id(p): (g, p) for g in grouped.optimizer.param_groups
+                for p in g['params']}
+    for group in stock.optimizer.param_groups:
+        for p in group['params']:
+            g, _ = by_param[id(p)]
+            assert g['lr'] == group['lr']
+            assert g['weight_decay'] == group['weight_decay']
+            assert g['foreach'] is True
+            a, b = stock.optimizer.state[p], grouped.optimizer.state[p]
+            assert a.keys() == b.keys()
+            for key in a:
+                torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)

@@ -22,12 +22,39 @@ def merge_param_groups(groups: List[dict]) -> List[dict]:
     of their first parameter."""
     merged = {}
     for group in groups:
-        settings = {k: v for k, v in group.items() if k != 'params'}
-        key = tuple(sorted((k, repr(v)) for k, v in settings.items()))
+        key = _settings_key(group)
         if key not in merged:
-            merged[key] = dict(settings, params=[])
+            merged[key] = {k: v for k, v in group.items() if k != 'params'}
+            merged[key]['params'] = []
         merged[key]['params'].extend(group['params'])
     return list(merged.values())
+
+
+def _settings_key(group: dict) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in group.items()
+                        if k != 'params'))
+
+
+def merge_saved_param_groups(optimizer, state_dict: dict) -> dict:
+    """``load_state_dict`` pre-hook: an optimiser state saved with one group
+    per parameter (MMEngine's stock constructor, checkpoints written before
+    the groups were merged) merged the same way, so it loads into the
+    merged optimiser. The constructor visits parameters in the same order,
+    so merging the saved groups by identical settings reproduces the new
+    groups' parameter order. The implementation flags (``foreach``,
+    ``fused``) stay the new optimiser's."""
+    saved = state_dict['param_groups']
+    if len(saved) == len(optimizer.param_groups):
+        return state_dict
+    merged = merge_param_groups(saved)
+    if [len(g['params']) for g in merged] != [
+            len(g['params']) for g in optimizer.param_groups]:
+        return state_dict  # not our layout: let torch report the mismatch
+    for group, current in zip(merged, optimizer.param_groups):
+        for flag in ('foreach', 'fused'):
+            if flag in current:
+                group[flag] = current[flag]
+    return dict(state_dict, param_groups=merged)
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -38,7 +65,9 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     Unless the optimiser config says otherwise, Adam/AdamW/SGD/Adagrad get
     ``fused=True`` when the model's parameters are on CUDA and
-    ``foreach=True`` elsewhere.
+    ``foreach=True`` elsewhere. An optimiser state saved with one group
+    per parameter (a checkpoint of the stock constructor) still loads: see
+    :func:`merge_saved_param_groups`.
     """
 
     def __call__(self, model: nn.Module):
@@ -51,7 +80,10 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             on_cuda = param is not None and param.is_cuda
             self.optimizer_cfg = dict(self.optimizer_cfg)
             self.optimizer_cfg['fused' if on_cuda else 'foreach'] = True
-        return super().__call__(model)
+        optim_wrapper = super().__call__(model)
+        optim_wrapper.optimizer.register_load_state_dict_pre_hook(
+            merge_saved_param_groups)
+        return optim_wrapper
 
     def add_params(self, params: List[dict], module: nn.Module,
                    prefix: str = '', **kwargs) -> None:
