@@ -54,14 +54,33 @@ def run_tool(script, *args, check=True, timeout=1800, env=None):
     return proc
 
 
+# tests/helpers/fault_injection.py's hooks, importable by the tools
+FAULTS_ENV = {'PYTHONPATH': osp.join(ROOT, 'tests', 'helpers')}
+
+
+def fault_config(path, base, custom_hooks, checkpoint_hook=None):
+    """Write a config at ``path``: ``base`` with the fault-injection hooks
+    importable, ``custom_hooks`` (a Python literal) and, if given, the
+    checkpoint hook replaced. Run it with ``env=FAULTS_ENV``."""
+    text = (f'_base_ = {str(base)!r}\n'
+            "custom_imports = dict(imports=['field_detr', "
+            "'fault_injection'])\n"
+            f'custom_hooks = {custom_hooks}\n')
+    if checkpoint_hook:
+        text += ('default_hooks = dict(checkpoint=dict(_delete_=True, '
+                 f'{checkpoint_hook}))\n')
+    path.write_text(text)
+    return path
+
+
 def train(work_dir, *extra, config=DEMO_CONFIG, data=None, options=(),
-          env=None):
+          env=None, check=True):
     args = [config, '--work-dir', work_dir]
     if data is not None:
         args += ['--train-dir', data['train'], '--val-dir', data['val']]
     args += list(extra)
     args += ['--cfg-options', *FAST_OPTIONS, *options]
-    return run_tool('train.py', *args, env=env)
+    return run_tool('train.py', *args, env=env, check=check)
 
 
 def scalars(work_dir):

@@ -9,8 +9,9 @@ import sys
 import pytest
 import torch
 
-from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TINY_CONFIG, TOOL_ENV,
-                      ckpt, run_tool, train)
+from conftest import (DEMO_CONFIG, FAST_OPTIONS, FAULTS_ENV, ROOT,
+                      TINY_CONFIG, TOOL_ENV, ckpt, fault_config, run_tool,
+                      train)
 
 from field_detr import InputError, LocalDetector
 from field_detr.runtime import resume_checkpoint
@@ -204,19 +205,15 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
     every final-named file loads, no temporary file is left, and MLflow
     holds one FINISHED run, continued under the same id."""
     import mlflow
-    config = tmp_path / 'kill.py'
-    config.write_text(
-        f'_base_ = {TINY_CONFIG!r}\n'
-        "custom_imports = dict(imports=['field_detr', 'fault_injection'])\n"
-        "default_hooks = dict(checkpoint=dict(_delete_=True, "
-        "type='CheckpointLayoutHook', full_interval=2, keep_lightweight=2))\n"
-        "custom_hooks = [dict(type='RNGStateHook'), dict(type='MLflowRunHook'),"
-        f" dict(type='KillAtHook', moment={moment!r}, epoch={epoch}, "
-        f"marker={str(tmp_path / 'killed')!r})]\n")
+    config = fault_config(
+        tmp_path / 'kill.py', TINY_CONFIG,
+        "[dict(type='RNGStateHook'), dict(type='MLflowRunHook'), "
+        f"dict(type='KillAtHook', moment={moment!r}, epoch={epoch}, "
+        f"marker={str(tmp_path / 'killed')!r})]",
+        "type='CheckpointLayoutHook', full_interval=2")
     work_dir = str(tmp_path / 'run')
     uri = f'sqlite:///{tmp_path}/mlflow.db'
-    env = {'PYTHONPATH': osp.join(ROOT, 'tests', 'helpers'),
-           'MLFLOW_TRACKING_URI': uri,
+    env = {**FAULTS_ENV, 'MLFLOW_TRACKING_URI': uri,
            'FIELD_DETR_MLFLOW_CHECKPOINTS': 'milestones'}
     args = [config, '--work-dir', work_dir, '--train-dir', demo_data['train'],
             '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
@@ -254,19 +251,14 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
 
 def test_full_disk_stops_with_one_line_and_keeps_earlier_files(
         demo_data, tmp_path):
-    config = tmp_path / 'disk_full.py'
-    config.write_text(
-        f'_base_ = {TINY_CONFIG!r}\n'
-        "custom_imports = dict(imports=['field_detr', 'fault_injection'])\n"
-        "default_hooks = dict(checkpoint=dict(_delete_=True, "
-        "type='CheckpointLayoutHook', full_interval=2))\n"
-        "custom_hooks = [dict(type='DiskFullAtEpochHook', epoch=2)]\n")
+    config = fault_config(
+        tmp_path / 'disk_full.py', TINY_CONFIG,
+        "[dict(type='DiskFullAtEpochHook', epoch=2)]",
+        "type='CheckpointLayoutHook', full_interval=2")
     work_dir = str(tmp_path / 'run')
-    proc = run_tool('train.py', config, '--work-dir', work_dir,
-                    '--train-dir', demo_data['train'], '--val-dir',
-                    demo_data['val'], '--cfg-options', *FAST_OPTIONS,
-                    'train_cfg.max_epochs=3', check=False,
-                    env={'PYTHONPATH': osp.join(ROOT, 'tests', 'helpers')})
+    proc = train(work_dir, config=config, data=demo_data,
+                 options=['train_cfg.max_epochs=3'], env=FAULTS_ENV,
+                 check=False)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
     errors = [line for line in proc.stderr.splitlines()

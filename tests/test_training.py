@@ -21,11 +21,30 @@ def test_demo_training_trains_validates_and_checkpoints(demo_run):
     assert len(val) == 3
     for key in ('coco/bbox_mAP_50', 'coco/player_mAP', 'coco/ball_mAP_75'):
         assert key in val[-1]
-    # this machine has no CUDA: AMP and compile fall back, said once each
+    # this machine has no CUDA: AMP falls back, said once (compile is off
+    # in the config: nothing to say)
     log = demo_run['proc'].stdout + demo_run['proc'].stderr
     if not torch.cuda.is_available():
         assert log.count('mixed precision (AMP) is off') == 1
-        assert log.count('torch.compile is off') == 1
+        assert 'torch.compile is off' not in log
+
+
+def test_cpu_fallbacks_switch_amp_and_compile_off(capsys):
+    from mmengine.config import Config
+
+    from field_detr import runtime
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.compile = True
+    runtime.apply_device_fallbacks(cfg)
+    if torch.cuda.is_available():
+        pytest.skip('falls back only without CUDA')
+    assert cfg.compile is False
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    assert 'dtype' not in cfg.optim_wrapper
+    out = capsys.readouterr()
+    log = out.out + out.err
+    assert log.count('torch.compile is off') == 1
+    assert log.count('mixed precision (AMP) is off') == 1
 
 
 def test_checkpoint_loads_under_torch_safe_loader(demo_run):

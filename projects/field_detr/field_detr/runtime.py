@@ -106,9 +106,9 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
         resume, why = resume_checkpoint(cfg.work_dir)
         if resume is None:
             raise InputError(
-                f'{cfg.work_dir}: --resume found no intact checkpoint to '
-                f'continue from ({why}); pass its path (--resume PATH) or '
-                'drop --resume')
+                f'{cfg.work_dir}: --resume found no checkpoint to continue '
+                f'from ({why}); pass its path (--resume PATH) or drop '
+                '--resume')
         print_log(f'--resume: {resume} ({why})', logger='current')
     verify_checkpoint_file(resume)
     cfg.load_from = resume
@@ -117,17 +117,20 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
 
 def verify_start_checkpoints(cfg: Config) -> None:
     """Check, before anything is built, the local files a run will load
-    besides ``--resume``: ``load_from`` and the COCO transplant's
-    checkpoint (skipped on resume or ``load_from``, as the hook skips it).
-    URLs are checked by the safe loader when fetched."""
-    paths = []
-    if cfg.get('load_from') and not cfg.get('resume'):
-        paths.append(cfg.load_from)
-    elif not cfg.get('resume'):
-        paths += [h.get('checkpoint') for h in cfg.get('custom_hooks') or []
-                  if h.get('type') == 'CocoTransplantHook']
-    for path in paths:
-        if path and '://' not in path:
+    besides ``--resume``: ``load_from``, else the COCO transplant's
+    checkpoint (the hook skips itself on resume or ``load_from``; a missing
+    file is its documented fallback). URLs are checked by the safe loader
+    when fetched."""
+    if cfg.get('resume'):
+        return
+    if cfg.get('load_from'):
+        if '://' not in cfg.load_from:
+            verify_checkpoint_file(cfg.load_from)
+        return
+    for hook in cfg.get('custom_hooks') or []:
+        path = hook.get('checkpoint')
+        if hook.get('type') == 'CocoTransplantHook' and path \
+                and osp.isfile(path):
             verify_checkpoint_file(path)
 
 
