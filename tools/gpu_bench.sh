@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Training throughput of the main config on one GPU, in one run: field_detr
-# against stock MMDetection DETR at 1333x800 (bf16, batch 16 and 4) with
-# the ops / syncs counts and the backbone-only ceiling, the main config's
-# real multi-scale pipeline, channels-last, cudnn.benchmark and a compiled
-# backbone. Figures go to RESULT_DIR/*.json and the log.
+# Training throughput of the main config on one GPU, in one run (about 10
+# minutes on a cold machine): field_detr against stock MMDetection DETR at
+# 1333x800 (bf16, batch 16 and 4) with the ops / syncs counts and the
+# backbone-only ceiling, the main config's real multi-scale pipeline and a
+# compiled backbone. Figures go to RESULT_DIR/*.json and the log.
 #
 #   bash tools/gpu_bench.sh [WHEEL_DIR] [RESULT_DIR]   # on a GPU machine
 #   bash tools/gpu_bench.sh --cpu-smoke                 # every step, tiny, on CPU
