@@ -116,6 +116,7 @@ class FastDETRHead(DETRHead):
         targets = self.batched_targets(all_layers_cls_scores,
                                        all_layers_bbox_preds,
                                        batch_gt_instances, batch_img_metas)
+        self.normalisers(targets, all_layers_cls_scores.device)
         losses_cls, losses_bbox, losses_iou = [], [], []
         for layer in range(all_layers_cls_scores.size(0)):
             loss_cls, loss_bbox, loss_iou = self.layer_loss(
@@ -273,9 +274,8 @@ class FastDETRHead(DETRHead):
 
     def layer_loss(self, cls_scores: Tensor, bbox_preds: Tensor,
                    layer: int, targets: dict) -> Tuple[Tensor, ...]:
-        """``DETRHead.loss_by_feat_single`` on precomputed targets."""
-        if 'cls_avg_factor' not in targets:
-            self.normalisers(targets, cls_scores.device)
+        """``DETRHead.loss_by_feat_single`` on precomputed targets (with
+        :meth:`normalisers` applied)."""
         loss_cls = self.loss_cls(
             cls_scores.reshape(-1, self.cls_out_channels),
             targets['labels'][layer], targets['label_weights'],
