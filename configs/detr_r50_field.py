@@ -142,6 +142,21 @@ custom_hooks = [
     coco_pretrained,
 ]
 
+# Optional hooks, off by default (tools/train.py --ema / --early-stop N, or
+# enable=True here):
+# * EMA of the weights: mmdet's EMAHook with ExpMomentumEMA. Validation,
+#   best_model.pth, export and LocalDetector then use the averaged weights,
+#   and --resume restores the average. Off: see the README's measurement.
+# * Early stopping: MMEngine's EarlyStoppingHook; patience counts validation
+#   rounds (train_cfg.val_interval epochs each); min_delta 0.001 = 0.1 mAP
+#   point. A stopped run writes its final checkpoints and ends its MLflow
+#   run FINISHED with the reason in the stop_reason tag.
+# ExpMomentumEMA's weight of the new weights: (1 - momentum) *
+# exp(-(1 + iter) / gamma) + momentum, from ~1 at the start to momentum.
+ema = dict(enable=False, momentum=0.0002, gamma=2000)
+early_stopping = dict(enable=False, monitor='coco/bbox_mAP', patience=3,
+                      min_delta=0.001)
+
 # Tracking: MLflow (MLFLOW_TRACKING_URI, else tracking_uri, else the embedded
 # SQLite store ./mlruns/mlflow.db) and TensorBoard (under the work dir), both
 # with the metric names train_loss, learning_rate, val_map, val_ap_player...

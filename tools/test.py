@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Evaluate a checkpoint: COCO box mAP, mAP@0.5 and mAP@0.75, overall and
-per class.
+per class, then the ball: AP by size bin and recall / precision / F1 by
+centre distance.
 
 Examples:
-    python tools/test.py configs/detr_r50_field.py work_dirs/detr_r50_field/epoch_50.pth
+    python tools/test.py configs/detr_r50_field.py work_dirs/detr_r50_field/checkpoints/best_model.pth
     python tools/test.py CONFIG CKPT --test-dir datasets/test --out results.json
+    python tools/test.py CONFIG CKPT --out-metrics metrics.json
 """
 import argparse
 import os
@@ -15,7 +17,8 @@ import tempfile
 from mmengine.runner import Runner
 
 from field_detr import runtime
-from field_detr.metric import format_report
+from field_detr.ball_metrics import format_ball_report
+from field_detr.metric import format_report, write_metrics
 
 
 def parse_args(argv=None):
@@ -36,6 +39,10 @@ def parse_args(argv=None):
         '--out', metavar='RESULTS.json',
         help='write the detections as COCO results JSON, with the '
         'dataset\'s own category ids')
+    parser.add_argument(
+        '--out-metrics', metavar='METRICS.json',
+        help='write every figure of both tables (and the others the metric '
+        'computes) to this JSON file')
     runtime.add_runner_args(parser)
     return runtime.parse_runner_args(parser, argv)
 
@@ -65,6 +72,15 @@ def main(argv=None):
         split = cfg.test_dataloader.dataset.data_root
         print(format_report(metrics, runner.test_dataloader.dataset.metainfo[
             'classes'], title=f'COCO box AP on {split}'))
+        evaluator = runner.test_evaluator.metrics[0]
+        ball = getattr(evaluator, 'ball_class', None)
+        if ball and f'coco/{ball}_count' in metrics:
+            print()
+            print(format_ball_report(metrics, ball, evaluator.size_bins,
+                                     evaluator.ball_distances))
+        if args.out_metrics:
+            write_metrics(args.out_metrics, metrics)
+            print(f'metrics written to {args.out_metrics}')
         if args.out:
             os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
             shutil.move(osp.join(tmp_dir, 'results.bbox.json'), args.out)

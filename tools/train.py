@@ -6,6 +6,7 @@ Examples:
     python tools/train.py configs/detr_r50_field_demo.py --work-dir work_dirs/demo
     python tools/train.py configs/detr_r50_field.py --resume            # newest checkpoint
     python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/checkpoints/checkpoint_epoch_10.pth
+    python tools/train.py configs/detr_r50_field.py --ema --early-stop 3
     bash tools/dist_train.sh configs/detr_r50_field.py 4 --auto-scale-lr   # torchrun, 4 GPUs
 """
 import argparse
@@ -44,6 +45,15 @@ def parse_args(argv=None):
         help='scale the learning rate linearly with the effective batch '
         '(processes x batch size x accumulation) against the config\'s '
         'auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--ema', action='store_true',
+        help='keep an exponential moving average of the weights (mmdet\'s '
+        'EMAHook); validation, checkpoints and export use it (the config\'s '
+        'ema section sets the momentum)')
+    parser.add_argument(
+        '--early-stop', type=int, metavar='PATIENCE',
+        help='stop when the config\'s early_stopping.monitor (default '
+        'coco/bbox_mAP) has not improved for PATIENCE validation rounds')
     runtime.add_runner_args(parser)
     return runtime.parse_runner_args(parser, argv)
 
@@ -60,6 +70,7 @@ def main(argv=None):
     runtime.verify_start_checkpoints(cfg)
     if args.amp:
         runtime.enable_amp(cfg)
+    runtime.add_optional_hooks(cfg, args.ema, args.early_stop)
     runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg, args.launcher)
     runtime.apply_lr_scaling(cfg, args.auto_scale_lr,

@@ -337,6 +337,38 @@ def apply_lr_scaling(cfg: Config, enable: bool, world_size: int) -> None:
     print_log(msg, logger='current')
 
 
+def add_optional_hooks(cfg: Config, ema: bool = False,
+                       early_stop: Optional[int] = None) -> None:
+    """Turn the config's ``ema`` and ``early_stopping`` sections (or
+    ``--ema`` / ``--early-stop N``) into MMDetection's ``EMAHook`` and
+    MMEngine's ``EarlyStoppingHook`` in ``custom_hooks``. A config that
+    lists either hook itself keeps its own."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    present = {h.get('type') for h in hooks}
+    section = cfg.get('ema') or {}
+    if (ema or section.get('enable')) and 'EMAHook' not in present:
+        hooks.append(dict(
+            type='EMAHook', ema_type='ExpMomentumEMA',
+            momentum=section.get('momentum', 0.0002),
+            gamma=section.get('gamma', 2000), update_buffers=True,
+            priority=49))
+        print_log('EMA of the weights on: validation, checkpoints and the '
+                  'exported model use the averaged weights', logger='current')
+    section = dict(cfg.get('early_stopping') or {})
+    if early_stop:
+        section.update(enable=True, patience=early_stop)
+    if section.get('enable') and 'EarlyStoppingHook' not in present:
+        hooks.append(dict(
+            type='EarlyStoppingHook',
+            monitor=section.get('monitor', 'coco/bbox_mAP'),
+            rule=section.get('rule', 'greater'),
+            patience=section.get('patience', 3),
+            min_delta=section.get('min_delta', 0.001)))
+        print_log(f'early stopping on: {hooks[-1]["monitor"]}, patience '
+                  f'{hooks[-1]["patience"]} validation rounds', logger='current')
+    cfg.custom_hooks = hooks
+
+
 def normalise_dataloaders(cfg: Config) -> None:
     """Drop worker-only options from loaders with ``num_workers=0``.
 

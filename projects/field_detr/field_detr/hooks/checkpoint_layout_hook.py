@@ -200,6 +200,18 @@ class CheckpointLayoutHook(CheckpointHook):
             self._save(runner, LATEST, full=True)
         self._prune_lightweight()
 
+    def after_train(self, runner) -> None:
+        """A run stopped early (``EarlyStoppingHook``) ends like a finished
+        one: ``checkpoint_epoch_N.pth`` of its last epoch exists."""
+        epoch = runner.epoch
+        if (epoch and epoch < runner.max_epochs and is_main_process()
+                and not osp.exists(osp.join(self.out_dir, FULL.format(epoch)))
+                and osp.exists(osp.join(self.out_dir, LATEST))):
+            self._copy(LATEST, FULL.format(epoch))
+            runner.logger.info(f'stopped at epoch {epoch} of '
+                               f'{runner.max_epochs}: '
+                               f'{FULL.format(epoch)} written')
+
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         """Epoch-based only: nothing to do per iteration."""

@@ -6,11 +6,11 @@ import os.path as osp
 
 import torch
 from mmengine.dist import master_only
-from mmengine.hooks import Hook
+from mmengine.hooks import EarlyStoppingHook, Hook
 from mmengine.registry import HOOKS
 
 from ..visualization.mlflow_backend import mlflow_backend_of
-from .checkpoint_layout_hook import BEST, CHECKPOINT_DIR
+from .checkpoint_layout_hook import BEST, CHECKPOINT_DIR, LATEST
 
 
 @HOOKS.register_module()
@@ -24,7 +24,8 @@ class MLflowRunHook(Hook):
       when they change (the artifact is replaced);
     * the MLflow run id in every checkpoint's meta (``mlflow_run_id``), so
       ``--resume`` continues the same run;
-    * after training: the best model as an MLflow PyTorch model named
+    * after training: why it ended (tag ``stop_reason``: completed, or the
+      early-stopping rule), the best model as an MLflow PyTorch model named
       ``model`` (``mlflow.pytorch.load_model("runs:/<id>/model")``), the
       log files and a loss/mAP plot.
 
@@ -99,6 +100,8 @@ class MLflowRunHook(Hook):
         backend = mlflow_backend_of(runner)
         if backend is None or not backend.active:
             return
+        backend.set_tags(dict(stop_reason=stop_reason(runner),
+                              epochs_trained=runner.epoch))
         self._upload_checkpoints(runner)
         log_dir = runner.log_dir
         for path in sorted(glob.glob(osp.join(log_dir, '*.log')) +
@@ -131,8 +134,25 @@ class MLflowRunHook(Hook):
         model = getattr(model, 'module', model)
         model = getattr(model, '_orig_mod', model)
         model = copy.deepcopy(model).cpu().eval()
-        best = osp.join(runner.work_dir, CHECKPOINT_DIR, BEST)
-        if osp.isfile(best):
-            state = torch.load(best, map_location='cpu', weights_only=True)
-            model.load_state_dict(state['state_dict'])
+        for name in (BEST, LATEST):  # their weights are EMA's if it is on
+            path = osp.join(runner.work_dir, CHECKPOINT_DIR, name)
+            if osp.isfile(path):
+                state = torch.load(path, map_location='cpu',
+                                   weights_only=True)
+                model.load_state_dict(state['state_dict'])
+                break
         return model
+
+
+def stop_reason(runner) -> str:
+    """Why training ended: ``completed``, or the early-stopping rule that
+    stopped it."""
+    if not getattr(runner.train_loop, 'stop_training', False):
+        return f'completed {runner.epoch} epochs'
+    hook = next((h for h in runner.hooks
+                 if isinstance(h, EarlyStoppingHook)), None)
+    if hook is None:
+        return f'stopped at epoch {runner.epoch}'
+    return (f'early stopping at epoch {runner.epoch} of {runner.max_epochs}: '
+            f'{hook.monitor} did not improve by {abs(hook.min_delta):g} in '
+            f'{hook.wait_count} validation rounds (best {hook.best_score:.4f})')

@@ -3,6 +3,7 @@
 MMEngine logs ``loss``, ``lr``, ``coco/bbox_mAP``...; users' notebooks know
 ``train_loss``, ``learning_rate``, ``val_map``... .
 """
+import re
 from typing import Dict
 
 _FIXED = {
@@ -23,12 +24,16 @@ _FIXED = {
     'coco/bbox_mAP_l': 'val_map_large',
 }
 _CLASS_SUFFIX = {'mAP': 'val_ap', 'mAP_50': 'val_ap50', 'mAP_75': 'val_ap75'}
+# <class>_mAP[_50|_75][_<size bin>] (FieldCocoMetric's per-class keys)
+_CLASS_AP = re.compile(r'^(.+?)_(mAP(?:_50|_75)?)(?:_([a-z]+))?$')
 
 
 def metric_name(key: str, validation: bool = False) -> str:
     """The logged name of an MMEngine scalar key.
 
-    ``coco/<class>_mAP[_50|_75]`` becomes ``val_ap[50|75]_<class>``; loss
+    ``coco/<class>_mAP[_50|_75]`` becomes ``val_ap[50|75]_<class>``, and
+    ``coco/<class>_mAP[_50]_<size>`` ``val_ap[50]_<class>_<size>``; other
+    ``coco/`` keys get a ``val_`` prefix (``val_ball_recall_10px``); loss
     parts get a ``train_`` prefix; timings logged with validation metrics
     get a ``val_`` prefix so they do not mix with the training ones.
     """
@@ -38,9 +43,11 @@ def metric_name(key: str, validation: bool = False) -> str:
         return _FIXED[key]
     if key.startswith('coco/'):
         name = key[len('coco/'):]
-        for suffix in ('mAP_50', 'mAP_75', 'mAP'):
-            if name.endswith('_' + suffix):
-                return f'{_CLASS_SUFFIX[suffix]}_{name[:-len(suffix) - 1]}'
+        match = _CLASS_AP.match(name)
+        if match:
+            cls, suffix, size = match.groups()
+            return '_'.join(
+                [_CLASS_SUFFIX[suffix], cls] + ([size] if size else []))
         return 'val_' + name
     if 'loss' in key:
         return 'train_' + key

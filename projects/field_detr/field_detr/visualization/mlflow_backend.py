@@ -213,6 +213,11 @@ class FieldMLflowVisBackend(MLflowVisBackend):
             self._call('log params', self._mlflow.log_params,
                        as_mlflow_params(params))
 
+    def set_tags(self, tags: dict) -> None:
+        if self.active:
+            self._call('set tags', self._mlflow.set_tags,
+                       {k: str(v) for k, v in tags.items()})
+
     def log_artifact(self, path: str, artifact_path: Optional[str] = None):
         if self.active:
             self._call(f'log artifact {osp.basename(path)}',
