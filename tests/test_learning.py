@@ -9,37 +9,9 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from conftest import TINY_CONFIG, run_tool, scalars, train
+from conftest import scalars
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope='module')
-def learned(tmp_path_factory):
-    """Overfit 4 generated images with the small DETR, then run
-    tools/test.py on them."""
-    from field_detr.demo_data import write_split
-    root = tmp_path_factory.mktemp('sanity')
-    split = str(root / 'pitch')
-    write_split(split, num_images=4, seed=7, empty_every=0)
-    work_dir = str(root / 'work')
-    train(work_dir, config=TINY_CONFIG, data=dict(train=split, val=split),
-          options=['train_cfg.val_interval=1000',
-                   'default_hooks.logger.interval=10'])
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
-    out = str(root / 'results.json')
-    test_dir = str(root / 'test')
-    proc = run_tool('test.py', TINY_CONFIG, checkpoint, '--test-dir', split,
-                    '--out', out, '--work-dir', test_dir,
-                    '--cfg-options', 'test_dataloader.num_workers=0')
-    # MMEngine's LoggerHook writes the test metrics to <ts>/<ts>.json
-    logged = glob.glob(osp.join(test_dir, '*', '*.json'))
-    assert len(logged) == 1
-    with open(logged[0]) as f:
-        metrics = json.load(f)
-    return dict(split=split, work_dir=work_dir, out=out, proc=proc,
-                metrics=metrics)
 
 
 def _reported(stdout):
@@ -92,3 +64,30 @@ def test_report_equals_pycocotools_on_the_out_file(learned):
         assert logged == pytest.approx(expected, abs=1e-12), name
         # the printed table rounds to 4 decimals
         assert rows[name] == pytest.approx(expected, abs=5e-5), name
+
+
+def test_ball_table_and_metrics_file_agree_with_the_log(learned):
+    """tools/test.py prints the ball table under the COCO table and writes
+    every figure to --out-metrics; both are the logged values."""
+    stdout = learned['proc'].stdout
+    assert stdout.index('COCO box AP') < stdout.index(
+        'ball: AP by size') < stdout.index('ball: found by centre distance')
+    with open(learned['out_metrics']) as f:
+        written = json.load(f)
+    metrics = learned['metrics']
+    for key in ('coco/bbox_mAP', 'coco/ball_mAP_tiny', 'coco/ball_mAP_50_tiny',
+                'coco/player_mAP_medium', 'coco/ball_recall_10px',
+                'coco/ball_f1_20px', 'coco/ball_count'):
+        assert key in written, key
+        if written[key] is None:  # NaN: a bin or ratio with nothing in it
+            assert metrics[key] != metrics[key], key
+        else:
+            assert written[key] == pytest.approx(metrics[key]), key
+    # every generated frame has one ball (empty_every=0)
+    assert written['coco/ball_count'] == 4
+    assert written['coco/ball_empty_frames'] == 0
+    line = next(l for l in stdout.splitlines() if l.startswith('<= 10px'))
+    recall = float(line.split()[2])
+    if written['coco/ball_recall_10px'] is not None:
+        assert recall == pytest.approx(written['coco/ball_recall_10px'],
+                                       abs=5e-5)

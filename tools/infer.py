@@ -8,6 +8,7 @@ the throughput.
 Examples:
     python tools/infer.py models/detr_trained.pth match.mp4 --out-dir out/
     python tools/infer.py models/detr_trained.pth frames/ img1.jpg --threshold 0.3
+    python tools/infer.py models/detr_trained.pth match_4k.mp4 --slice 1280x720 --overlap 0.2
 """
 import argparse
 import json
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from field_detr import runtime
 from field_detr.data_validation import InputError
 from field_detr.inference import LocalDetector, coco_records, draw_detections
+from field_detr.slicing import parse_tile, slicing_settings
 
 IMAGE_EXT = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 VIDEO_EXT = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
@@ -42,7 +44,23 @@ def parse_args(argv=None):
     parser.add_argument('--config', help='config, for a training checkpoint')
     parser.add_argument('--batch-size', type=int, default=4,
                         help='images per forward pass (default 4)')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--slice', metavar='WxH',
+        help='sliced inference for small balls: run the full frame and '
+        'overlapping WxH tiles as one batch and merge their boxes (SAHI\'s '
+        'rule); e.g. 1280x720 for 4K video')
+    parser.add_argument('--overlap', type=float, default=0.2,
+                        help='tile overlap ratio with --slice (default 0.2)')
+    args = parser.parse_args(argv)
+    if args.slice:
+        try:
+            args.slicing = slicing_settings(dict(
+                tile=parse_tile(args.slice), overlap=args.overlap))
+        except ValueError as e:
+            parser.error(str(e))
+    else:
+        args.slicing = None
+    return args
 
 
 def expand(inputs):
@@ -140,7 +158,7 @@ def main(argv=None):
     args = parse_args(argv)
     items = expand(args.inputs)
     detector = LocalDetector(args.model, args.threshold, args.device,
-                             args.config)
+                             args.config, slicing=args.slicing)
     os.makedirs(args.out_dir, exist_ok=True)
     out = Collector(detector.classes)
     start = time.perf_counter()

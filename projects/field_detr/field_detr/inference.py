@@ -16,6 +16,7 @@ import torch
 
 from .data_validation import InputError
 from .export import build_export, is_exported, load_exported
+from .slicing import merge_views, slicing_settings, tile_windows
 
 ImageLike = Union[str, np.ndarray]
 
@@ -65,13 +66,22 @@ class LocalDetector:
         device (str, optional): ``'cuda'``, ``'cuda:1'``, ``'cpu'``...;
             default CUDA when available, else CPU.
         config (str, optional): config file, for a training checkpoint.
+        slicing (dict, optional): sliced inference for small objects (the
+            ball in a 4K frame): ``dict(tile=(W, H), overlap=0.2)``; the
+            full frame and its overlapping tiles run as one batch and their
+            detections are merged (:mod:`field_detr.slicing`, SAHI's rule).
+            Optional keys: ``match_metric`` ('IOS'), ``match_threshold``
+            (0.5), ``full_frame`` (True). Default: no slicing. The tiles
+            run as one batch, the full frame with them when its shape is
+            theirs and as a second batch otherwise.
     """
 
     def __init__(self,
                  model_path: str,
                  confidence_threshold: float = 0.5,
                  device: Optional[str] = None,
-                 config: Optional[str] = None) -> None:
+                 config: Optional[str] = None,
+                 slicing: Optional[dict] = None) -> None:
         from mmdet.utils import register_all_modules
         from mmengine.dataset import Compose
         from mmdet.registry import MODELS
@@ -95,12 +105,14 @@ class LocalDetector:
         self.model.to(self.device).eval()
         self.pipeline = Compose(exported['test_pipeline'])
         self.info = exported.get('source', {})
+        self.slicing = slicing_settings(slicing) if slicing else None
 
     @classmethod
     def from_config(cls, path: str, **overrides) -> 'LocalDetector':
         """Build from the ``detection:`` section of a YAML file such as
         ``configs/default.yaml`` (``local_model_path``,
-        ``confidence_threshold``, optional ``device``)."""
+        ``confidence_threshold``, optional ``device`` and ``slicing``:
+        ``{tile: [W, H], overlap: 0.2}``)."""
         import yaml
         with open(path) as f:
             section = (yaml.safe_load(f) or {}).get('detection') or {}
@@ -117,7 +129,8 @@ class LocalDetector:
         kwargs = dict(
             model_path=model_path,
             confidence_threshold=section.get('confidence_threshold', 0.5),
-            device=section.get('device'))
+            device=section.get('device'),
+            slicing=section.get('slicing'))
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -141,33 +154,73 @@ class LocalDetector:
 
     @torch.no_grad()
     def detect_batch(self, images: Iterable[ImageLike], batch_size: int = 4,
-                     color: str = 'bgr') -> List[Detections]:
+                     color: str = 'bgr',
+                     slicing: Optional[dict] = None) -> List[Detections]:
         """Detect in several images, ``batch_size`` at a time.
 
         Args:
             images: file paths or HxWx3 uint8 arrays.
-            batch_size: images per forward pass.
+            batch_size: images per forward pass (with slicing, each image's
+                tiles are one forward pass, with its full frame when that
+                has the tiles' shape).
             color: channel order of arrays, ``'bgr'`` (OpenCV, default) or
                 ``'rgb'`` (PIL, imageio); paths are read by OpenCV.
+            slicing: overrides the detector's ``slicing`` for this call;
+                ``{}`` turns it off.
         """
+        slicing = self.slicing if slicing is None else (
+            slicing_settings(slicing) if slicing else None)
         images = list(images)
+        if slicing:
+            return [self._detect_sliced(self._load(image, color), slicing)
+                    for image in images]
         results = []
         for start in range(0, len(images), batch_size):
-            chunk = images[start:start + batch_size]
-            data = dict(inputs=[], data_samples=[])
-            for i, image in enumerate(chunk):
-                packed = self.pipeline(
-                    dict(img=self._load(image, color), img_id=start + i))
-                data['inputs'].append(packed['inputs'])
-                data['data_samples'].append(packed['data_samples'])
-            for sample in self.model.test_step(data):
-                results.append(self._to_detections(sample.pred_instances))
+            chunk = [self._load(image, color)
+                     for image in images[start:start + batch_size]]
+            results += [self._to_detections(p) for p in self._forward(chunk)]
         return results
 
-    def detect(self, image: ImageLike, color: str = 'bgr') -> Detections:
+    def _forward(self, arrays: List[np.ndarray]) -> list:
+        """The model's ``pred_instances`` for BGR arrays, one batch."""
+        data = dict(inputs=[], data_samples=[])
+        for i, img in enumerate(arrays):
+            packed = self.pipeline(dict(img=img, img_id=i))
+            data['inputs'].append(packed['inputs'])
+            data['data_samples'].append(packed['data_samples'])
+        return [sample.pred_instances for sample in self.model.test_step(data)]
+
+    def _detect_sliced(self, img: np.ndarray, slicing: dict) -> Detections:
+        height, width = img.shape[:2]
+        windows = tile_windows(width, height, slicing['tile'],
+                               slicing['overlap'])
+        if slicing['full_frame'] or not windows:
+            windows = [(0, 0, width, height)] + windows
+        # One forward pass for all tiles (they share a size) and, when its
+        # shape differs, one for the full frame: padding a smaller view up
+        # to a batch's size would change what DETR sees of it.
+        groups = {}
+        for i, (x1, y1, x2, y2) in enumerate(windows):
+            groups.setdefault((y2 - y1, x2 - x1), []).append(i)
+        views = [None] * len(windows)
+        for members in groups.values():
+            crops = [np.ascontiguousarray(img[y1:y2, x1:x2])
+                     for x1, y1, x2, y2 in (windows[i] for i in members)]
+            for i, pred in zip(members, self._forward(crops)):
+                views[i] = self._to_detections(pred)
+        boxes, scores, labels = merge_views(
+            [(d.boxes, d.scores, d.labels) for d in views],
+            [(x1, y1) for x1, y1, _, _ in windows], (height, width),
+            slicing['match_metric'], slicing['match_threshold'])
+        return Detections(boxes=boxes, scores=scores, labels=labels,
+                          classes=self.classes)
+
+    def detect(self, image: ImageLike, color: str = 'bgr',
+               slicing: Optional[dict] = None) -> Detections:
         """Detect in one image (a path or an HxWx3 uint8 array; see
-        :meth:`detect_batch` for ``color``)."""
-        return self.detect_batch([image], batch_size=1, color=color)[0]
+        :meth:`detect_batch` for ``color`` and ``slicing``)."""
+        return self.detect_batch([image], batch_size=1, color=color,
+                                 slicing=slicing)[0]
 
     __call__ = detect
 

@@ -1,0 +1,147 @@
+"""Sliced inference with the real model (the one the learning test
+trains): LocalDetector's batched full-frame-plus-tiles run equals running
+the model on every tile yourself and merging with SAHI."""
+import glob
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import run_tool
+
+pytestmark = pytest.mark.slow
+
+TILE = (640, 384)
+
+
+@pytest.fixture(scope='module')
+def detector(learned):
+    from field_detr import LocalDetector
+    return LocalDetector(learned['checkpoint'], confidence_threshold=0.3,
+                         device='cpu')
+
+
+@pytest.fixture(scope='module')
+def frames(learned):
+    """The learned split's frames upscaled 2x (1280x768): tiles of 640x384
+    at overlap 0.2 do not divide it (the last column and row move back)."""
+    paths = sorted(glob.glob(osp.join(learned['split'], 'images', '*')))
+    return [cv2.resize(cv2.imread(p), (1280, 768)) for p in paths[:2]]
+
+
+def _by_hand(detector, frame, tile, overlap):
+    """The model on the full frame and on each tile, one at a time, boxes
+    moved to the frame and merged with SAHI's own postprocess."""
+    from sahi.postprocess.combine import GreedyNMMPostprocess
+    from sahi.prediction import ObjectPrediction
+    from sahi.slicing import get_slice_bboxes
+    height, width = frame.shape[:2]
+    windows = [[0, 0, width, height]] + get_slice_bboxes(
+        image_height=height, image_width=width, slice_height=tile[1],
+        slice_width=tile[0], overlap_height_ratio=overlap,
+        overlap_width_ratio=overlap)
+    preds = []
+    for x1, y1, x2, y2 in windows:
+        det = detector.detect(np.ascontiguousarray(frame[y1:y2, x1:x2]))
+        for box, score, label in zip(det.boxes, det.scores, det.labels):
+            box = np.clip(box + [x1, y1, x1, y1], 0, [width, height] * 2)
+            preds.append(ObjectPrediction(
+                bbox=box.tolist(), category_id=int(label), score=float(score),
+                category_name=str(label), full_shape=[height, width]))
+    merged = GreedyNMMPostprocess(match_threshold=0.5, match_metric='IOS',
+                                  class_agnostic=False)(preds)
+    merged.sort(key=lambda p: -p.score.value)
+    return (np.array([p.bbox.to_xyxy() for p in merged]).reshape(-1, 4),
+            np.array([p.score.value for p in merged]),
+            np.array([p.category.id for p in merged]))
+
+
+def _same(det, boxes, scores, labels):
+    assert len(det) == len(scores) > 0
+    # tiles run batched here and one by one by hand: float noise only
+    np.testing.assert_allclose(det.scores, scores, atol=1e-4)
+    np.testing.assert_allclose(det.boxes, boxes, atol=0.05)
+    assert det.labels.tolist() == labels.tolist()
+
+
+def test_sliced_equals_tiles_run_by_hand_and_merged(detector, frames):
+    slicing = dict(tile=TILE, overlap=0.2)
+    for frame in frames:
+        _same(detector.detect(frame, slicing=slicing),
+              *_by_hand(detector, frame, TILE, 0.2))
+
+
+def test_odd_tile_sizes(detector, frames):
+    """A tile that divides nothing, and a frame with one tile column."""
+    for tile in ((500, 300), (1280, 400)):
+        slicing = dict(tile=tile, overlap=0.25)
+        det = detector.detect(frames[0], slicing=slicing)
+        _same(det, *_by_hand(detector, frames[0], tile, 0.25))
+        assert (det.boxes[:, 2] <= 1280).all()
+        assert (det.boxes[:, 3] <= 768).all()
+
+
+def test_batch_and_single_frame_agree(detector, frames):
+    from field_detr import LocalDetector
+    sliced = LocalDetector(detector.model_path, confidence_threshold=0.3,
+                           device='cpu', slicing=dict(tile=TILE))
+    batch = sliced.detect_batch(frames, batch_size=2)
+    for frame, det in zip(frames, batch):
+        single = sliced.detect(frame)
+        np.testing.assert_allclose(det.boxes, single.boxes, atol=1e-3)
+        np.testing.assert_allclose(det.scores, single.scores, atol=1e-5)
+    # slicing={} turns it off for one call: the plain full-frame result
+    plain = sliced.detect(frames[0], slicing={})
+    reference = detector.detect(frames[0])
+    np.testing.assert_allclose(plain.boxes, reference.boxes, atol=1e-3)
+
+
+def test_players_cut_by_tile_borders_are_kept(detector, frames, learned):
+    """Players whose box crosses a tile border and that the full-frame pass
+    finds (IoU >= 0.5) are still found with slicing. (That the parts of a
+    cut box come out as one box is test_slicing.py's hand-made case: this
+    model, never trained on tiles, also sees extra players in them.)"""
+    import json
+    import torch
+    from mmdet.structures.bbox import bbox_overlaps
+    from field_detr.slicing import tile_windows
+    with open(osp.join(learned['split'], 'annotations',
+                       'annotations.json')) as f:
+        coco = json.load(f)
+    first = sorted(coco['images'], key=lambda i: i['file_name'])[0]
+    gts = np.array([[2 * x, 2 * y, 2 * (x + w), 2 * (y + h)]
+                    for x, y, w, h in (a['bbox'] for a in coco['annotations']
+                                       if a['image_id'] == first['id']
+                                       and a['category_id'] == 1)])
+    borders = {x for w in tile_windows(1280, 768, TILE, 0.2)
+               for x in (w[0], w[2])} - {0, 1280}
+    cut = gts[[any(g[0] < b < g[2] for b in borders) for g in gts]]
+    assert len(cut), 'no player crosses a tile border in this frame'
+
+    def iou(boxes):
+        return bbox_overlaps(torch.tensor(cut, dtype=torch.float32),
+                             torch.tensor(boxes, dtype=torch.float32)
+                             .reshape(-1, 4)).numpy()
+
+    plain = detector.detect(frames[0])
+    found = iou(plain.boxes[plain.labels == 0]).max(axis=1) >= 0.5
+    assert found.any()
+    sliced = detector.detect(frames[0], slicing=dict(tile=TILE))
+    assert (iou(sliced.boxes[sliced.labels == 0])[found].max(axis=1)
+            >= 0.5).all()
+
+
+def test_infer_tool_slices(learned, tmp_path):
+    frame = str(tmp_path / 'frame.jpg')
+    cv2.imwrite(frame, cv2.resize(cv2.imread(sorted(glob.glob(osp.join(
+        learned['split'], 'images', '*')))[0]), (1280, 768)))
+    out = tmp_path / 'out'
+    proc = run_tool('infer.py', learned['checkpoint'], frame, '--out-dir',
+                    str(out), '--slice', '640x384', '--overlap', '0.2',
+                    '--threshold', '0.3')
+    assert '1 images/frames' in proc.stdout
+    assert (out / 'frame.jpg').exists() and (out / 'detections.json').exists()
+    bad = run_tool('infer.py', learned['checkpoint'], frame, '--slice', '64',
+                   check=False)
+    assert bad.returncode == 2 and 'WxH' in bad.stderr
