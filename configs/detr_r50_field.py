@@ -124,12 +124,10 @@ default_hooks = dict(
 # (skipped on resume or load_from; falls back to ImageNet weights with a
 # warning when the file cannot be fetched). Remove the hook, or point
 # `checkpoint` at a local copy, to change that.
-coco_pretrained = dict(
-    type='CocoTransplantHook',
-    checkpoint='https://download.openmmlab.com/mmdetection/v3.0/detr/'
-    'detr_r50_8xb2-150e_coco/'
-    'detr_r50_8xb2-150e_coco_20221023_153551-436d03e8.pth',
-    class_map=dict(player='person', ball='sports ball'))
+# The checkpoint and class map are the hook's defaults
+# (field_detr/hooks/coco_transplant_hook.py); FIELD_DETR_COCO_START=0 in the
+# environment skips it.
+coco_pretrained = dict(type='CocoTransplantHook')
 custom_hooks = [
     dict(type='RNGStateHook'),
     # a NaN/Inf loss stops training, naming the iteration

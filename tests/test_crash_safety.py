@@ -54,7 +54,7 @@ def test_hostile_checkpoint_is_refused_before_anything_runs(
             '--cfg-options', f'load_from={path}', check=False),
         'train COCO transplant': run_tool(
             'train.py', transplant_cfg, '--work-dir', tmp_path / 'w3', *data,
-            check=False),
+            check=False, env={'FIELD_DETR_COCO_START': '1'}),
         'test.py': run_tool('test.py', DEMO_CONFIG, path, check=False),
         'export_model.py': run_tool(
             'export_model.py', '--checkpoint', path, '--output',

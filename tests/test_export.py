@@ -227,7 +227,8 @@ def _train_with_transplant(checkpoint, data, tmp_path):
         'custom_hooks = [dict(type="CocoTransplantHook", '
         f'checkpoint={checkpoint!r})]\n')
     proc = train(str(tmp_path / 'w'), config=str(config), data=data,
-                 options=['train_cfg.max_epochs=1'])
+                 options=['train_cfg.max_epochs=1'],
+                 env={'FIELD_DETR_COCO_START': '1'})
     assert osp.isfile(ckpt(str(tmp_path / 'w'), 'latest_checkpoint.pth'))
     return proc.stdout + proc.stderr
 

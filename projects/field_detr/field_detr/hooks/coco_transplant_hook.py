@@ -1,5 +1,7 @@
 """Start from COCO-trained DETR with its person and sports-ball rows."""
+import os
 import os.path as osp
+import socket
 from typing import Dict, Optional
 
 import torch
@@ -18,6 +20,10 @@ COCO_DETR_R50 = (
 #: COCO 2017 class order of mmdet's CocoDataset (80 classes).
 DEFAULT_CLASS_MAP = {'player': 'person', 'ball': 'sports ball'}
 CLS_KEY = 'bbox_head.fc_cls'
+#: seconds a stalled connection may stay silent while downloading
+DOWNLOAD_TIMEOUT = 30
+#: set to 0 to skip the COCO start (offline machines, test suites)
+ENV_SWITCH = 'FIELD_DETR_COCO_START'
 
 
 def transplant_state_dict(source: Dict[str, torch.Tensor],
@@ -57,7 +63,12 @@ def transplant_coco_head(model: torch.nn.Module, checkpoint: str,
     if osp.isfile(checkpoint):
         from ..export import verify_checkpoint_file  # export imports hooks
         verify_checkpoint_file(checkpoint)
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # a dead network fails, not hangs
+    try:
+        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    finally:
+        socket.setdefaulttimeout(previous)
     source = strip_module_prefix(ckpt.get('state_dict', ckpt))
     target = model.state_dict()
     new = transplant_state_dict(source, target, list(classes),
@@ -74,8 +85,10 @@ class CocoTransplantHook(Hook):
     (and the no-object row) become the player and ball rows, and every other
     weight (backbone, transformer, box head, queries) is copied, so epoch 0
     already detects both classes. Skipped when the run resumes or has a
-    ``load_from``. If the checkpoint cannot be read or fetched, the run logs
-    a warning and keeps its ImageNet or random initialisation.
+    ``load_from``, or when the environment sets ``FIELD_DETR_COCO_START=0``.
+    If the checkpoint cannot be read or fetched (a download that stalls for
+    30 s fails), the run logs one warning and keeps its ImageNet or random
+    initialisation.
 
     Args:
         checkpoint (str): path or URL of an 80-class COCO DETR checkpoint.
@@ -101,6 +114,10 @@ class CocoTransplantHook(Hook):
             runner.logger.info('COCO head transplant skipped: the run starts '
                                'from a checkpoint')
             return
+        if os.environ.get(ENV_SWITCH, '1') == '0':
+            runner.logger.info(f'COCO head transplant skipped: {ENV_SWITCH}'
+                               '=0 in the environment')
+            return
         model = runner.model
         model = getattr(model, 'module', model)
         classes = runner.train_dataloader.dataset.metainfo['classes']
@@ -110,10 +127,12 @@ class CocoTransplantHook(Hook):
         except InputError:  # a local file that is corrupt or unsafe
             raise
         except Exception as e:  # download, file or format problems
+            reason = str(e).strip().splitlines()[-1][:200] if str(e) \
+                else ''
             runner.logger.warning(
                 f'COCO-pretrained start unavailable ({self.checkpoint}: '
-                f'{type(e).__name__}: {e}); training from the configured '
-                'initialisation instead')
+                f'{type(e).__name__}: {reason}); training from the '
+                'configured initialisation instead')
             return
         runner.logger.info(
             f'initialised {n} tensors from {self.checkpoint}; classifier '

@@ -7,9 +7,11 @@ PyTorch's foreach and fused optimisers fall back to many small launches.
 per-parameter settings (lr, weight decay, ...: its rules, unchanged) and
 merges the parameters whose settings are identical, in model order.
 """
+import logging
 from typing import List
 
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor
 from torch import nn
 
@@ -90,7 +92,43 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if prefix:  # the stock recursion into children
             return super().add_params(params, module, prefix, **kwargs)
         per_param: List[dict] = []
-        super().add_params(per_param, module, prefix, **kwargs)
-        params.extend(merge_param_groups(per_param))
+        # the stock rules log one line per parameter and setting (168 for
+        # DETR R-50) and a warning per frozen parameter (BatchNorm, stem):
+        # one summary line per merged group, and a count, say the same
+        logger = MMLogger.get_current_instance()
+        quiet = _DropParamwiseLines()
+        logger.addFilter(quiet)
+        try:
+            super().add_params(per_param, module, prefix, **kwargs)
+        finally:
+            logger.removeFilter(quiet)
+        merged = merge_param_groups(per_param)
+        params.extend(merged)
+        if quiet.frozen:
+            logger.info(f'{quiet.frozen} frozen tensors (requires_grad='
+                        'False) are not optimised')
+        for group in merged:
+            settings = ', '.join(f'{k}={v:g}' if isinstance(v, float) else
+                                 f'{k}={v}' for k, v in sorted(group.items())
+                                 if k != 'params')
+            logger.info(f'parameter group: {len(group["params"])} tensors'
+                        + (f', {settings}' if settings else
+                           ', optimizer defaults'))
+
+
+class _DropParamwiseLines(logging.Filter):
+    """Drops the stock constructor's per-parameter lines; counts the
+    frozen ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        if msg.endswith('is skipped since its requires_grad=False'):
+            self.frozen += 1
+            return False
+        return not msg.startswith('paramwise_options -- ')
 
 
