@@ -3,7 +3,6 @@ corrupt files, kill -9 and lightweight resume."""
 import glob
 import os
 import os.path as osp
-import shutil
 import signal
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """A small DETR must learn the synthetic pitch, and tools/test.py must report
 exactly what pycocotools computes on its results file."""
-import glob
 import json
 import os.path as osp
 

@@ -71,10 +71,14 @@ def test_one_run_with_params_metrics_and_artifacts(tracked):
                    client.get_metric_history(run.info.run_id, k)]
                for k in ('train_loss', 'learning_rate', 'val_map',
                          'val_ap_player', 'val_ap_ball', 'memory_ram_mb',
-                         'iter_time', 'data_time')}
+                         'iter_time', 'data_time', 'val_ball_recall_10px',
+                         'val_ball_f1_10px', 'val_ball_false_rate',
+                         'val_ap_ball_tiny', 'val_ap50_player_medium')}
     assert [s for s, _ in history['train_loss']] == list(range(1, 10))
     assert [s for s, _ in history['val_map']] == [3, 6, 9]
-    assert [s for s, _ in history['val_ap_ball']] == [3, 6, 9]
+    for key in ('val_ap_ball', 'val_ball_recall_10px', 'val_ball_f1_10px',
+                'val_ap_ball_tiny', 'val_ap50_player_medium'):
+        assert [s for s, _ in history[key]] == [3, 6, 9], key
     assert all(v > 100 for _, v in history['memory_ram_mb'])
     logged = [r for r in scalars(tracked['work_dir']) if 'loss' in r]
     assert [v for _, v in history['train_loss']] == pytest.approx(
@@ -152,6 +156,8 @@ def test_tensorboard_events(tracked):
     assert sorted(scalars_by_tag['learning_rate']) == list(range(1, 10))
     assert sorted(scalars_by_tag['val_map']) == [3, 6, 9]
     assert 'val_ap_player' in scalars_by_tag
+    assert sorted(scalars_by_tag['val_ball_recall_10px']) == [3, 6, 9]
+    assert sorted(scalars_by_tag['val_ap_ball_tiny']) == [3, 6, 9]
     assert 'memory_ram_mb' in scalars_by_tag
     assert images == 6  # 2 validation batches drawn, 3 validations
 

@@ -52,14 +52,14 @@ echo
     || { tail -n 30 "$WORK_DIR/export_console.log"; exit 1; }
 mapfile -t FRAMES < <(find datasets/val/images -maxdepth 1 -type f | sort | head -n 4)
 "$PY" tools/infer.py "$WORK_DIR/model.pth" "${FRAMES[@]}" \
-    --out-dir "$WORK_DIR/predictions" --threshold 0.3 2>&1 | tail -n 1
+    --out-dir "$WORK_DIR/predictions" --threshold 0.5 2>&1 | tail -n 1
 "$PY" tools/analysis_tools/analyze_logs.py plot_curve \
     "$WORK_DIR"/*/vis_data/scalars.json \
     --keys train_loss val_map_50 val_ball_recall_10px learning_rate \
     --out "$WORK_DIR/curves.png" > /dev/null
 
 echo "[demo] results in $WORK_DIR:"
-echo "[demo]   pictures (boxes above 0.3): $WORK_DIR/predictions/"
+echo "[demo]   pictures (boxes above 0.5): $WORK_DIR/predictions/"
 echo "[demo]   training curves:            $WORK_DIR/curves.png"
 echo "[demo]   exported model:             $WORK_DIR/model.pth"
 echo "[demo]   checkpoints:                $WORK_DIR/checkpoints/"

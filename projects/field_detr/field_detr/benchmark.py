@@ -365,7 +365,7 @@ def benchmark_data(cfg: Config, train_dir: Optional[str] = None,
     n, start = 0, time.perf_counter()
     while n < iters:
         try:
-            batch = next(it)
+            next(it)
         except StopIteration:
             it = iter(loader)
             continue
