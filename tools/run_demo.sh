@@ -30,9 +30,9 @@ echo "[demo] training took $(( $(date +%s) - start )) s"
 
 if grep -q 'COCO-pretrained start unavailable' "$WORK_DIR/train_console.log"; then
     echo "[demo] offline: trained from random initialisation. DETR from random init detects" \
-         "nothing yet after a few CPU minutes: expect mAP ~0 and few or no boxes below." \
-         "With internet the demo starts from COCO-trained DETR (its person and sports-ball" \
-         "classes) and detects players from the first epoch."
+         "nothing yet after a few CPU minutes: expect mAP ~0 and empty pictures below." \
+         "With internet the demo starts from COCO-trained DETR, whose person and" \
+         "sports-ball detectors become player and ball before the first step."
 elif grep -q 'classifier rows' "$WORK_DIR/train_console.log"; then
     echo "[demo] started from COCO-trained DETR (person -> player, sports ball -> ball)"
 fi
