@@ -218,8 +218,9 @@ def test_size_bin_ap_equals_pycocotools_with_the_same_area_ranges(tmp_path):
     checked = 0
     for k, cls in enumerate(CLASSES):
         for a, name in enumerate(SIZE_BINS, start=1):
-            for key, p in ((f'{cls}_mAP_{name}', precision[:, :, k, a, -1]),
-                           (f'{cls}_mAP_50_{name}', precision[0, :, k, a, -1])):
+            for key, p in (
+                    (f'{cls}_mAP_{name}', precision[:, :, k, a, -1]),
+                    (f'{cls}_mAP_50_{name}', precision[0, :, k, a, -1])):
                 valid = p[p > -1]
                 want = float(np.mean(valid)) if valid.size else float('nan')
                 got = res[f'coco/{key}']

@@ -112,7 +112,7 @@ def test_threshold_batch_and_from_config(exported, tmp_path):
 
 
 def test_onnx_matches_pytorch(exported):
-    line = [l for l in exported['onnx_log'].splitlines() if 'ONNX' in l][0]
+    line = [s for s in exported['onnx_log'].splitlines() if 'ONNX' in s][0]
     diff = float(line.rsplit('difference ', 1)[1].split()[0])
     assert diff < 1e-4, line
     import onnxruntime as ort

@@ -74,7 +74,8 @@ def test_main_config_builds_field_classes():
     assert cfg.model.bbox_head.type == 'FastDETRHead'
     assert cfg.optim_wrapper.constructor == 'GroupedOptimWrapperConstructor'
     model = MODELS.build(model_cfg(MAIN_CONFIG))
-    attns = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
+    attns = [m for m in model.modules()
+             if isinstance(m, nn.MultiheadAttention)]
     assert len(attns) == 6 + 2 * 6
     assert all(type(m) is SDPAMultiheadAttention for m in attns)
 

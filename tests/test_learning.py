@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def _reported(stdout):
     """The mAP table tools/test.py prints: {row: (mAP, mAP50, mAP75)}."""
     lines = stdout.splitlines()
-    start = max(i for i, l in enumerate(lines) if l.startswith('COCO box AP'))
+    start = max(i for i, s in enumerate(lines) if s.startswith('COCO box AP'))
     rows = {}
     for line in lines[start + 2:start + 5]:
         name, *vals = line.split()
@@ -85,7 +85,7 @@ def test_ball_table_and_metrics_file_agree_with_the_log(learned):
     # every generated frame has one ball (empty_every=0)
     assert written['coco/ball_count'] == 4
     assert written['coco/ball_empty_frames'] == 0
-    line = next(l for l in stdout.splitlines() if l.startswith('<= 10px'))
+    line = next(s for s in stdout.splitlines() if s.startswith('<= 10px'))
     recall = float(line.split()[2])
     if written['coco/ball_recall_10px'] is not None:
         assert recall == pytest.approx(written['coco/ball_recall_10px'],

@@ -172,7 +172,7 @@ def test_benchmark_prints_the_comparison(demo_data, tmp_path):
 def test_eval_backends_agree(tmp_path):
     proc = run_tool('analysis_tools/eval_speed.py', '--images', '60',
                     '--repeats', '1')
-    line = [l for l in proc.stdout.splitlines() if 'speed-up' in l][0]
+    line = [s for s in proc.stdout.splitlines() if 'speed-up' in s][0]
     stats_diff = float(line.split('stats ')[1].split(',')[0])
     prec_diff = float(line.split('precision ')[1])
     assert stats_diff <= 1e-4 and prec_diff <= 1e-4, line

@@ -10,7 +10,8 @@ num_queries = 30
 model = dict(
     num_queries=num_queries,
     # 3 stages: stride 16 keeps small players and the ball on the grid.
-    backbone=dict(depth=18, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
+    backbone=dict(depth=18, num_stages=3, strides=(1, 2, 2),
+                  dilations=(1, 1, 1),
                   out_indices=(2, ), init_cfg=None),
     neck=dict(in_channels=[256]),
     encoder=dict(

@@ -51,7 +51,7 @@ def main(argv=None):
         json.dump(dict(cm, matrix=cm['matrix'].tolist()), f)
     print('confusion matrix (rows: ground truth, columns: predicted):')
     labels = cm['labels']
-    print(' ' * 12 + ''.join(f'{l:>12}' for l in labels))
+    print(' ' * 12 + ''.join(f'{name:>12}' for name in labels))
     for label, row in zip(labels, cm['matrix']):
         print(f'{label:>12}' + ''.join(f'{v:12d}' for v in row))
     print(f'saved pr_curves.png, confusion_matrix.png (+ .json) in '

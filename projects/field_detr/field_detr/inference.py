@@ -2,7 +2,8 @@
 
     from field_detr import LocalDetector
 
-    detector = LocalDetector('models/detr_trained.pth', confidence_threshold=0.5)
+    detector = LocalDetector('models/detr_trained.pth',
+                             confidence_threshold=0.5)
     det = detector.detect(frame)            # HxWx3 uint8, BGR (OpenCV) order
     det.boxes, det.scores, det.labels, det.class_names
 """

@@ -365,7 +365,8 @@ def add_optional_hooks(cfg: Config, ema: bool = False,
             patience=section.get('patience', 3),
             min_delta=section.get('min_delta', 0.001)))
         print_log(f'early stopping on: {hooks[-1]["monitor"]}, patience '
-                  f'{hooks[-1]["patience"]} validation rounds', logger='current')
+                  f'{hooks[-1]["patience"]} validation rounds',
+                  logger='current')
     cfg.custom_hooks = hooks
 
 

@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 import socket
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.hooks import Hook
@@ -29,7 +29,8 @@ ENV_SWITCH = 'FIELD_DETR_COCO_START'
 def transplant_state_dict(source: Dict[str, torch.Tensor],
                           target: Dict[str, torch.Tensor],
                           target_classes, source_classes,
-                          class_map: Dict[str, str]) -> Dict[str, torch.Tensor]:
+                          class_map: Dict[str, str]
+                          ) -> Dict[str, torch.Tensor]:
     """A state dict for ``target`` built from a COCO-trained ``source``.
 
     The classifier ``bbox_head.fc_cls`` (softmax, one row per class plus a
@@ -64,7 +65,8 @@ def transplant_coco_head(model: torch.nn.Module, checkpoint: str,
         from ..export import verify_checkpoint_file  # export imports hooks
         verify_checkpoint_file(checkpoint)
     previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # a dead network fails, not hangs
+    # a dead network fails instead of hanging
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
         ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     finally:
@@ -104,7 +106,7 @@ class CocoTransplantHook(Hook):
     def __init__(self,
                  checkpoint: str = COCO_DETR_R50,
                  class_map: Optional[Dict[str, str]] = None,
-                 source_classes=None) -> None:
+                 source_classes: Optional[Sequence[str]] = None) -> None:
         self.checkpoint = checkpoint
         self.class_map = dict(class_map or DEFAULT_CLASS_MAP)
         self.source_classes = source_classes

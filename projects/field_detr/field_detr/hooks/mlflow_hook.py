@@ -155,4 +155,5 @@ def stop_reason(runner) -> str:
         return f'stopped at epoch {runner.epoch}'
     return (f'early stopping at epoch {runner.epoch} of {runner.max_epochs}: '
             f'{hook.monitor} did not improve by {abs(hook.min_delta):g} in '
-            f'{hook.wait_count} validation rounds (best {hook.best_score:.4f})')
+            f'{hook.wait_count} validation rounds '
+            f'(best {hook.best_score:.4f})')

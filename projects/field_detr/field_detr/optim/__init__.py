@@ -3,6 +3,7 @@ from .grouped_constructor import (GroupedOptimWrapperConstructor,
                                   merge_param_groups)
 
 __all__ = [
-    'AMP_WRAPPERS', 'Bf16AwareAmpOptimWrapper', 'GroupedOptimWrapperConstructor',
+    'AMP_WRAPPERS', 'Bf16AwareAmpOptimWrapper',
+    'GroupedOptimWrapperConstructor',
     'merge_param_groups'
 ]
