@@ -24,7 +24,7 @@ def test_pyproject_pins_equal_requirements():
                        'pyproject.toml'), 'rb') as f:
         project = tomllib.load(f)['project']
     declared = _pins(project['dependencies'])
-    for extra in ('onnx', 'supervision'):
+    for extra in ('onnx', 'supervision', 'postgres', 'browser-tests'):
         declared.update(_pins(project['optional-dependencies'][extra]))
     for name, pin in declared.items():
         assert required.get(name) == pin, (name, pin, required.get(name))

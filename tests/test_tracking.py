@@ -6,11 +6,9 @@ import json
 import os
 import os.path as osp
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -18,6 +16,8 @@ from PIL import Image
 
 from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TOOL_ENV, ckpt,
                       run_tool, scalars, train)
+from helpers.services import (MlflowServer, free_port, stop_group,
+                              wait_for_http)
 
 
 def _client(uri):
@@ -219,40 +219,15 @@ def test_pr_curves_and_confusion_matrix(tracked, tmp_path):
     assert len(pr['player']['0.5']['recall']) == 101
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
     """``mlflow server`` on 127.0.0.1 with a SQLite backend store and a
     local artifacts destination, as a team would run it."""
-    port = _free_port()
-    mlflow_bin = osp.join(osp.dirname(sys.executable), 'mlflow')
-    proc = subprocess.Popen(
-        [mlflow_bin, 'server', '--host', '127.0.0.1', '--port', str(port),
-         '--backend-store-uri', f'sqlite:///{tmp_path}/server.db',
-         '--artifacts-destination', str(tmp_path / 'artifacts'),
-         '--workers', '1'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
-    url = f'http://127.0.0.1:{port}'
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + '/health', timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail('mlflow server did not start')
-    yield dict(url=url, proc=proc)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    server = MlflowServer(f'sqlite:///{tmp_path}/server.db',
+                          str(tmp_path / 'artifacts'),
+                          str(tmp_path / 'server.log'))
+    yield dict(url=server.url, proc=server.proc)
+    server.close()
 
 
 @pytest.mark.slow
@@ -304,29 +279,92 @@ def test_training_survives_the_server_dying(mlflow_server, demo_data,
     assert torch.load(latest, weights_only=True)['meta']['epoch'] == 3
 
 
-def test_start_mlflow_ui_shows_the_training_store(tracked):
-    port = _free_port()
+#: Debian's Chromium, driven headless by playwright
+CHROMIUM = '/usr/bin/chromium'
+#: screenshots of the UI tests, kept for people to look at
+SCREENSHOTS = osp.join(ROOT, 'work_dirs', 'test_outputs', 'mlflow_ui')
+
+
+def _start_ui(store):
+    """tools/start_mlflow_ui.sh on a free port; returns the process and the
+    training-runs address it printed."""
+    port = free_port()
     proc = subprocess.Popen(
         ['bash', osp.join(ROOT, 'tools', 'start_mlflow_ui.sh'), '--port',
-         str(port), '--store', tracked['uri']],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         str(port), '--store', store],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         start_new_session=True)
+    runs_url = None
+    for line in proc.stdout:
+        if line.startswith('training runs: '):
+            runs_url = line.split(': ', 1)[1].strip()
+            break
+    assert runs_url, 'start_mlflow_ui.sh printed no training-runs address'
+    wait_for_http(f'http://127.0.0.1:{port}/health', 'mlflow ui', proc=proc)
+    return proc, runs_url
+
+
+def _close_assistant(page) -> None:
+    """Fold MLflow's assistant side panel, if it is open, so that the
+    screenshots show the page."""
+    close = page.locator('button[aria-label="Close"]')
+    if close.count():
+        close.first.click()
+
+
+@pytest.mark.slow
+def test_mlflow_ui_in_a_browser(tracked):
+    """The resumed run (2 epochs, then --resume to 3) as a user sees it in
+    Chromium: the experiment opens on its runs table with one run; the run
+    page shows its params, metrics and artifacts."""
+    from mlflow import MlflowClient
+    from playwright.sync_api import expect, sync_playwright
+    client = MlflowClient(tracking_uri=tracked['uri'])
+    exp = client.get_experiment_by_name('detr_training')
+    assert exp.tags['mlflow.experimentKind'] == 'custom_model_development'
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    proc, runs_url = _start_ui(tracked['uri'])
     try:
-        url = f'http://127.0.0.1:{port}'
-        deadline = time.time() + 120
-        while True:
-            try:
-                req = urllib.request.Request(
-                    url + '/api/2.0/mlflow/experiments/search',
-                    data=json.dumps({'max_results': 10}).encode(),
-                    headers={'Content-Type': 'application/json'})
-                body = json.load(urllib.request.urlopen(req, timeout=2))
-                break
-            except OSError:
-                assert time.time() < deadline, 'mlflow ui did not start'
-                time.sleep(0.5)
-        names = [e['name'] for e in body['experiments']]
-        assert 'detr_training' in names
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                         args=['--no-sandbox'])
+            page = browser.new_page(viewport={'width': 1280, 'height': 800})
+            page.goto(runs_url)
+            # the runs table, not the GenAI overview: one row, our run
+            expect(page.get_by_text('Run Name')).to_be_visible(
+                timeout=60_000)
+            assert 'Tool calls' not in page.inner_text('body')  # GenAI
+            expect(page.get_by_role('link', name='work', exact=True)
+                   ).to_have_count(1)
+            expect(page.get_by_text('1 matching run')).to_be_visible()
+            _close_assistant(page)
+            page.screenshot(path=osp.join(SCREENSHOTS, 'experiment.png'))
+
+            page.get_by_role('link', name='work', exact=True).click()
+            for text in ('batch_size', 'lr', 'train_loss', 'val_map',
+                         'val_ball_recall_10px'):
+                expect(page.get_by_text(text, exact=True).first
+                       ).to_be_visible(timeout=60_000)
+            page.screenshot(path=osp.join(SCREENSHOTS, 'run.png'))
+
+            page.get_by_role('tab', name='Artifacts').click()
+            for text in ('checkpoints', 'logs', 'config.py'):
+                expect(page.get_by_text(text, exact=True).first
+                       ).to_be_visible(timeout=60_000)
+            page.screenshot(path=osp.join(SCREENSHOTS, 'artifacts.png'))
+
+            # MLflow 3 lists logged models on the experiment's Models page
+            page.goto(runs_url.replace('?', '/models?'))
+            expect(page.get_by_text('model', exact=True).first
+                   ).to_be_visible(timeout=60_000)
+            expect(page.get_by_text('work', exact=True).first
+                   ).to_be_visible()
+            page.screenshot(path=osp.join(SCREENSHOTS, 'models.png'))
+            browser.close()
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        stop_group(proc)
+    # the page's run is the resumed one: its history has every step once
+    (run, ) = client.search_runs([exp.experiment_id])
+    steps = [m.step for m in client.get_metric_history(run.info.run_id,
+                                                       'train_loss')]
+    assert steps == list(range(1, 10))

@@ -5,6 +5,7 @@
 #
 # Store: --store, else MLFLOW_TRACKING_URI if it is a database URI, else the
 # embedded default ./mlruns/mlflow.db (artifacts in ./mlruns/artifacts).
+# Prints the address of the training runs table.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HOST=127.0.0.1
@@ -16,12 +17,26 @@ while [[ $# -gt 0 ]]; do
         --host) HOST="$2"; shift 2 ;;
         --port) PORT="$2"; shift 2 ;;
         --store) STORE="$2"; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
 STORE="${STORE:-sqlite:///$PWD/mlruns/mlflow.db}"
 MLFLOW="$ROOT/.venv/bin/mlflow"
 [[ -x "$MLFLOW" ]] || MLFLOW=mlflow
+PY="$ROOT/.venv/bin/python"
+[[ -x "$PY" ]] || PY=python3
 echo "MLflow UI for $STORE at http://$HOST:$PORT"
+# MLflow 3's UI opens an experiment in its GenAI view unless told otherwise
+# (its "Model training" switch, or workflowType in the address).
+EXP_ID=$("$PY" - "$STORE" "${MLFLOW_EXPERIMENT_NAME:-detr_training}" 2>/dev/null <<'EOF' || true
+import sys
+from mlflow import MlflowClient
+exp = MlflowClient(tracking_uri=sys.argv[1]).get_experiment_by_name(sys.argv[2])
+print(exp.experiment_id if exp else '')
+EOF
+)
+if [[ -n "$EXP_ID" ]]; then
+    echo "training runs: http://$HOST:$PORT/#/experiments/$EXP_ID?workflowType=machine_learning"
+fi
 exec "$MLFLOW" ui --backend-store-uri "$STORE" --host "$HOST" --port "$PORT"

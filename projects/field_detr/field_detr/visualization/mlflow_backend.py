@@ -19,6 +19,11 @@ DEFAULT_STORE_DIR = 'mlruns'
 DEFAULT_EXPERIMENT = 'detr_training'
 
 
+#: MLflow's experiment-kind tag, and the kind of a training experiment.
+EXPERIMENT_KIND_TAG = 'mlflow.experimentKind'
+EXPERIMENT_KIND = 'custom_model_development'
+
+
 def default_tracking_uri(store_dir: str = DEFAULT_STORE_DIR) -> str:
     return f'sqlite:///{osp.abspath(osp.join(store_dir, "mlflow.db"))}'
 
@@ -155,10 +160,14 @@ class FieldMLflowVisBackend(MLflowVisBackend):
         # created twice. Both happen under a lock file beside the store.
         with store_lock(self._tracking_uri):
             if mlflow.get_experiment_by_name(self._exp_name) is None:
+                # a model-training experiment: MLflow's UI opens it on the
+                # runs table (without a kind, MLflow 3 shows its GenAI
+                # traces view)
                 mlflow.create_experiment(
                     self._exp_name,
                     artifact_location=self._artifact_location
-                    or local_artifact_root(self._tracking_uri))
+                    or local_artifact_root(self._tracking_uri),
+                    tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
         mlflow.set_experiment(self._exp_name)
         if mlflow.active_run() is not None:
             mlflow.end_run()
