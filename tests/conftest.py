@@ -87,6 +87,37 @@ def train(work_dir, *extra, config=DEMO_CONFIG, data=None, options=(),
     return run_tool('train.py', *args, env=env, check=check)
 
 
+def train_with_fault(work_dir, data, env, fault, epochs=3):
+    """Train ``epochs`` demo epochs through tools/train.py in a subprocess;
+    once the first epoch's ``latest_checkpoint.pth`` exists, call
+    ``fault()`` (stop a server, ...). Returns the exit code and the
+    console output."""
+    import time
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
+           '--work-dir', work_dir, '--train-dir', data['train'],
+           '--val-dir', data['val'], '--cfg-options', *FAST_OPTIONS,
+           f'train_cfg.max_epochs={epochs}']
+    log = osp.join(work_dir + '.log')
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                env={**os.environ, **TOOL_ENV, **env})
+        try:
+            latest = ckpt(work_dir, 'latest_checkpoint.pth')
+            deadline = time.time() + 300
+            while not osp.exists(latest) and time.time() < deadline:
+                time.sleep(0.2)
+            assert osp.exists(latest), 'no checkpoint after epoch 1'
+            fault()
+            code = proc.wait(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    with open(log) as f:
+        return code, f.read()
+
+
 def scalars(work_dir):
     """The training log records (MMEngine's vis_data/scalars.json)."""
     files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',

@@ -6,13 +6,11 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
-from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TOOL_ENV, ckpt,
-                      train)
+from conftest import ckpt, train, train_with_fault
 from helpers.services import MlflowServer, PostgresCluster
 
 pytestmark = pytest.mark.slow
@@ -73,35 +71,18 @@ def test_postgresql_stopping_mid_run(team_server, demo_data, tmp_path):
     what the run logged before the stop."""
     cluster = team_server['cluster']
     work_dir = str(tmp_path / 'run')
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
-           '--work-dir', work_dir, '--train-dir', demo_data['train'],
-           '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
-           'train_cfg.max_epochs=3']
-    log = tmp_path / 'train.log'
-    with open(log, 'w') as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, **TOOL_ENV,
-                 'MLFLOW_TRACKING_URI': team_server['url']})
-        try:
-            latest = ckpt(work_dir, 'latest_checkpoint.pth')
-            deadline = time.time() + 300
-            while not osp.exists(latest) and time.time() < deadline:
-                time.sleep(0.2)
-            assert osp.exists(latest), 'no checkpoint after epoch 1'
-            cluster.stop()
-            assert proc.wait(timeout=600) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    text = log.read_text()
+    code, text = train_with_fault(
+        work_dir, demo_data, dict(MLFLOW_TRACKING_URI=team_server['url']),
+        cluster.stop)
+    assert code == 0, text[-3000:]
     assert text.count('MLflow tracking failed') == 1, text[-3000:]
     assert 'Traceback' not in text
+    latest = ckpt(work_dir, 'latest_checkpoint.pth')
     assert torch.load(latest, weights_only=True)['meta']['epoch'] == 3
-    for epoch in (1, 2, 3):
-        assert osp.exists(ckpt(work_dir,
-                               f'checkpoint_epoch_{epoch}_lightweight.pth')
-                          ) or epoch == 1  # the 2 newest are kept
+    for name in ('checkpoint_epoch_3.pth', 'best_model.pth',
+                 'checkpoint_epoch_2_lightweight.pth',
+                 'checkpoint_epoch_3_lightweight.pth'):
+        assert osp.exists(ckpt(work_dir, name)), name
 
     cluster.start()
     from mlflow import MlflowClient

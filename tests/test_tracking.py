@@ -8,14 +8,13 @@ import os.path as osp
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TOOL_ENV, ckpt,
-                      run_tool, scalars, train)
+from conftest import (DEMO_CONFIG, ROOT, ckpt, run_tool, scalars, train,
+                      train_with_fault)
 from helpers.services import (MlflowServer, free_port, stop_group,
                               wait_for_http)
 
@@ -256,23 +255,11 @@ def test_training_against_a_tracking_server(mlflow_server, demo_data,
 def test_training_survives_the_server_dying(mlflow_server, demo_data,
                                             tmp_path):
     work_dir = str(tmp_path / 'orphan')
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
-           '--work-dir', work_dir, '--train-dir', demo_data['train'],
-           '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
-           'train_cfg.max_epochs=3']
-    log = tmp_path / 'train.log'
-    with open(log, 'w') as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, **TOOL_ENV,
-                 'MLFLOW_TRACKING_URI': mlflow_server['url']})
-        latest = ckpt(work_dir, 'latest_checkpoint.pth')
-        deadline = time.time() + 300
-        while not osp.exists(latest) and time.time() < deadline:
-            time.sleep(0.2)
-        os.killpg(mlflow_server['proc'].pid, signal.SIGKILL)
-        assert proc.wait(timeout=600) == 0
-    text = log.read_text()
+    code, text = train_with_fault(
+        work_dir, demo_data, dict(MLFLOW_TRACKING_URI=mlflow_server['url']),
+        lambda: os.killpg(mlflow_server['proc'].pid, signal.SIGKILL))
+    assert code == 0, text[-3000:]
+    latest = ckpt(work_dir, 'latest_checkpoint.pth')
     assert text.count('MLflow tracking failed') == 1, text[-3000:]
     assert 'Traceback' not in text
     import torch
