@@ -102,6 +102,13 @@ class CocoSplit:
             categories=categories)
 
 
+def error_line(error: BaseException, default: str = '') -> str:
+    """The last line of an exception's message, at most 200 characters
+    (``default`` when it has none): the cause in a one-line error."""
+    text = str(error).strip()
+    return text.splitlines()[-1][:200] if text else default
+
+
 def split_paths(split_dir: str) -> tuple:
     """``(ann_file, img_dir)`` of a split folder."""
     return osp.join(split_dir, ANN_RELPATH), osp.join(split_dir, IMG_RELDIR)

@@ -11,7 +11,7 @@ from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from ..data_validation import InputError
+from ..data_validation import InputError, error_line
 
 LIGHTWEIGHT = 'checkpoint_epoch_{}_lightweight.pth'
 FULL = 'checkpoint_epoch_{}.pth'
@@ -275,8 +275,7 @@ class CheckpointLayoutHook(CheckpointHook):
             free = shutil.disk_usage(self.out_dir).free / 2**20
             latest = osp.join(self.out_dir, LATEST)
             last = latest if osp.exists(latest) else 'none yet'
-            reason = str(e).strip().splitlines()[-1][:200] if str(e) else \
-                type(e).__name__
+            reason = error_line(e, type(e).__name__)
             raise InputError(
                 f'{osp.join(self.out_dir, filename)}: could not be written '
                 f'({reason}); {free:.0f} MB free in {self.out_dir}; '

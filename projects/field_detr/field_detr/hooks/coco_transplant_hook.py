@@ -10,7 +10,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from ..checkpoint_compat import strip_module_prefix
-from ..data_validation import InputError
+from ..data_validation import InputError, error_line
 
 #: MMDetection's COCO-trained DETR R-50 (150 epochs, box AP 39.9).
 COCO_DETR_R50 = (
@@ -129,8 +129,7 @@ class CocoTransplantHook(Hook):
         except InputError:  # a local file that is corrupt or unsafe
             raise
         except Exception as e:  # download, file or format problems
-            reason = str(e).strip().splitlines()[-1][:200] if str(e) \
-                else ''
+            reason = error_line(e)
             runner.logger.warning(
                 f'COCO-pretrained start unavailable ({self.checkpoint}: '
                 f'{type(e).__name__}: {reason}); training from the '
