@@ -37,7 +37,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-@runtime.exit_on_data_error
+@runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
     exported = export_model(args.checkpoint, args.output, args.config,

@@ -20,7 +20,7 @@ import cv2
 from tqdm import tqdm
 
 from field_detr import runtime
-from field_detr.data_validation import InputError
+from field_detr.errors import InputError
 from field_detr.inference import LocalDetector, coco_records, draw_detections
 from field_detr.slicing import parse_tile, slicing_settings
 
@@ -153,7 +153,7 @@ def run_video(detector, path, args, out):
     return frames
 
 
-@runtime.exit_on_data_error
+@runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
     items = expand(args.inputs)

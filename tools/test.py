@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 from field_detr import runtime
 from field_detr.ball_metrics import format_ball_report
+from field_detr.checkpoint_file import verify_checkpoint_file
 from field_detr.metric import format_report, write_metrics
 
 
@@ -47,10 +48,10 @@ def parse_args(argv=None):
     return runtime.parse_runner_args(parser, argv)
 
 
-@runtime.exit_on_data_error
+@runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
-    runtime.verify_checkpoint_file(args.checkpoint)
+    verify_checkpoint_file(args.checkpoint)
     cfg = runtime.load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     runtime.set_split(cfg, 'test', args.test_dir)

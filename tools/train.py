@@ -15,6 +15,7 @@ import torch
 from mmengine.runner import Runner
 
 from field_detr import runtime
+from field_detr.errors import TrainingStopped
 
 
 def parse_args(argv=None):
@@ -58,7 +59,7 @@ def parse_args(argv=None):
     return runtime.parse_runner_args(parser, argv)
 
 
-@runtime.exit_on_data_error
+@runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
     cfg = runtime.load_config(args.config, args.cfg_options)
@@ -83,7 +84,7 @@ def main(argv=None):
         runtime.end_tracking(runner, 'KILLED' if isinstance(
             e, KeyboardInterrupt) else 'FAILED')
         if isinstance(e, torch.cuda.OutOfMemoryError):
-            raise runtime.InputError(
+            raise TrainingStopped(
                 runtime.oom_advice(cfg, runner.iter, e)) from None
         raise
     runtime.finish_distributed()

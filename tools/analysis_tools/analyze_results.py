@@ -32,7 +32,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-@runtime.exit_on_data_error
+@runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
     with open(args.results) as f:

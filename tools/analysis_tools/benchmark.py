@@ -97,7 +97,7 @@ def print_table(res: dict, title: str) -> None:
               f'{res["ratio_ceiling"]:.3f}')
 
 
-@runtime.exit_on_data_error
+@runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
     cfg = runtime.load_config(args.config, args.cfg_options)

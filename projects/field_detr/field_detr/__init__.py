@@ -6,8 +6,10 @@ its classes with MMEngine's registries and lets ``torch.load`` read MMEngine
 checkpoints under torch's safe loader.
 """
 from .checkpoint_compat import allow_mmengine_checkpoints
-from .data_validation import InputError, load_coco_split
+from .data_validation import load_coco_split
 from .dataset import FieldCocoDataset
+from .errors import (ConfigError, FieldDetrError, InputError,
+                     TrainingStopped)
 from .hooks import (CheckpointLayoutHook, CocoTransplantHook, MemoryHook,
                     MLflowRunHook, RNGStateHook)
 from .inference import Detections, LocalDetector
@@ -20,9 +22,10 @@ allow_mmengine_checkpoints()
 
 __all__ = [
     'Bf16AwareAmpOptimWrapper', 'CheckpointLayoutHook', 'CocoTransplantHook',
-    'Detections', 'FastDETRHead', 'FieldCocoDataset', 'FieldCocoMetric',
-    'FieldDETR', 'FieldMLflowVisBackend', 'FieldTensorboardVisBackend',
-    'GroupedOptimWrapperConstructor', 'InputError', 'LocalDetector',
-    'MemoryHook', 'MLflowRunHook', 'RNGStateHook',
-    'allow_mmengine_checkpoints', 'load_coco_split'
+    'ConfigError', 'Detections', 'FastDETRHead', 'FieldCocoDataset',
+    'FieldCocoMetric', 'FieldDETR', 'FieldDetrError', 'FieldMLflowVisBackend',
+    'FieldTensorboardVisBackend', 'GroupedOptimWrapperConstructor',
+    'InputError', 'LocalDetector', 'MemoryHook', 'MLflowRunHook',
+    'RNGStateHook', 'TrainingStopped', 'allow_mmengine_checkpoints',
+    'load_coco_split'
 ]

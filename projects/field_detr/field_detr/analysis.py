@@ -95,18 +95,6 @@ def train_time(log: str) -> Dict[str, float]:
         fastest_epoch_time=per_epoch[fastest])
 
 
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of xyxy boxes, (N, M)."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(br - tl, 0, None).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
-    return inter / (area_a[:, None] + area_b[None] - inter)
-
-
 def _xyxy(box):
     x, y, w, h = box
     return [x, y, x + w, y + h]
@@ -119,8 +107,11 @@ def confusion_matrix(results: List[dict], ann_file: str,
     columns: predicted class then "background" (missed objects).
 
     Detections above ``score_thr`` are matched greedily by score to the
-    unmatched ground truth of highest IoU (any class) above ``iou_thr``.
+    unmatched ground truth of highest IoU (any class) above ``iou_thr``
+    (IoU by mmdet's ``bbox_overlaps``).
     """
+    from mmdet.evaluation.functional import bbox_overlaps
+
     from .data_validation import load_coco_split
     split = load_coco_split(ann_file, check_images=False)
     classes = list(split.classes)
@@ -137,7 +128,7 @@ def confusion_matrix(results: List[dict], ann_file: str,
         dets = sorted(dets_by_img.get(img['id'], []),
                       key=lambda d: -d['score'])
         det_boxes = np.array([_xyxy(d['bbox']) for d in dets]).reshape(-1, 4)
-        iou = _box_iou(det_boxes, gt_boxes)
+        iou = bbox_overlaps(det_boxes, gt_boxes)
         matched = np.zeros(len(gts), dtype=bool)
         for i, d in enumerate(dets):
             pred = label_of.get(d['category_id'])

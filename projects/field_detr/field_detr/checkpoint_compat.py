@@ -55,8 +55,3 @@ def allow_mmengine_checkpoints() -> None:
     if add is not None:  # torch < 2.4 loads everything anyway
         add(safe_checkpoint_globals())
 
-
-def strip_module_prefix(state_dict: dict) -> dict:
-    """Keys without the ``module.`` that (Distributed)DataParallel adds."""
-    return {k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in state_dict.items()}

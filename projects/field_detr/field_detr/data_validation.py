@@ -27,18 +27,15 @@ import json
 import math
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .errors import InputError
 
 #: Pixels a box may extend past the image border (rounding in exporters).
 BOX_TOLERANCE = 1.0
 
 ANN_RELPATH = osp.join('annotations', 'annotations.json')
 IMG_RELDIR = 'images'
-
-
-class InputError(ValueError):
-    """Bad user input (data, paths); the message is one line naming the file
-    and, for data, the record."""
 
 
 @dataclass
@@ -102,13 +99,6 @@ class CocoSplit:
             categories=categories)
 
 
-def error_line(error: BaseException, default: str = '') -> str:
-    """The last line of an exception's message, at most 200 characters
-    (``default`` when it has none): the cause in a one-line error."""
-    text = str(error).strip()
-    return text.splitlines()[-1][:200] if text else default
-
-
 def split_paths(split_dir: str) -> tuple:
     """``(ann_file, img_dir)`` of a split folder."""
     return osp.join(split_dir, ANN_RELPATH), osp.join(split_dir, IMG_RELDIR)
@@ -145,10 +135,33 @@ def load_coco_split(ann_file: str,
     Raises:
         InputError: on the first problem, naming file and record.
     """
+    data = _read_json(ann_file)
+    cat_ids, cat_to_label, unused = _match_categories(
+        ann_file, data['categories'], classes)
+    images = _check_images(ann_file, data['images'],
+                           img_dir if check_images else None)
+    anns_by_image = _check_annotations(ann_file, data['annotations'], images,
+                                       cat_to_label, unused, classes)
+    return CocoSplit(
+        ann_file=ann_file,
+        img_dir=img_dir,
+        classes=tuple(classes),
+        cat_ids=cat_ids,
+        images=images,
+        anns_by_image=anns_by_image,
+        ignored_categories=sorted(unused.values()))
 
-    def fail(msg: str):
-        raise InputError(f'{ann_file}: {msg}')
 
+def _fail(ann_file: str, msg: str):
+    raise InputError(f'{ann_file}: {msg}')
+
+
+def _is_id(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _read_json(ann_file: str) -> dict:
+    """The file's top-level object, with its three lists."""
     if not osp.isfile(ann_file):
         raise InputError(
             f'{ann_file}: annotation file not found (a split needs '
@@ -157,126 +170,139 @@ def load_coco_split(ann_file: str,
         with open(ann_file, encoding='utf-8') as f:
             data = json.load(f)
     except json.JSONDecodeError as e:
-        fail(f'invalid JSON at line {e.lineno} column {e.colno}: {e.msg}')
+        _fail(ann_file, f'invalid JSON at line {e.lineno} column {e.colno}: '
+              f'{e.msg}')
     except (OSError, UnicodeDecodeError) as e:
-        fail(f'cannot read file: {e}')
+        _fail(ann_file, f'cannot read file: {e}')
     if not isinstance(data, dict):
-        fail('top level must be a JSON object with images, annotations '
-             'and categories')
+        _fail(ann_file, 'top level must be a JSON object with images, '
+              'annotations and categories')
     for key in ('images', 'annotations', 'categories'):
         if key not in data:
-            fail(f'missing "{key}" list')
+            _fail(ann_file, f'missing "{key}" list')
         if not isinstance(data[key], list):
-            fail(f'"{key}" must be a list, got {type(data[key]).__name__}')
+            _fail(ann_file, f'"{key}" must be a list, got '
+                  f'{type(data[key]).__name__}')
+    return data
 
-    # Categories: match classes by name.
+
+def _match_categories(
+        ann_file: str, categories: list, classes: Sequence[str]
+) -> Tuple[List[int], Dict[int, int], Dict[int, str]]:
+    """Classes matched to categories by name: the category id of each class
+    (label order), category id -> label, and the unused categories (id ->
+    name)."""
     wanted = {name.lower(): label for label, name in enumerate(classes)}
-    cat_to_label: Dict[object, int] = {}
-    unused_cats: Dict[object, str] = {}
+    cat_to_label: Dict[int, int] = {}
+    unused: Dict[int, str] = {}
     cat_ids: List[Optional[int]] = [None] * len(classes)
-    for i, cat in enumerate(data['categories']):
+    for i, cat in enumerate(categories):
         if not isinstance(cat, dict) or 'id' not in cat or not isinstance(
                 cat.get('name'), str):
-            fail(f'categories[{i}]: needs "id" and "name", got {cat!r}')
+            _fail(ann_file,
+                  f'categories[{i}]: needs "id" and "name", got {cat!r}')
         cid, name = cat['id'], cat['name']
-        if not isinstance(cid, int) or isinstance(cid, bool):
-            fail(f'categories[{i}] ("{name}"): id must be an integer, '
-                 f'got {cid!r}')
-        if cid in cat_to_label or cid in unused_cats:
-            fail(f'categories[{i}] ("{name}"): duplicate category id {cid}')
+        if not _is_id(cid):
+            _fail(ann_file, f'categories[{i}] ("{name}"): id must be an '
+                  f'integer, got {cid!r}')
+        if cid in cat_to_label or cid in unused:
+            _fail(ann_file, f'categories[{i}] ("{name}"): duplicate category '
+                  f'id {cid}')
         label = wanted.get(name.strip().lower())
         if label is None:
-            unused_cats[cid] = name
+            unused[cid] = name
             continue
         if cat_ids[label] is not None:
-            fail(f'categories[{i}]: a second category named "{name}" '
-                 f'(ids {cat_ids[label]} and {cid})')
+            _fail(ann_file, f'categories[{i}]: a second category named '
+                  f'"{name}" (ids {cat_ids[label]} and {cid})')
         cat_ids[label] = cid
         cat_to_label[cid] = label
     for label, cid in enumerate(cat_ids):
         if cid is None:
-            fail(f'no category named "{classes[label]}" in categories '
-                 f'(found: {[c.get("name") for c in data["categories"]]})')
+            _fail(ann_file, f'no category named "{classes[label]}" in '
+                  f'categories (found: {[c.get("name") for c in categories]})')
+    return cat_ids, cat_to_label, unused
 
-    # Images.
+
+def _check_images(ann_file: str, records: list,
+                  img_dir: Optional[str]) -> List[dict]:
+    """The image records (``id``, ``file_name``, ``width``, ``height``);
+    with ``img_dir``, each file exists, is readable and has its size."""
     images: List[dict] = []
-    seen_imgs: Dict[object, int] = {}
-    for i, img in enumerate(data['images']):
+    seen: Dict[int, int] = {}
+    for i, img in enumerate(records):
         if not isinstance(img, dict):
-            fail(f'images[{i}]: must be an object, got {img!r}')
+            _fail(ann_file, f'images[{i}]: must be an object, got {img!r}')
         for key in ('id', 'file_name', 'width', 'height'):
             if key not in img:
-                fail(f'images[{i}] (id={img.get("id")!r}): missing "{key}"')
+                _fail(ann_file,
+                      f'images[{i}] (id={img.get("id")!r}): missing "{key}"')
         iid = img['id']
-        if not isinstance(iid, int) or isinstance(iid, bool):
-            fail(f'images[{i}]: id must be an integer, got {iid!r}')
-        if iid in seen_imgs:
-            fail(f'images[{i}] ("{img["file_name"]}"): duplicate image id '
-                 f'{iid} (also images[{seen_imgs[iid]}])')
-        seen_imgs[iid] = i
+        if not _is_id(iid):
+            _fail(ann_file, f'images[{i}]: id must be an integer, got '
+                  f'{iid!r}')
+        if iid in seen:
+            _fail(ann_file, f'images[{i}] ("{img["file_name"]}"): duplicate '
+                  f'image id {iid} (also images[{seen[iid]}])')
+        seen[iid] = i
         w, h = img['width'], img['height']
         if not (_is_number(w) and _is_number(h) and w > 0 and h > 0):
-            fail(f'images[{i}] (id={iid}): width and height must be '
-                 f'positive numbers, got {w!r} x {h!r}')
-        if img_dir is not None and check_images:
-            path = osp.join(img_dir, img['file_name'])
-            if not osp.isfile(path):
-                fail(f'images[{i}] (id={iid}): image file not found: {path}')
-            try:
-                size = _image_size(path)
-            except Exception as e:  # PIL raises several types
-                fail(f'images[{i}] (id={iid}): unreadable image {path}: '
-                     f'{type(e).__name__}: {e}')
-            if tuple(size) != (int(w), int(h)):
-                fail(f'images[{i}] (id={iid}): {path} is {size[0]}x{size[1]}'
-                     f' but the JSON says {w}x{h}')
+            _fail(ann_file, f'images[{i}] (id={iid}): width and height must '
+                  f'be positive numbers, got {w!r} x {h!r}')
+        if img_dir is not None:
+            _check_image_file(ann_file, f'images[{i}] (id={iid})',
+                              osp.join(img_dir, img['file_name']), w, h)
         images.append(
             dict(id=iid, file_name=img['file_name'], width=w, height=h))
     if not images:
-        fail('empty split: "images" holds no image')
+        _fail(ann_file, 'empty split: "images" holds no image')
+    return images
 
-    # Annotations.
+
+def _check_image_file(ann_file: str, where: str, path: str, w, h) -> None:
+    if not osp.isfile(path):
+        _fail(ann_file, f'{where}: image file not found: {path}')
+    try:
+        size = _image_size(path)
+    except Exception as e:  # PIL raises several types
+        _fail(ann_file, f'{where}: unreadable image {path}: '
+              f'{type(e).__name__}: {e}')
+    if tuple(size) != (int(w), int(h)):
+        _fail(ann_file, f'{where}: {path} is {size[0]}x{size[1]} but the '
+              f'JSON says {w}x{h}')
+
+
+def _check_annotations(ann_file: str, records: list, images: List[dict],
+                       cat_to_label: Dict[int, int], unused: Dict[int, str],
+                       classes: Sequence[str]) -> Dict[int, List[dict]]:
+    """Image id -> its annotations, each with ``bbox`` (xywh clipped to the
+    image), ``label``, ``category_id``, ``iscrowd`` and ``area``."""
     anns_by_image: Dict[int, List[dict]] = {img['id']: [] for img in images}
     size_of = {img['id']: (img['width'], img['height']) for img in images}
-    seen_anns = set()
-    for i, ann in enumerate(data['annotations']):
+    seen = set()
+    for i, ann in enumerate(records):
         if not isinstance(ann, dict):
-            fail(f'annotations[{i}]: must be an object, got {ann!r}')
+            _fail(ann_file, f'annotations[{i}]: must be an object, got '
+                  f'{ann!r}')
         aid = ann.get('id')
         where = f'annotations[{i}] (id={aid!r})'
         for key in ('id', 'image_id', 'category_id', 'bbox'):
             if key not in ann:
-                fail(f'{where}: missing "{key}"')
-        if aid in seen_anns:
-            fail(f'{where}: duplicate annotation id {aid}')
-        seen_anns.add(aid)
+                _fail(ann_file, f'{where}: missing "{key}"')
+        if aid in seen:
+            _fail(ann_file, f'{where}: duplicate annotation id {aid}')
+        seen.add(aid)
         if ann['image_id'] not in size_of:
-            fail(f'{where}: image_id {ann["image_id"]!r} is not in images')
+            _fail(ann_file, f'{where}: image_id {ann["image_id"]!r} is not '
+                  'in images')
         cid = ann['category_id']
         if cid not in cat_to_label:
-            if cid in unused_cats:
-                fail(f'{where}: unknown category "{unused_cats[cid]}" '
-                     f'(id {cid}); only {list(classes)} are trained')
-            fail(f'{where}: unknown category id {cid!r}')
-        bbox = ann['bbox']
-        if not (isinstance(bbox, list) and len(bbox) == 4
-                and all(_is_number(v) for v in bbox)):
-            fail(f'{where}: bbox must be 4 numbers [x, y, w, h], '
-                 f'got {bbox!r}')
-        x, y, w, h = bbox
-        if w <= 0 or h <= 0:
-            fail(f'{where}: bbox {bbox} has non-positive width or height')
-        img_w, img_h = size_of[ann['image_id']]
-        if (x < -BOX_TOLERANCE or y < -BOX_TOLERANCE
-                or x + w > img_w + BOX_TOLERANCE
-                or y + h > img_h + BOX_TOLERANCE):
-            fail(f'{where}: bbox {bbox} lies outside its {img_w}x{img_h} '
-                 f'image (id {ann["image_id"]})')
-        x1, y1 = max(x, 0.0), max(y, 0.0)
-        x2, y2 = min(x + w, img_w), min(y + h, img_h)
-        if x2 <= x1 or y2 <= y1:
-            fail(f'{where}: bbox {bbox} has no area inside its image')
-        clipped = [x1, y1, x2 - x1, y2 - y1]
+            if cid in unused:
+                _fail(ann_file, f'{where}: unknown category "{unused[cid]}" '
+                      f'(id {cid}); only {list(classes)} are trained')
+            _fail(ann_file, f'{where}: unknown category id {cid!r}')
+        clipped = _clipped_box(ann_file, where, ann['bbox'],
+                               *size_of[ann['image_id']], ann['image_id'])
         anns_by_image[ann['image_id']].append(
             dict(
                 bbox=clipped,
@@ -286,12 +312,28 @@ def load_coco_split(ann_file: str,
                 # COCO's area is the object's (mask) area where given.
                 area=float(ann['area']) if _is_number(ann.get('area'))
                 else float(clipped[2] * clipped[3])))
+    return anns_by_image
 
-    return CocoSplit(
-        ann_file=ann_file,
-        img_dir=img_dir,
-        classes=tuple(classes),
-        cat_ids=list(cat_ids),
-        images=images,
-        anns_by_image=anns_by_image,
-        ignored_categories=sorted(unused_cats.values()))
+
+def _clipped_box(ann_file: str, where: str, bbox, img_w, img_h,
+                 image_id) -> List[float]:
+    """``bbox`` checked (4 numbers, positive size, inside the image up to
+    ``BOX_TOLERANCE``) and clipped to the image."""
+    if not (isinstance(bbox, list) and len(bbox) == 4
+            and all(_is_number(v) for v in bbox)):
+        _fail(ann_file, f'{where}: bbox must be 4 numbers [x, y, w, h], '
+              f'got {bbox!r}')
+    x, y, w, h = bbox
+    if w <= 0 or h <= 0:
+        _fail(ann_file,
+              f'{where}: bbox {bbox} has non-positive width or height')
+    if (x < -BOX_TOLERANCE or y < -BOX_TOLERANCE
+            or x + w > img_w + BOX_TOLERANCE
+            or y + h > img_h + BOX_TOLERANCE):
+        _fail(ann_file, f'{where}: bbox {bbox} lies outside its '
+              f'{img_w}x{img_h} image (id {image_id})')
+    x1, y1 = max(x, 0.0), max(y, 0.0)
+    x2, y2 = min(x + w, img_w), min(y + h, img_h)
+    if x2 <= x1 or y2 <= y1:
+        _fail(ann_file, f'{where}: bbox {bbox} has no area inside its image')
+    return [x1, y1, x2 - x1, y2 - y1]

@@ -18,65 +18,17 @@ reads it) holds:
 """
 import copy
 import hashlib
-import os
 import os.path as osp
-import zipfile
 from typing import Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
 
-from .checkpoint_compat import strip_module_prefix
-from .data_validation import InputError
-from .hooks.checkpoint_layout_hook import fsync_replace
+from .checkpoint_file import load_checkpoint_file, revise_keys, save_atomic
+from .errors import InputError
 
 FORMAT = 'field_detr.exported_model'
 VERSION = 1
-
-
-def verify_checkpoint_file(path: str) -> None:
-    """Refuse a missing, truncated, corrupt or unsafe checkpoint with one
-    line, before anything is unpickled."""
-    if not osp.isfile(path):
-        raise InputError(f'{path}: checkpoint not found')
-    if not zipfile.is_zipfile(path):
-        raise InputError(
-            f'{path}: not a readable checkpoint (truncated or corrupt: no '
-            'zip directory); use another checkpoint, e.g. the previous '
-            'epoch\'s')
-    try:
-        with zipfile.ZipFile(path) as z:
-            bad = z.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise InputError(f'{path}: corrupt checkpoint ({e})') from None
-    if bad is not None:
-        raise InputError(f'{path}: corrupt checkpoint (bad CRC in {bad})')
-    refuse_unsafe_globals(path)
-
-
-def refuse_unsafe_globals(path: str) -> None:
-    """Refuse, without unpickling anything, a checkpoint whose pickle names
-    objects outside torch's safe-load allow-list (torch's defaults plus
-    :func:`~field_detr.checkpoint_compat.safe_checkpoint_globals`): such a
-    file could run code when loaded (e.g. ``posix.system``)."""
-    try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception as e:  # noqa: BLE001 - an unreadable pickle
-        raise InputError(f'{path}: not a readable checkpoint '
-                         f'({type(e).__name__}: {e}); it was not loaded'
-                         ) from None
-    if unsafe:
-        raise InputError(
-            f'{path}: refused, it was not loaded: its pickle calls objects '
-            f'a checkpoint never holds ({", ".join(sorted(unsafe))}) and '
-            'could run code; use a checkpoint written by MMEngine/field_detr')
-
-
-def load_checkpoint_file(path: str) -> dict:
-    """``torch.load`` a verified checkpoint with the safe loader (the
-    package's import allow-lists MMEngine's checkpoint types)."""
-    verify_checkpoint_file(path)
-    return torch.load(path, map_location='cpu', weights_only=True)
 
 
 def weights_checksum(state_dict) -> str:
@@ -151,7 +103,7 @@ def build_export(checkpoint_path: str, config: Optional[str] = None,
     meta = ckpt.get('meta', {})
     classes = list(meta.get('dataset_meta', {}).get('classes') or
                    cfg.get('classes') or ('player', 'ball'))
-    state_dict = strip_module_prefix(ckpt['state_dict'])
+    state_dict = revise_keys(ckpt['state_dict'])
     if fp16:
         state_dict = {
             k: v.half() if v.is_floating_point() else v
@@ -180,10 +132,7 @@ def export_model(checkpoint_path: str, output: str,
                  config: Optional[str] = None, fp16: bool = False) -> dict:
     """Write the exported model to ``output`` atomically; return it."""
     exported = build_export(checkpoint_path, config, fp16)
-    os.makedirs(osp.dirname(osp.abspath(output)), exist_ok=True)
-    tmp = f'{output}.tmp'
-    torch.save(exported, tmp)
-    fsync_replace(tmp, output)
+    save_atomic(exported, output)
     return exported
 
 

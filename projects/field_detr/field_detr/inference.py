@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from .data_validation import InputError
+from .errors import InputError
 from .export import build_export, is_exported, load_exported
 from .slicing import merge_views, slicing_settings, tile_windows
 

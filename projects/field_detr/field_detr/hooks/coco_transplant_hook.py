@@ -5,12 +5,12 @@ import socket
 from typing import Dict, Optional, Sequence
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from ..checkpoint_compat import strip_module_prefix
-from ..data_validation import InputError, error_line
+from ..checkpoint_file import revise_keys, verify_checkpoint_file
+from ..errors import InputError, error_line
 
 #: MMDetection's COCO-trained DETR R-50 (150 epochs, box AP 39.9).
 COCO_DETR_R50 = (
@@ -62,7 +62,6 @@ def transplant_coco_head(model: torch.nn.Module, checkpoint: str,
         from mmdet.datasets import CocoDataset
         source_classes = list(CocoDataset.METAINFO['classes'])
     if osp.isfile(checkpoint):
-        from ..export import verify_checkpoint_file  # export imports hooks
         verify_checkpoint_file(checkpoint)
     previous = socket.getdefaulttimeout()
     # a dead network fails instead of hanging
@@ -71,7 +70,7 @@ def transplant_coco_head(model: torch.nn.Module, checkpoint: str,
         ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     finally:
         socket.setdefaulttimeout(previous)
-    source = strip_module_prefix(ckpt.get('state_dict', ckpt))
+    source = revise_keys(ckpt.get('state_dict', ckpt))
     target = model.state_dict()
     new = transplant_state_dict(source, target, list(classes),
                                 list(source_classes), class_map)

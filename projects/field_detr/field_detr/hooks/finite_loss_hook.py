@@ -5,14 +5,10 @@ from typing import Optional
 
 import torch
 from mmdet.engine.hooks import CheckInvalidLossHook
-from mmengine.registry import HOOKS
+from mmdet.registry import HOOKS
 
-from ..data_validation import InputError
+from ..errors import TrainingStopped
 from .checkpoint_layout_hook import CHECKPOINT_DIR, LATEST
-
-
-class TrainingStopped(InputError):
-    """Training cannot go on; the message says why and what to do."""
 
 
 @HOOKS.register_module()
