@@ -20,6 +20,10 @@ TRAIN = re.compile(r'Epoch\(train\)\s+\[(?P<epoch>\d+)\]\[\s*(?P<it>\d+)/'
 VAL = re.compile(r'Epoch\(val\)\s+\[(?P<epoch>\d+)\]\[\s*\d+/\d+\]\s+'
                  r'(?P<metrics>coco/.*)')
 METRIC = re.compile(r'(coco/\S+): (\S+)')
+#: MMEngine warnings that say nothing about this run: its note to library
+#: authors ("deprecated") and MLflowVisBackend's reminder, printed for every
+#: tracking URI (the embedded SQLite store has no server)
+QUIET = ('Please make sure that the mlflow server is running.', )
 PY_WARNING = re.compile(r'^\S+:\d+: \w*Warning: ')
 
 #: field_detr's INFO messages a user should see.
@@ -63,8 +67,8 @@ class ConsoleFilter:
                 else None
         level, msg = match.group('level'), match.group('msg')
         self._keep_continuation = False
-        if level == 'WARNING' and 'deprecated' in msg:
-            return None  # MMEngine's notes to library authors
+        if level == 'WARNING' and ('deprecated' in msg or msg in QUIET):
+            return None
         if level in ('WARNING', 'ERROR', 'CRITICAL'):
             self._keep_continuation = True
             return f'{level.lower()}: {msg}'

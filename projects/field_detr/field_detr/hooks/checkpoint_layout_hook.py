@@ -1,39 +1,23 @@
 """The checkpoint layout users rely on, written atomically."""
 import contextlib
-import glob
 import os
 import os.path as osp
 import re
 import shutil
 from typing import Optional, Tuple
 
+from mmdet.registry import HOOKS
 from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
-from mmengine.registry import HOOKS
 
-from ..data_validation import InputError, error_line
+from ..checkpoint_file import fsync_replace
+from ..errors import ConfigError, TrainingStopped, error_line
 
 LIGHTWEIGHT = 'checkpoint_epoch_{}_lightweight.pth'
 FULL = 'checkpoint_epoch_{}.pth'
 BEST = 'best_model.pth'
 LATEST = 'latest_checkpoint.pth'
 CHECKPOINT_DIR = 'checkpoints'
-
-
-def fsync_replace(tmp_path: str, final_path: str) -> None:
-    """Flush ``tmp_path`` to disk and rename it over ``final_path``.
-
-    The rename is atomic on POSIX file systems: a reader (or a crash) sees
-    the old file or the new one, never a partial write.
-    """
-    with open(tmp_path, 'rb+') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp_path, final_path)
-    dir_fd = os.open(osp.dirname(final_path) or '.', os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 # the temporary names _save() and _copy() write under, and only those
@@ -83,14 +67,27 @@ class CheckpointLayoutHook(CheckpointHook):
             checkpoints to keep; -1 keeps all. Full, best and latest
             checkpoints are never deleted. Defaults to 2: ``--resume``
             needs only the newest, and a 50-epoch DETR R-50 run keeping all
-            would hold 8 GB of them.
+            would hold 8 GB of them. Retention is the base class's
+            (``max_keep_ckpts`` and its ``keep_ckpt_ids``, which survive a
+            resume through the message hub).
         save_best (str, optional): metric that selects ``best_model.pth``.
             Defaults to ``'coco/bbox_mAP'``.
         rule (str): ``'greater'`` or ``'less'``: which way is better.
             Defaults to ``'greater'``.
         **kwargs: other :class:`mmengine.hooks.CheckpointHook` arguments
-            (``backend_args``, ``published_keys``, ...).
+            (``backend_args``, ``published_keys``, ``greater_keys``, ...).
+            Those the layout fixes are accepted only with the value it
+            honours (``interval=1``, ``by_epoch=True``, ``save_last=True``,
+            ``save_optimizer=True``, ``save_param_scheduler=True``,
+            ``save_begin=0``, no ``filename_tmpl`` or ``out_dir``;
+            ``max_keep_ckpts`` means ``keep_lightweight``); any other value
+            raises :class:`~field_detr.errors.ConfigError`.
     """
+
+    #: base arguments the layout fixes, and the one value it honours
+    FIXED = dict(interval=1, by_epoch=True, save_last=True,
+                 save_optimizer=True, save_param_scheduler=True, save_begin=0,
+                 filename_tmpl=None, out_dir=None)
 
     def __init__(self,
                  full_interval: int = 10,
@@ -98,12 +95,22 @@ class CheckpointLayoutHook(CheckpointHook):
                  save_best: Optional[str] = 'coco/bbox_mAP',
                  rule: str = 'greater',
                  **kwargs) -> None:
-        for key in ('interval', 'by_epoch', 'save_last', 'max_keep_ckpts',
-                    'filename_tmpl', 'out_dir'):
-            kwargs.pop(key, None)
+        for key in [k for k in kwargs if k in self.FIXED]:
+            value = kwargs.pop(key)
+            if value != self.FIXED[key]:
+                raise ConfigError(
+                    f'CheckpointLayoutHook: {key}={value!r} is not supported '
+                    f'(the layout needs {key}={self.FIXED[key]!r}: a '
+                    'lightweight checkpoint every epoch, a full one every '
+                    'full_interval epochs, in <work_dir>/checkpoints/); use '
+                    "MMEngine's CheckpointHook for another layout")
+        if 'max_keep_ckpts' in kwargs:
+            keep_lightweight = kwargs.pop('max_keep_ckpts')
         super().__init__(
             interval=1, by_epoch=True, save_last=False, save_best=save_best,
-            rule=rule if save_best else None, **kwargs)
+            rule=rule if save_best else None,
+            max_keep_ckpts=keep_lightweight, filename_tmpl=LIGHTWEIGHT,
+            **kwargs)
         self.full_interval = full_interval
         self.keep_lightweight = keep_lightweight
 
@@ -112,6 +119,8 @@ class CheckpointLayoutHook(CheckpointHook):
             'optimizer' not in checkpoint)
 
     def before_train(self, runner) -> None:
+        # the base class restores keep_ckpt_ids from the message hub (and
+        # would put a preset out_dir under <out_dir>/<work dir name>)
         super().before_train(runner)
         self.out_dir = osp.join(runner.work_dir, CHECKPOINT_DIR)
         if is_main_process():
@@ -191,6 +200,7 @@ class CheckpointLayoutHook(CheckpointHook):
 
     def after_train_epoch(self, runner) -> None:
         epoch = runner.epoch + 1
+        outdated = self._retain(runner, epoch)
         self._save(runner, LIGHTWEIGHT.format(epoch), full=False)
         if epoch % self.full_interval == 0 or epoch == runner.max_epochs:
             # the same state twice: serialise it once, copy it for latest
@@ -198,7 +208,10 @@ class CheckpointLayoutHook(CheckpointHook):
             self._copy(FULL.format(epoch), LATEST)
         else:
             self._save(runner, LATEST, full=True)
-        self._prune_lightweight()
+        if outdated is not None and is_main_process():
+            path = osp.join(self.out_dir, LIGHTWEIGHT.format(outdated))
+            if osp.isfile(path):
+                os.remove(path)
 
     def after_train(self, runner) -> None:
         """A run stopped early (``EarlyStoppingHook``) ends like a finished
@@ -276,20 +289,24 @@ class CheckpointLayoutHook(CheckpointHook):
             latest = osp.join(self.out_dir, LATEST)
             last = latest if osp.exists(latest) else 'none yet'
             reason = error_line(e, type(e).__name__)
-            raise InputError(
+            raise TrainingStopped(
                 f'{osp.join(self.out_dir, filename)}: could not be written '
                 f'({reason}); {free:.0f} MB free in {self.out_dir}; '
                 f'training stopped, the last good checkpoint is {last}'
             ) from None
 
-    @master_only
-    def _prune_lightweight(self) -> None:
-        if self.keep_lightweight < 0:
-            return
-        pattern = re.compile(r'checkpoint_epoch_(\d+)_lightweight\.pth$')
-        found = sorted(
-            (int(m.group(1)), path)
-            for path in glob.glob(osp.join(self.out_dir, '*_lightweight.pth'))
-            if (m := pattern.search(path)))
-        for _, path in found[:max(0, len(found) - self.keep_lightweight)]:
-            os.remove(path)
+    def _retain(self, runner, epoch: int) -> Optional[int]:
+        """The base class's retention record for this epoch's lightweight
+        checkpoint: ``keep_ckpt_ids`` (in the message hub, so in every
+        checkpoint written after it) takes ``epoch`` and drops its oldest
+        entry, whose epoch is returned for deletion once this epoch's files
+        are safely written (None when nothing is dropped)."""
+        if self.max_keep_ckpts <= 0:
+            return None
+        outdated = None
+        if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+            outdated = self.keep_ckpt_ids.popleft()
+        self.keep_ckpt_ids.append(epoch)
+        runner.message_hub.update_info('keep_ckpt_ids',
+                                       list(self.keep_ckpt_ids))
+        return outdated

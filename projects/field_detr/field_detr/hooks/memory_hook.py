@@ -4,8 +4,8 @@ import os
 import resource
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
 
 
 def process_rss_mb() -> float:
@@ -21,15 +21,17 @@ def process_rss_mb() -> float:
 
 @HOOKS.register_module()
 class MemoryHook(Hook):
-    """Log ``memory_ram_mb`` (process RSS) and, on CUDA, ``memory_gpu_mb``
-    (the peak allocated since MMEngine's log processor last reset it, i.e.
-    over the logging interval) with the training scalars; every
-    ``cleanup_interval`` iterations run ``gc.collect()``.
+    """Log ``memory_ram_mb`` (process RSS) with the training scalars and
+    every ``cleanup_interval`` iterations run ``gc.collect()``.
 
-    Nothing here waits for the GPU: reading the allocator's counters is a
-    host-side call. ``torch.cuda.empty_cache()`` hands cached blocks back to
-    the driver and makes the next iterations allocate them again, so it is
-    off unless ``empty_cuda_cache=True``.
+    GPU memory is MMEngine's: on CUDA its ``LogProcessor`` logs ``memory``,
+    the peak allocated since its last log line, and resets the peak; the
+    visualisation backends log it as ``memory_gpu_mb``. This hook reads and
+    resets nothing on the GPU.
+
+    ``torch.cuda.empty_cache()`` hands cached blocks back to the driver and
+    makes the next iterations allocate them again, so it is off unless
+    ``empty_cuda_cache=True``.
 
     Args:
         cleanup_interval (int): iterations between clean-ups; 0 disables
@@ -47,13 +49,10 @@ class MemoryHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        hub = runner.message_hub
-        hub.update_scalar('train/memory_ram_mb', process_rss_mb())
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            hub.update_scalar('train/memory_gpu_mb',
-                              torch.cuda.max_memory_allocated() / 2**20)
-        if (self.cleanup_interval
-                and (runner.iter + 1) % self.cleanup_interval == 0):
+        runner.message_hub.update_scalar('train/memory_ram_mb',
+                                         process_rss_mb())
+        # every_n_train_iters is False for an interval of 0
+        if self.every_n_train_iters(runner, self.cleanup_interval):
             gc.collect()
             if self.empty_cuda_cache and torch.cuda.is_available():
                 torch.cuda.empty_cache()

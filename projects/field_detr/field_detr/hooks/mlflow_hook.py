@@ -5,9 +5,9 @@ import os
 import os.path as osp
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import master_only
 from mmengine.hooks import EarlyStoppingHook, Hook
-from mmengine.registry import HOOKS
 
 from ..visualization.mlflow_backend import mlflow_backend_of
 from .checkpoint_layout_hook import BEST, CHECKPOINT_DIR, LATEST
@@ -26,8 +26,9 @@ class MLflowRunHook(Hook):
       ``--resume`` continues the same run;
     * after training: why it ended (tag ``stop_reason``: completed, or the
       early-stopping rule), the best model as an MLflow PyTorch model named
-      ``model`` (``mlflow.pytorch.load_model("runs:/<id>/model")``), the
-      log files and a loss/mAP plot.
+      ``model`` (``mlflow.pytorch.load_model("runs:/<id>/model")``) and a
+      loss/mAP plot; the log files follow when the backend closes
+      (MMEngine's ``MLflowVisBackend.close``).
 
     Does nothing when the backend is absent or tracking has failed.
 
@@ -103,11 +104,8 @@ class MLflowRunHook(Hook):
         backend.set_tags(dict(stop_reason=stop_reason(runner),
                               epochs_trained=runner.epoch))
         self._upload_checkpoints(runner)
+        # the logs themselves: FieldMLflowVisBackend.close (MMEngine's)
         log_dir = runner.log_dir
-        for path in sorted(glob.glob(osp.join(log_dir, '*.log')) +
-                           glob.glob(osp.join(log_dir, 'vis_data',
-                                              'scalars.json'))):
-            backend.log_artifact(path, 'logs')
         scalars = osp.join(log_dir, 'vis_data', 'scalars.json')
         if osp.isfile(scalars):
             self._log_plot(backend, scalars, log_dir)

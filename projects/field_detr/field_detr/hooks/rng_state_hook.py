@@ -4,8 +4,8 @@ from typing import Optional
 
 import numpy as np
 import torch
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
 
 
 def get_rng_state() -> dict:

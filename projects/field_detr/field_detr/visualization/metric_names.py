@@ -15,7 +15,6 @@ _FIXED = {
     'grad_norm': 'grad_norm',
     'memory': 'memory_gpu_mb',  # MMEngine's CUDA max-allocated, MB
     'memory_ram_mb': 'memory_ram_mb',
-    'memory_gpu_mb': 'memory_gpu_mb',
     'coco/bbox_mAP': 'val_map',
     'coco/bbox_mAP_50': 'val_map_50',
     'coco/bbox_mAP_75': 'val_map_75',

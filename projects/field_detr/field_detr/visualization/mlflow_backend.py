@@ -2,12 +2,12 @@
 import contextlib
 import fcntl
 import os
-import time
 import os.path as osp
+import time
 from typing import Optional
 
+from mmdet.registry import VISBACKENDS
 from mmengine.logging import MMLogger
-from mmengine.registry import VISBACKENDS
 from mmengine.visualization import MLflowVisBackend
 from mmengine.visualization.vis_backend import force_init_env
 
@@ -152,6 +152,9 @@ class FieldMLflowVisBackend(MLflowVisBackend):
         self._call('connect', self._start_run)
 
     def _start_run(self) -> None:
+        """Create the experiment (as a model-training one) and start or
+        continue the run; then MMEngine's own set-up (save dir, log streams,
+        tracking URI, experiment, tags and params of the run)."""
         mlflow = self._mlflow
         mlflow.set_tracking_uri(self._tracking_uri)
         # The first connection to a new SQLite store creates and migrates
@@ -171,13 +174,14 @@ class FieldMLflowVisBackend(MLflowVisBackend):
         mlflow.set_experiment(self._exp_name)
         if mlflow.active_run() is not None:
             mlflow.end_run()
+        # the run first: MMEngine's set-up tags the active run, and would
+        # start a new one where none is active
         if self.run_id:
             run = mlflow.start_run(run_id=self.run_id)
         else:
             run = mlflow.start_run(run_name=self._run_name)
         self.run_id = run.info.run_id
-        if self._tags:
-            mlflow.set_tags(self._tags)
+        super()._init_env()
         MMLogger.get_current_instance().info(
             f'MLflow: run {self.run_id} '
             f'({"continued" if self._resumed else "new"}) in experiment '
@@ -257,7 +261,16 @@ class FieldMLflowVisBackend(MLflowVisBackend):
             self._call('end run', self._mlflow.end_run, status=status)
 
     def close(self) -> None:
-        self.end('FINISHED')
+        """MMEngine's close: the work dir's logs, scalars and config
+        (``artifact_suffix``) uploaded under their relative paths, then the
+        run ended FINISHED. A run already ended (``end('FAILED')``) or whose
+        tracking failed is left as it is."""
+        if not self.active or self._mlflow.active_run() is None:
+            return
+        if getattr(self, 'cfg', None) is None:  # no config, no work dir
+            self.end('FINISHED')
+            return
+        self._call('upload logs and end run', super().close)
 
 
 def mlflow_backend_of(runner) -> Optional[FieldMLflowVisBackend]:

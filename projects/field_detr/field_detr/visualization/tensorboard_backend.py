@@ -1,5 +1,5 @@
 """TensorBoard with the same scalar names as MLflow."""
-from mmengine.registry import VISBACKENDS
+from mmdet.registry import VISBACKENDS
 from mmengine.visualization import TensorboardVisBackend
 from mmengine.visualization.vis_backend import force_init_env
 
