@@ -76,28 +76,19 @@ train_pipeline = [
          scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True),
     dict(type='PackDetInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor')),
-]
 loader_defaults = dict(batch_size=4, num_workers=6, persistent_workers=True,
                        prefetch_factor=2, pin_memory=True)
 dataset_defaults = dict(
-    _delete_=True, type='FieldCocoDataset', ann_file=ann_file,
+    type='FieldCocoDataset', ann_file=ann_file,
     data_prefix=dict(img='images/'), metainfo=metainfo,
     backend_args=backend_args)
 train_dataloader = dict(
     **loader_defaults,
-    dataset=dict(**dataset_defaults, data_root=train_dir,
+    dataset=dict(**dataset_defaults, _delete_=True, data_root=train_dir,
                  pipeline=train_pipeline))
+# validation and test keep the base's test_pipeline (resize to 1333x800)
 val_dataloader = dict(
-    **loader_defaults,
-    dataset=dict(**dataset_defaults, data_root=val_dir, test_mode=True,
-                 pipeline=test_pipeline))
+    **loader_defaults, dataset=dict(**dataset_defaults, data_root=val_dir))
 test_dataloader = val_dataloader
 val_evaluator = dict(
     _delete_=True,
