@@ -8,8 +8,7 @@ checkpoints under torch's safe loader.
 from .checkpoint_compat import allow_mmengine_checkpoints
 from .data_validation import load_coco_split
 from .dataset import FieldCocoDataset
-from .errors import (ConfigError, FieldDetrError, InputError,
-                     TrainingStopped)
+from .errors import ConfigError, FieldDetrError, InputError, TrainingStopped
 from .hooks import (CheckpointLayoutHook, CocoTransplantHook, MemoryHook,
                     MLflowRunHook, RNGStateHook)
 from .inference import Detections, LocalDetector

@@ -22,7 +22,6 @@ Rules:
 * Images without annotations are kept (they teach the model "nothing here").
 """
 from __future__ import annotations
-
 import json
 import math
 import os.path as osp

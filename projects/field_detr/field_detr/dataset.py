@@ -20,7 +20,7 @@ class FieldCocoDataset(BaseDetDataset):
     * matches classes to categories by name, case-insensitively, whatever
       their ids and order (``CocoDataset`` maps labels by file order);
     * validates every record once, when the dataset is built, and stops with
-      a :class:`~field_detr.data_validation.InputError` naming the file
+      a :class:`~field_detr.errors.InputError` naming the file
       and the record (see :mod:`field_detr.data_validation` for the rules);
     * keeps every image and box: images without annotations stay, and boxes
       smaller than a pixel are not skipped.

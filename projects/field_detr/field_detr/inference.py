@@ -83,9 +83,9 @@ class LocalDetector:
                  device: Optional[str] = None,
                  config: Optional[str] = None,
                  slicing: Optional[dict] = None) -> None:
+        from mmdet.registry import MODELS
         from mmdet.utils import register_all_modules
         from mmengine.dataset import Compose
-        from mmdet.registry import MODELS
         register_all_modules(init_default_scope=True)
 
         if not osp.isfile(model_path):

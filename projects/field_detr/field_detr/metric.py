@@ -14,9 +14,9 @@ from mmengine.logging import MMLogger
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from .ball_metrics import DISTANCES, SIZE_BINS, area_ranges
-from .ball_metrics import ball_localisation, gt_boxes_by_image, mean_valid
-from .ball_metrics import size_bin_ap
+from .ball_metrics import (DISTANCES, SIZE_BINS, area_ranges,
+                           ball_localisation, gt_boxes_by_image, mean_valid,
+                           size_bin_ap)
 from .ball_metrics import size_bins as _size_bins
 from .data_validation import load_coco_split
 

@@ -12,38 +12,16 @@ parsing their arguments:
 The tools call them as ``runtime.<name>``.
 """
 from ..errors import InputError, exit_on_error
-from .cli import (
-                  add_runner_args,
-                  end_tracking,
-                  load_config,
-                  oom_advice,
-                  parse_runner_args,
-)
-from .config_edits import (
-                  LOADERS,
-                  add_optional_hooks,
-                  apply_device_fallbacks,
-                  apply_lr_scaling,
-                  disable_amp,
-                  effective_batch,
-                  enable_amp,
-                  normalise_dataloaders,
-                  set_split,
-                  set_work_dir,
-                  without_mlflow,
-)
-from .distributed import (
-                  finish_distributed,
-                  init_cpu_distributed,
-                  world_size_from_env,
-)
-from .resume import (
-                  continue_mlflow_run,
-                  existing_checkpoints,
-                  resume_checkpoint,
-                  set_resume,
-                  verify_start_checkpoints,
-)
+from .cli import (add_runner_args, end_tracking, load_config, oom_advice,
+                  parse_runner_args)
+from .config_edits import (LOADERS, add_optional_hooks, apply_device_fallbacks,
+                           apply_lr_scaling, disable_amp, effective_batch,
+                           enable_amp, normalise_dataloaders, set_split,
+                           set_work_dir, without_mlflow)
+from .distributed import (finish_distributed, init_cpu_distributed,
+                          world_size_from_env)
+from .resume import (continue_mlflow_run, existing_checkpoints,
+                     resume_checkpoint, set_resume, verify_start_checkpoints)
 
 __all__ = [
     'InputError', 'LOADERS', 'add_optional_hooks', 'add_runner_args',

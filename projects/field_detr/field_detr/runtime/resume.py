@@ -13,12 +13,8 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..checkpoint_file import is_intact, verify_checkpoint_file
 from ..errors import InputError
-from ..hooks.checkpoint_layout_hook import (
-    CHECKPOINT_DIR,
-    FULL,
-    LATEST,
-    LIGHTWEIGHT,
-)
+from ..hooks.checkpoint_layout_hook import (CHECKPOINT_DIR, FULL, LATEST,
+                                            LIGHTWEIGHT)
 from .config_edits import MLFLOW_BACKEND
 
 CHECKPOINT_PATTERNS = ('*.pth', 'checkpoints/*.pth')
