@@ -11,8 +11,8 @@ import time
 import pytest
 import torch
 
-from conftest import (DEMO_CONFIG, FAST_OPTIONS, ROOT, TOOL_ENV, ckpt,
-                      run_tool, scalars, train)
+from helpers.runs import (FAST_OPTIONS, ROOT, SMALL_CONFIG, TOOL_ENV, ckpt,
+                          run_tool, scalars, train)
 
 
 def _load(path):
@@ -61,9 +61,9 @@ def test_truncated_checkpoint_is_refused_with_its_name(demo_run, tmp_path):
                 'rb').read()
     bad.write_bytes(data[:len(data) // 2])
     for proc in (
-            run_tool('train.py', DEMO_CONFIG, '--work-dir', tmp_path / 'w',
+            run_tool('train.py', SMALL_CONFIG, '--work-dir', tmp_path / 'w',
                      '--resume', bad, check=False),
-            run_tool('test.py', DEMO_CONFIG, bad, check=False),
+            run_tool('test.py', SMALL_CONFIG, bad, check=False),
             run_tool('export_model.py', '--checkpoint', bad, '--output',
                      tmp_path / 'out.pth', check=False)):
         assert proc.returncode == 2
@@ -78,7 +78,7 @@ def test_kill_during_training_then_resume(demo_data, tmp_path):
     epoch 3 with the iteration count of an uninterrupted run, and no file
     under a final name is truncated."""
     work_dir = str(tmp_path / 'killed')
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), SMALL_CONFIG,
            '--work-dir', work_dir, '--train-dir', demo_data['train'],
            '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
            'train_cfg.max_epochs=3']

@@ -11,6 +11,7 @@ model = dict(type='FieldDETR')
 11/27 15:07:14 - mmengine - INFO - MLflow: run abc (new) in experiment "detr_training" at sqlite:///m/mlflow.db
 11/27 15:07:15 - mmengine - INFO - paramwise_options -- backbone.conv1.weight:lr=1e-05
 11/27 15:07:16 - mmengine - WARNING - "FileClient" will be deprecated in future.
+11/27 15:07:16 - mmengine - WARNING - Please make sure that the mlflow server is running.
 11/27 15:07:16 - mmengine - WARNING - COCO-pretrained start unavailable (https://x/detr.pth: URLError: <urlopen error [Errno -2] Name or service not known>); training from the configured initialisation instead
 /site-packages/mmcv/cnn/bricks/transformer.py:441: DeprecationWarning: The arguments `dropout` in MultiheadAttention has been deprecated
   warnings.warn(

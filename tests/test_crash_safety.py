@@ -9,12 +9,11 @@ import sys
 import pytest
 import torch
 
-from conftest import (DEMO_CONFIG, FAST_OPTIONS, FAULTS_ENV, ROOT,
-                      TINY_CONFIG, TOOL_ENV, ckpt, fault_config, run_tool,
-                      train)
-
 from field_detr import InputError, LocalDetector
 from field_detr.runtime import resume_checkpoint
+from helpers.runs import (DEMO_CONFIG, FAST_OPTIONS, FAULTS_ENV, ROOT,
+                          TINY_CONFIG, TOOL_ENV, ckpt, fault_config, run_tool,
+                          train)
 
 
 class RunsACommand:

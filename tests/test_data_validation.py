@@ -6,7 +6,8 @@ import os.path as osp
 import pytest
 from PIL import Image
 
-from field_detr.data_validation import InputError, load_coco_split
+from field_detr.data_validation import load_coco_split
+from field_detr.errors import InputError
 
 
 def _split(tmp_path, coco=None, images=((1, 'a.jpg', 64, 48), )):

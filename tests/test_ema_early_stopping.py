@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 import torch
 
-from conftest import ckpt, run_tool, train
+from helpers.runs import ckpt, run_tool, train
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DEMO_CONFIG, ROOT, ckpt, run_tool
+from helpers.runs import DEMO_CONFIG, ROOT, SMALL_CONFIG, ckpt, run_tool
 
 MAIN_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field.py')
 
@@ -55,7 +55,7 @@ def test_local_detector_matches_test_py(exported, tmp_path):
     """The exported model on an image gives tools/test.py's detections."""
     from field_detr import LocalDetector
     out = str(tmp_path / 'results.json')
-    run_tool('test.py', DEMO_CONFIG, exported['source'], '--test-dir',
+    run_tool('test.py', SMALL_CONFIG, exported['source'], '--test-dir',
              exported['data']['val'], '--out', out, '--work-dir',
              str(tmp_path / 'test'), '--cfg-options',
              'test_dataloader.num_workers=0')
@@ -220,7 +220,7 @@ def test_coco_head_transplant(coco_detr):
 
 
 def _train_with_transplant(checkpoint, data, tmp_path):
-    from conftest import train
+    from helpers.runs import train
     config = tmp_path / 'coco_start.py'
     config.write_text(
         f'_base_ = {DEMO_CONFIG!r}\n'

@@ -16,9 +16,8 @@ from mmdet.structures.bbox import bbox_cxcywh_to_xyxy
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
-from conftest import ROOT
-
 import field_detr  # noqa: F401  (registers FastDETRHead)
+from helpers.runs import ROOT
 
 NUM_LAYERS, NUM_QUERIES = 6, 100
 

@@ -13,9 +13,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 from torch import nn
 
-from conftest import DEMO_CONFIG, ROOT, TINY_CONFIG
-
 from field_detr.models import SDPAMultiheadAttention
+from helpers.runs import DEMO_CONFIG, ROOT, TINY_CONFIG
 
 register_all_modules()  # mmdet's default scope, as the Runner sets it
 
@@ -180,6 +179,7 @@ def test_field_detr_loss_dispatches_fewer_ops_and_no_syncs():
     make the host wait for a GPU (.item(), nonzero, unique, ...) and all
     aten ops of one loss forward + backward, batch 8."""
     from mmengine.optim import OptimWrapper
+
     from field_detr.benchmark import count_ops
 
     cfg = model_cfg(MAIN_CONFIG)

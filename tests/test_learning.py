@@ -8,7 +8,7 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from conftest import scalars
+from helpers.runs import scalars
 
 pytestmark = pytest.mark.slow
 

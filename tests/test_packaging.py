@@ -4,7 +4,7 @@ import os.path as osp
 import re
 import tomllib
 
-from conftest import ROOT
+from helpers.runs import ROOT
 
 
 def _pins(lines):
@@ -30,7 +30,7 @@ def test_pyproject_pins_equal_requirements():
         assert required.get(name) == pin, (name, pin, required.get(name))
     # every runtime or extra package of requirements.txt is declared;
     # only the test tools are not
-    assert set(required) - set(declared) <= {'pytest', 'ruff'}
+    assert set(required) - set(declared) <= {'pytest', 'ruff', 'isort'}
     assert {'onnx', 'supervision', 'postgres', 'browser-tests'} <= set(
         project['optional-dependencies'])
     assert osp.isfile(osp.join(ROOT, 'projects', 'field_detr', 'field_detr',

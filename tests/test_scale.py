@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import (DEMO_CONFIG, FAST_OPTIONS, FAULTS_ENV, ROOT,
-                      TOOL_ENV, ckpt, fault_config, run_tool, scalars, train)
+from helpers.runs import (DEMO_CONFIG, FAST_OPTIONS, FAULTS_ENV, ROOT,
+                          SMALL_CONFIG, TOOL_ENV, ckpt, fault_config, run_tool,
+                          scalars, train)
 
 
 def _free_port():
@@ -34,7 +35,7 @@ def deterministic_config(tmp_path_factory):
     (4.5e-5 apart after 3 steps, against 3e-6 here).
     """
     path = tmp_path_factory.mktemp('cfg') / 'deterministic.py'
-    path.write_text(f'''_base_ = {DEMO_CONFIG!r}
+    path.write_text(f'''_base_ = {SMALL_CONFIG!r}
 model = dict(
     attention='stock',
     bbox_head=dict(sync_cls_avg_factor=True),
@@ -48,7 +49,7 @@ train_dataloader = dict(
     dataset=dict(pipeline=[
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', with_bbox=True),
-        dict(type='Resize', scale=(640, 384), keep_ratio=True),
+        dict(type='Resize', scale=(320, 192), keep_ratio=True),
         dict(type='PackDetInputs'),
     ]))
 ''')
@@ -111,7 +112,7 @@ def test_two_gloo_processes_equal_one_process(deterministic_config,
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         demo_data, tmp_path):
     config = fault_config(
-        tmp_path / 'nan_at_epoch_2.py', DEMO_CONFIG,
+        tmp_path / 'nan_at_epoch_2.py', SMALL_CONFIG,
         "[dict(type='FiniteLossHook'), "
         "dict(type='NaNLossFromEpochHook', epoch=2)]")
     work_dir = str(tmp_path / 'nan_run')

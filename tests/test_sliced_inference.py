@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_tool
+from helpers.runs import run_tool
 
 pytestmark = pytest.mark.slow
 
@@ -103,8 +103,10 @@ def test_players_cut_by_tile_borders_are_kept(detector, frames, learned):
     cut box come out as one box is test_slicing.py's hand-made case: this
     model, never trained on tiles, also sees extra players in them.)"""
     import json
+
     import torch
     from mmdet.structures.bbox import bbox_overlaps
+
     from field_detr.slicing import tile_windows
     with open(osp.join(learned['split'], 'annotations',
                        'annotations.json')) as f:

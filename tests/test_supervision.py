@@ -3,7 +3,6 @@
 model is the one the learning test trains)."""
 import numpy as np
 import pytest
-
 import supervision as sv
 
 pytestmark = pytest.mark.slow
@@ -19,6 +18,7 @@ def detector(learned):
 def test_round_trip_and_annotator(detector, learned):
     import glob
     import os.path as osp
+
     import cv2
     frame = cv2.imread(sorted(glob.glob(osp.join(learned['split'], 'images',
                                                   '*')))[0])

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ckpt, train, train_with_fault
+from helpers.runs import ckpt, train, train_with_fault
 from helpers.services import MlflowServer, PostgresCluster
 
 pytestmark = pytest.mark.slow

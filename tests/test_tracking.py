@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import signal
 import subprocess
 import sys
@@ -13,10 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (DEMO_CONFIG, ROOT, ckpt, run_tool, scalars, train,
-                      train_with_fault)
-from helpers.services import (MlflowServer, free_port, stop_group,
-                              wait_for_http)
+from helpers.runs import (ROOT, SMALL_CONFIG, ckpt, run_tool, scalars, train,
+                          train_with_fault)
+from helpers.services import MlflowServer, free_port, stop_group, wait_for_http
 
 
 def _client(uri):
@@ -58,8 +58,9 @@ def test_one_run_with_params_metrics_and_artifacts(tracked):
     assert p['batch_size'] == '2' and p['lr'] == '0.0001'
     assert p['weight_decay'] == '0.0001' and p['grad_clip_max_norm'] == '0.1'
     assert p['epochs'] == '2' and p['warmup_epochs'] == '1'
-    assert p['backbone'] == 'ResNet-50' and p['num_queries'] == '100'
-    assert p['encoder_layers'] == p['decoder_layers'] == '6'
+    # the small demo config's model (tests/configs/detr_demo_small.py)
+    assert p['backbone'] == 'ResNet-18' and p['num_queries'] == '100'
+    assert p['encoder_layers'] == p['decoder_layers'] == '2'
     assert p['train_images'] == '6' and p['val_images'] == '4'
     assert int(p['train_boxes_player']) + int(p['train_boxes_ball']) == \
         int(p['train_boxes'])
@@ -88,8 +89,13 @@ def test_one_run_with_params_metrics_and_artifacts(tracked):
                  'checkpoints/best_model.pth',
                  'checkpoints/checkpoint_epoch_1_lightweight.pth',
                  'checkpoints/checkpoint_epoch_2.pth', 'config.py',
-                 'logs/scalars.json', 'plots/curves.png'):
+                 'plots/curves.png'):
         assert name in artifacts, (name, artifacts)
+    # the logs, uploaded by MMEngine's MLflowVisBackend.close under their
+    # paths in the work dir (<timestamp>/vis_data/scalars.json, ...)
+    for suffix in ('/vis_data/scalars.json', '.log'):
+        assert any(a.endswith(suffix) for a in artifacts), (suffix,
+                                                            artifacts)
     assert any(a.startswith('images/') for a in artifacts)
 
 
@@ -191,7 +197,7 @@ def test_analysis_tools_plot_our_curves(tracked, tmp_path):
 
 def test_pr_curves_and_confusion_matrix(tracked, tmp_path):
     results = str(tmp_path / 'results.json')
-    run_tool('test.py', DEMO_CONFIG,
+    run_tool('test.py', SMALL_CONFIG,
              ckpt(tracked['work_dir'], 'latest_checkpoint.pth'),
              '--test-dir', tracked['data']['val'], '--out', results,
              '--work-dir', tmp_path / 'test', '--cfg-options',
@@ -335,7 +341,9 @@ def test_mlflow_ui_in_a_browser(tracked):
             page.screenshot(path=osp.join(SCREENSHOTS, 'run.png'))
 
             page.get_by_role('tab', name='Artifacts').click()
-            for text in ('checkpoints', 'logs', 'config.py'):
+            log_dir = sorted(d for d in os.listdir(tracked['work_dir'])
+                             if re.fullmatch(r'\d{8}_\d{6}', d))[0]
+            for text in ('checkpoints', log_dir, 'config.py'):
                 expect(page.get_by_text(text, exact=True).first
                        ).to_be_visible(timeout=60_000)
             page.screenshot(path=osp.join(SCREENSHOTS, 'artifacts.png'))

@@ -7,7 +7,8 @@ import shutil
 import pytest
 import torch
 
-from conftest import ckpt, run_tool, scalars, train, DEMO_CONFIG, FAST_OPTIONS
+from helpers.runs import (DEMO_CONFIG, FAST_OPTIONS, SMALL_CONFIG, ckpt,
+                          run_tool, scalars, train)
 
 
 def test_demo_training_trains_validates_and_checkpoints(demo_run):
@@ -27,24 +28,6 @@ def test_demo_training_trains_validates_and_checkpoints(demo_run):
     if not torch.cuda.is_available():
         assert log.count('mixed precision (AMP) is off') == 1
         assert 'torch.compile is off' not in log
-
-
-def test_cpu_fallbacks_switch_amp_and_compile_off(monkeypatch):
-    from mmengine.config import Config
-
-    from field_detr import runtime
-    if torch.cuda.is_available():
-        pytest.skip('falls back only without CUDA')
-    notes = []
-    monkeypatch.setattr(runtime, '_note', notes.append)
-    cfg = Config.fromfile(DEMO_CONFIG)
-    cfg.compile = True
-    runtime.apply_device_fallbacks(cfg)
-    assert cfg.compile is False
-    assert cfg.optim_wrapper.type == 'OptimWrapper'
-    assert 'dtype' not in cfg.optim_wrapper
-    assert sum('torch.compile is off' in n for n in notes) == 1
-    assert sum('mixed precision (AMP) is off' in n for n in notes) == 1
 
 
 def test_checkpoint_loads_under_torch_safe_loader(demo_run):
@@ -109,7 +92,7 @@ def test_resume_from_explicit_path(demo_run, tmp_path):
 def test_new_run_never_overwrites_an_old_one(demo_run):
     latest = ckpt(demo_run['work_dir'], 'latest_checkpoint.pth')
     before = os.stat(latest).st_mtime_ns
-    proc = run_tool('train.py', DEMO_CONFIG, '--work-dir',
+    proc = run_tool('train.py', SMALL_CONFIG, '--work-dir',
                     demo_run['work_dir'], check=False)
     assert proc.returncode == 2
     assert 'already holds checkpoints' in proc.stderr
