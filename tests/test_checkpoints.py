@@ -1,18 +1,13 @@
 """The checkpoint layout after real trainings: files, retention, atomicity,
-corrupt files, kill -9 and lightweight resume."""
-import glob
+corrupt files and lightweight resume (kill -9 and resume:
+test_crash_safety.py)."""
 import os
 import os.path as osp
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
-from helpers.runs import (FAST_OPTIONS, ROOT, SMALL_CONFIG, TOOL_ENV, ckpt,
-                          run_tool, scalars, train)
+from helpers.runs import SMALL_CONFIG, ckpt, run_tool, scalars, train
 
 
 def _load(path):
@@ -71,37 +66,6 @@ def test_truncated_checkpoint_is_refused_with_its_name(demo_run, tmp_path):
         assert f'{bad}: not a readable checkpoint (truncated or corrupt' \
             in proc.stderr
     assert not (tmp_path / 'out.pth').exists()
-
-
-def test_kill_during_training_then_resume(demo_data, tmp_path):
-    """kill -9 in the middle of epoch 2, then --resume: training ends at
-    epoch 3 with the iteration count of an uninterrupted run, and no file
-    under a final name is truncated."""
-    work_dir = str(tmp_path / 'killed')
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), SMALL_CONFIG,
-           '--work-dir', work_dir, '--train-dir', demo_data['train'],
-           '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
-           'train_cfg.max_epochs=3']
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                            env={**os.environ, **TOOL_ENV})
-    latest = ckpt(work_dir, 'latest_checkpoint.pth')
-    deadline = time.time() + 300
-    while not osp.exists(latest) and time.time() < deadline:
-        time.sleep(0.2)
-    assert osp.exists(latest), 'no checkpoint after epoch 1'
-    time.sleep(3)  # well into epoch 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    for path in glob.glob(ckpt(work_dir, '*.pth')):
-        _load(path)  # every file under a final name is complete
-    done_before = _load(latest)['meta']['epoch']
-    assert done_before in (1, 2)
-
-    train(work_dir, '--resume', data=demo_data,
-          options=['train_cfg.max_epochs=3'])
-    final = _load(latest)['meta']
-    assert final['epoch'] == 3 and final['iter'] == 9
 
 
 def test_lightweight_resume_warns_and_keeps_the_schedule(demo_run,
