@@ -83,6 +83,13 @@ def test_keep_all_lightweight(tmp_path):
                for n in _files(str(tmp_path))) == 3
 
 
+def test_keep_no_lightweight(tmp_path):
+    runner = Runner(str(tmp_path), 'layout_d', max_epochs=3)
+    _train(CheckpointLayoutHook(keep_lightweight=0), runner, 3)
+    assert _files(str(tmp_path)) == ['checkpoint_epoch_3.pth',
+                                     'latest_checkpoint.pth']
+
+
 @pytest.mark.parametrize('key, value', [
     ('interval', 2), ('by_epoch', False), ('save_last', False),
     ('save_optimizer', False), ('save_begin', 3),

@@ -112,7 +112,12 @@ class CheckpointLayoutHook(CheckpointHook):
             max_keep_ckpts=keep_lightweight, filename_tmpl=LIGHTWEIGHT,
             **kwargs)
         self.full_interval = full_interval
-        self.keep_lightweight = keep_lightweight
+
+    @property
+    def keep_lightweight(self) -> int:
+        """Lightweight checkpoints kept: the base class's
+        ``max_keep_ckpts``."""
+        return self.max_keep_ckpts
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._cold_resume = bool(runner.cfg.get('resume')) and (
@@ -300,8 +305,11 @@ class CheckpointLayoutHook(CheckpointHook):
         checkpoint: ``keep_ckpt_ids`` (in the message hub, so in every
         checkpoint written after it) takes ``epoch`` and drops its oldest
         entry, whose epoch is returned for deletion once this epoch's files
-        are safely written (None when nothing is dropped)."""
-        if self.max_keep_ckpts <= 0:
+        are safely written (None when nothing is dropped). Keeping 0 drops
+        this epoch's own file; a negative number keeps all."""
+        if self.max_keep_ckpts == 0:
+            return epoch
+        if self.max_keep_ckpts < 0:
             return None
         outdated = None
         if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
