@@ -54,21 +54,16 @@ def test_new_run_never_overwrites_checkpoints(cfg, tmp_path):
         runtime.set_resume(cfg, None)
 
 
-def test_resume_takes_the_newest_intact_checkpoint(cfg, tmp_path):
-    folder = tmp_path / 'checkpoints'
-    light = _checkpoint(str(folder / 'checkpoint_epoch_3_lightweight.pth'))
-    assert runtime.resume_checkpoint(str(tmp_path))[0] == light
-    full = _checkpoint(str(folder / 'checkpoint_epoch_2.pth'))
-    assert runtime.resume_checkpoint(str(tmp_path))[0] == full
-    latest = folder / 'latest_checkpoint.pth'
-    latest.write_bytes(b'half a file')
-    path, why = runtime.resume_checkpoint(str(tmp_path))
-    assert path == full
-    assert 'skipped latest_checkpoint.pth (not intact)' in why
-    _checkpoint(str(latest), mlflow_run_id='abc')
+def test_resume_auto_continues_the_checkpoint_and_its_mlflow_run(cfg,
+                                                                 tmp_path):
+    """Which checkpoint --resume takes, intact files only:
+    test_crash_safety.py::test_resume_order_newest_intact_checkpoint."""
+    latest = _checkpoint(
+        str(tmp_path / 'checkpoints' / 'latest_checkpoint.pth'),
+        mlflow_run_id='abc')
     cfg.work_dir = str(tmp_path)
     runtime.set_resume(cfg, 'auto')
-    assert cfg.resume and cfg.load_from == str(latest)
+    assert cfg.resume and cfg.load_from == latest
     # the run id stored in the checkpoint continues the MLflow run
     (backend, ) = [b for b in cfg.visualizer.vis_backends
                    if b.type == 'FieldMLflowVisBackend']

@@ -16,19 +16,13 @@ from PIL import Image
 
 from helpers.runs import (ROOT, SMALL_CONFIG, ckpt, run_tool, scalars, train,
                           train_with_fault)
-from helpers.services import MlflowServer, free_port, stop_group, wait_for_http
+from helpers.services import (MlflowServer, free_port, mlflow_artifacts,
+                              stop_group, wait_for_http)
 
 
 def _client(uri):
     from mlflow import MlflowClient
     return MlflowClient(tracking_uri=uri)
-
-
-def _artifacts(client, run_id, path=None):
-    out = []
-    for a in client.list_artifacts(run_id, path):
-        out += _artifacts(client, run_id, a.path) if a.is_dir else [a.path]
-    return out
 
 
 @pytest.fixture(scope='module')
@@ -84,7 +78,7 @@ def test_one_run_with_params_metrics_and_artifacts(tracked):
     assert [v for _, v in history['train_loss']] == pytest.approx(
         [r['loss'] for r in logged])
 
-    artifacts = _artifacts(client, run.info.run_id)
+    artifacts = mlflow_artifacts(client, run.info.run_id)
     for name in ('checkpoints/latest_checkpoint.pth',
                  'checkpoints/best_model.pth',
                  'checkpoints/checkpoint_epoch_1_lightweight.pth',
@@ -251,7 +245,7 @@ def test_training_against_a_tracking_server(mlflow_server, demo_data,
     assert run.data.params['train_images'] == '6'
     assert [m.step for m in client.get_metric_history(
         run.info.run_id, 'train_loss')] == [1, 2, 3]
-    artifacts = _artifacts(client, run.info.run_id)
+    artifacts = mlflow_artifacts(client, run.info.run_id)
     assert 'checkpoints/latest_checkpoint.pth' in artifacts
     # 'milestones' (the default) leaves the per-epoch lightweight files out
     assert not any(a.endswith('_lightweight.pth') for a in artifacts)

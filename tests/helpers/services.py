@@ -14,6 +14,15 @@ import time
 import urllib.request
 
 
+def mlflow_artifacts(client, run_id, path=None) -> list:
+    """Every artifact path of an MLflow run, folders walked."""
+    out = []
+    for a in client.list_artifacts(run_id, path):
+        out += (mlflow_artifacts(client, run_id, a.path) if a.is_dir
+                else [a.path])
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

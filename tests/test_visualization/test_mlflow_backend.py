@@ -14,6 +14,7 @@ from mmengine.logging import MMLogger
 from field_detr.visualization import FieldMLflowVisBackend
 from field_detr.visualization.mlflow_backend import (EXPERIMENT_KIND,
                                                      EXPERIMENT_KIND_TAG)
+from helpers.services import mlflow_artifacts
 
 
 @pytest.fixture
@@ -35,13 +36,6 @@ def _work_dir(tmp_path):
     return work_dir
 
 
-def _artifacts(client, run_id, path=None):
-    out = []
-    for a in client.list_artifacts(run_id, path):
-        out += _artifacts(client, run_id, a.path) if a.is_dir else [a.path]
-    return out
-
-
 def test_a_run_as_mmengine_drives_it(store, tmp_path):
     work_dir = _work_dir(tmp_path)
     backend = FieldMLflowVisBackend(str(work_dir / 'vis'))
@@ -60,7 +54,7 @@ def test_a_run_as_mmengine_drives_it(store, tmp_path):
     assert run.data.metrics == {'train_loss': 2.5, 'learning_rate': 1e-4,
                                 'val_map': 0.25, 'val_ap_ball_tiny': 0.5}
     # config.py by add_config; the logs by MMEngine's close
-    assert sorted(_artifacts(client, backend.run_id)) == [
+    assert sorted(mlflow_artifacts(client, backend.run_id)) == [
         '20260101_000000/20260101_000000.log',
         '20260101_000000/vis_data/scalars.json', 'config.py']
 
