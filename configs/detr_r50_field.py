@@ -37,11 +37,21 @@ max_epochs = 50
 warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, T_max=max_epochs - warmup_epochs, eta_min=1e-6,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.001,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        T_max=max_epochs - warmup_epochs,
+        eta_min=1e-6,
+        convert_to_iter_based=True),
 ]
 
 # AdamW lr 1e-4, wd 1e-4, backbone lr x0.1 and clip 0.1 come from the base.
@@ -69,31 +79,43 @@ train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion', brightness_delta=32,
-         contrast_range=(0.5, 1.5), saturation_range=(0.5, 1.5),
-         hue_delta=18),
-    dict(type='RandomChoiceResize',
-         scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True),
+    dict(
+        type='PhotoMetricDistortion',
+        brightness_delta=32,
+        contrast_range=(0.5, 1.5),
+        saturation_range=(0.5, 1.5),
+        hue_delta=18),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(s, 1333) for s in range(480, 801, 32)],
+        keep_ratio=True),
     dict(type='PackDetInputs'),
 ]
-loader_defaults = dict(batch_size=4, num_workers=6, persistent_workers=True,
-                       prefetch_factor=2, pin_memory=True)
+loader_defaults = dict(
+    batch_size=4,
+    num_workers=6,
+    persistent_workers=True,
+    prefetch_factor=2,
+    pin_memory=True)
 dataset_defaults = dict(
-    type='FieldCocoDataset', ann_file=ann_file,
-    data_prefix=dict(img='images/'), metainfo=metainfo,
+    type='FieldCocoDataset',
+    ann_file=ann_file,
+    data_prefix=dict(img='images/'),
+    metainfo=metainfo,
     backend_args=backend_args)
 train_dataloader = dict(
     **loader_defaults,
-    dataset=dict(**dataset_defaults, _delete_=True, data_root=train_dir,
-                 pipeline=train_pipeline))
+    dataset=dict(
+        **dataset_defaults,
+        _delete_=True,
+        data_root=train_dir,
+        pipeline=train_pipeline))
 # validation and test keep the base's test_pipeline (resize to 1333x800)
 val_dataloader = dict(
     **loader_defaults, dataset=dict(**dataset_defaults, data_root=val_dir))
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    _delete_=True,
-    type='FieldCocoMetric',
-    ann_file=f'{val_dir}/{ann_file}')
+    _delete_=True, type='FieldCocoMetric', ann_file=f'{val_dir}/{ann_file}')
 test_evaluator = val_evaluator
 
 # Runtime -------------------------------------------------------------------
@@ -105,11 +127,15 @@ test_evaluator = val_evaluator
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     # a few validation images with predicted boxes (TensorBoard, MLflow)
-    visualization=dict(type='DetVisualizationHook', draw=True, interval=50,
-                       score_thr=0.3),
-    checkpoint=dict(_delete_=True, type='CheckpointLayoutHook',
-                    full_interval=10, keep_lightweight=2,
-                    save_best='coco/bbox_mAP', rule='greater'))
+    visualization=dict(
+        type='DetVisualizationHook', draw=True, interval=50, score_thr=0.3),
+    checkpoint=dict(
+        _delete_=True,
+        type='CheckpointLayoutHook',
+        full_interval=10,
+        keep_lightweight=2,
+        save_best='coco/bbox_mAP',
+        rule='greater'))
 # Start from MMDetection's COCO-trained DETR R-50, its person and sports-ball
 # classifier rows becoming player and ball, so epoch 0 already detects both
 # (skipped on resume or load_from; falls back to ImageNet weights with a
@@ -143,8 +169,8 @@ custom_hooks = [
 # ExpMomentumEMA's weight of the new weights: (1 - momentum) *
 # exp(-(1 + iter) / gamma) + momentum, from ~1 at the start to momentum.
 ema = dict(enable=False, momentum=0.0002, gamma=2000)
-early_stopping = dict(enable=False, monitor='coco/bbox_mAP', patience=3,
-                      min_delta=0.001)
+early_stopping = dict(
+    enable=False, monitor='coco/bbox_mAP', patience=3, min_delta=0.001)
 
 # Tracking: MLflow (MLFLOW_TRACKING_URI, else tracking_uri, else the embedded
 # SQLite store ./mlruns/mlflow.db) and TensorBoard (under the work dir), both
@@ -152,8 +178,10 @@ early_stopping = dict(enable=False, monitor='coco/bbox_mAP', patience=3,
 vis_backends = [
     dict(type='LocalVisBackend'),
     dict(type='FieldTensorboardVisBackend'),
-    dict(type='FieldMLflowVisBackend', exp_name='detr_training',
-         tracking_uri=None),
+    dict(
+        type='FieldMLflowVisBackend',
+        exp_name='detr_training',
+        tracking_uri=None),
 ]
 visualizer = dict(
     type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')

@@ -10,11 +10,21 @@ max_epochs = 6
 warmup_epochs = 1
 train_cfg = dict(max_epochs=max_epochs, val_interval=2)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, T_max=max_epochs - warmup_epochs, eta_min=1e-6,
-         convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.01,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        T_max=max_epochs - warmup_epochs,
+        eta_min=1e-6,
+        convert_to_iter_based=True),
 ]
 optim_wrapper = dict(accumulative_counts=1)
 
@@ -41,24 +51,25 @@ train_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='RandomChoiceResize',
-         scales=[(640, 384), (576, 346), (512, 307)], keep_ratio=True),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(640, 384), (576, 346), (512, 307)],
+        keep_ratio=True),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(640, 384), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor')),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor')),
 ]
 train_dataloader = dict(
-    batch_size=2, num_workers=2,
-    dataset=dict(pipeline=train_pipeline))
+    batch_size=2, num_workers=2, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=2, num_workers=2,
-    dataset=dict(pipeline=test_pipeline))
+    batch_size=2, num_workers=2, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 default_hooks = dict(

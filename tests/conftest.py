@@ -34,10 +34,14 @@ def demo_run(demo_data, tmp_path_factory):
     iterations each), a full checkpoint every 2 epochs, the 2 newest
     lightweight ones kept."""
     work_dir = str(tmp_path_factory.mktemp('demo_run'))
-    proc = train(work_dir, data=demo_data,
-                 options=['train_cfg.max_epochs=3',
-                          'default_hooks.checkpoint.full_interval=2',
-                          'default_hooks.checkpoint.keep_lightweight=2'])
+    proc = train(
+        work_dir,
+        data=demo_data,
+        options=[
+            'train_cfg.max_epochs=3',
+            'default_hooks.checkpoint.full_interval=2',
+            'default_hooks.checkpoint.keep_lightweight=2'
+        ])
     return dict(work_dir=work_dir, proc=proc, data=demo_data)
 
 
@@ -51,22 +55,31 @@ def learned(tmp_path_factory):
     split = str(root / 'pitch')
     write_split(split, num_images=4, seed=7, empty_every=0)
     work_dir = str(root / 'work')
-    train(work_dir, config=TINY_CONFIG, data=dict(train=split, val=split),
-          options=['train_cfg.val_interval=1000',
-                   'default_hooks.logger.interval=10'])
+    train(
+        work_dir,
+        config=TINY_CONFIG,
+        data=dict(train=split, val=split),
+        options=[
+            'train_cfg.val_interval=1000', 'default_hooks.logger.interval=10'
+        ])
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     out = str(root / 'results.json')
     out_metrics = str(root / 'metrics.json')
     test_dir = str(root / 'test')
     proc = run_tool('test.py', TINY_CONFIG, checkpoint, '--test-dir', split,
-                    '--out', out, '--out-metrics', out_metrics,
-                    '--work-dir', test_dir,
-                    '--cfg-options', 'test_dataloader.num_workers=0')
+                    '--out', out, '--out-metrics', out_metrics, '--work-dir',
+                    test_dir, '--cfg-options', 'test_dataloader.num_workers=0')
     # MMEngine's LoggerHook writes the test metrics to <ts>/<ts>.json
     logged = glob.glob(osp.join(test_dir, '*', '*.json'))
     assert len(logged) == 1
     with open(logged[0]) as f:
         metrics = json.load(f)
-    return dict(split=split, work_dir=work_dir, checkpoint=checkpoint,
-                out=out, out_metrics=out_metrics, proc=proc, metrics=metrics)
+    return dict(
+        split=split,
+        work_dir=work_dir,
+        checkpoint=checkpoint,
+        out=out,
+        out_metrics=out_metrics,
+        proc=proc,
+        metrics=metrics)

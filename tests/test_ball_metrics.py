@@ -41,12 +41,18 @@ FRAMES = [
     ([], []),
 ]
 EXPECTED = {
-    'ball_recall_5px': 0.5, 'ball_precision_5px': 2 / 6, 'ball_f1_5px': 0.4,
-    'ball_recall_10px': 0.5, 'ball_precision_10px': 2 / 6,
+    'ball_recall_5px': 0.5,
+    'ball_precision_5px': 2 / 6,
+    'ball_f1_5px': 0.4,
+    'ball_recall_10px': 0.5,
+    'ball_precision_10px': 2 / 6,
     'ball_f1_10px': 0.4,
-    'ball_recall_20px': 0.75, 'ball_precision_20px': 0.5,
+    'ball_recall_20px': 0.75,
+    'ball_precision_20px': 0.5,
     'ball_f1_20px': 0.6,
-    'ball_false_rate': 0.5, 'ball_count': 4, 'ball_detections': 6,
+    'ball_false_rate': 0.5,
+    'ball_count': 4,
+    'ball_detections': 6,
     'ball_empty_frames': 2,
 }
 
@@ -65,8 +71,8 @@ def test_hand_worked_frames():
 def test_two_balls_in_a_frame_are_both_found():
     # the first detection is 10 px from both balls and takes the first;
     # the second, 1 px from the second ball, takes that one
-    frames = [([(100, 100), (120, 100)],
-               [((110, 100), 0.9), ((121, 100), 0.8)])]
+    frames = [([(100, 100), (120, 100)], [((110, 100), 0.9),
+                                          ((121, 100), 0.8)])]
     got = ball_localisation(_frames(frames), distances=(10, ))
     assert got['ball_recall_10px'] == 1.0
     assert got['ball_precision_10px'] == 1.0
@@ -95,19 +101,29 @@ def _write_coco(path, frames, player=True):
     so that player AP is defined."""
     images, anns = [], []
     for i, (gts, _) in enumerate(frames):
-        images.append(dict(id=i + 1, file_name=f'{i}.jpg', width=640,
-                           height=384))
+        images.append(
+            dict(id=i + 1, file_name=f'{i}.jpg', width=640, height=384))
         boxes = [(2, _box(*c)) for c in gts]
         if player:
             boxes.append((1, [400, 100, 440, 200]))
         for cat, (x1, y1, x2, y2) in boxes:
-            anns.append(dict(id=len(anns) + 1, image_id=i + 1,
-                             category_id=cat, iscrowd=0,
-                             bbox=[x1, y1, x2 - x1, y2 - y1],
-                             area=(x2 - x1) * (y2 - y1)))
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=i + 1,
+                    category_id=cat,
+                    iscrowd=0,
+                    bbox=[x1, y1, x2 - x1, y2 - y1],
+                    area=(x2 - x1) * (y2 - y1)))
     with open(path, 'w') as f:
-        json.dump(dict(images=images, annotations=anns, categories=[
-            dict(id=1, name='player'), dict(id=2, name='ball')]), f)
+        json.dump(
+            dict(
+                images=images,
+                annotations=anns,
+                categories=[
+                    dict(id=1, name='player'),
+                    dict(id=2, name='ball')
+                ]), f)
 
 
 def _metric_samples(frames, extra_low_score=False):
@@ -120,11 +136,14 @@ def _metric_samples(frames, extra_low_score=False):
             boxes.append(_box(5, 5))
             scores.append(0.3)
             labels.append(1)
-        samples.append(dict(
-            img_id=i + 1, ori_shape=(384, 640),
-            pred_instances=dict(bboxes=torch.tensor(boxes).reshape(-1, 4),
-                                scores=torch.tensor(scores),
-                                labels=torch.tensor(labels))))
+        samples.append(
+            dict(
+                img_id=i + 1,
+                ori_shape=(384, 640),
+                pred_instances=dict(
+                    bboxes=torch.tensor(boxes).reshape(-1, 4),
+                    scores=torch.tensor(scores),
+                    labels=torch.tensor(labels))))
     return samples
 
 
@@ -139,13 +158,18 @@ def _evaluate(ann_file, samples, **kwargs):
 def test_metric_reports_the_hand_worked_scores(tmp_path, backend):
     ann_file = str(tmp_path / 'ann.json')
     _write_coco(ann_file, FRAMES)
-    res = _evaluate(ann_file, _metric_samples(FRAMES, extra_low_score=True),
-                    backend=backend)
+    res = _evaluate(
+        ann_file,
+        _metric_samples(FRAMES, extra_low_score=True),
+        backend=backend)
     for key, value in EXPECTED.items():
         assert res[f'coco/{key}'] == pytest.approx(value), key
     # a lower threshold lets the 0.3 detections in: 6 more, all false
-    res = _evaluate(ann_file, _metric_samples(FRAMES, extra_low_score=True),
-                    backend=backend, ball_score_thr=0.2)
+    res = _evaluate(
+        ann_file,
+        _metric_samples(FRAMES, extra_low_score=True),
+        backend=backend,
+        ball_score_thr=0.2)
     assert res['coco/ball_detections'] == 12
     assert res['coco/ball_precision_20px'] == pytest.approx(3 / 12)
 
@@ -165,9 +189,11 @@ def test_zero_balls_in_the_split(tmp_path):
 def test_distances_and_bins_are_settable(tmp_path):
     ann_file = str(tmp_path / 'ann.json')
     _write_coco(ann_file, FRAMES)
-    res = _evaluate(ann_file, _metric_samples(FRAMES),
-                    ball_distances=(30, ),
-                    size_bins=dict(small=(0, 50**2), big=(50**2, 1e10)))
+    res = _evaluate(
+        ann_file,
+        _metric_samples(FRAMES),
+        ball_distances=(30, ),
+        size_bins=dict(small=(0, 50**2), big=(50**2, 1e10)))
     assert res['coco/ball_recall_30px'] == 1.0
     assert 'coco/ball_recall_10px' not in res
     assert {'coco/ball_mAP_small', 'coco/player_mAP_50_big'} <= set(res)
@@ -198,13 +224,15 @@ def test_size_bin_ap_equals_pycocotools_with_the_same_area_ranges(tmp_path):
             boxes.append(np.array([x, y, x + w, y + h]) + jitter)
             scores.append(rng.uniform(0.2, 1.0))
             labels.append(label_of[a['category_id']])
-        samples.append(dict(
-            img_id=img['id'], ori_shape=(img['height'], img['width']),
-            pred_instances=dict(
-                bboxes=torch.tensor(np.array(boxes), dtype=torch.float32
-                                    ).reshape(-1, 4),
-                scores=torch.tensor(scores, dtype=torch.float32),
-                labels=torch.tensor(labels))))
+        samples.append(
+            dict(
+                img_id=img['id'],
+                ori_shape=(img['height'], img['width']),
+                pred_instances=dict(
+                    bboxes=torch.tensor(np.array(boxes),
+                                        dtype=torch.float32).reshape(-1, 4),
+                    scores=torch.tensor(scores, dtype=torch.float32),
+                    labels=torch.tensor(labels))))
     prefix = str(tmp_path / 'out')
     res = _evaluate(ann_file, samples, outfile_prefix=prefix)
 
@@ -218,9 +246,9 @@ def test_size_bin_ap_equals_pycocotools_with_the_same_area_ranges(tmp_path):
     checked = 0
     for k, cls in enumerate(CLASSES):
         for a, name in enumerate(SIZE_BINS, start=1):
-            for key, p in (
-                    (f'{cls}_mAP_{name}', precision[:, :, k, a, -1]),
-                    (f'{cls}_mAP_50_{name}', precision[0, :, k, a, -1])):
+            for key, p in ((f'{cls}_mAP_{name}', precision[:, :, k, a, -1]),
+                           (f'{cls}_mAP_50_{name}', precision[0, :, k, a,
+                                                              -1])):
                 valid = p[p > -1]
                 want = float(np.mean(valid)) if valid.size else float('nan')
                 got = res[f'coco/{key}']

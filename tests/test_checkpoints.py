@@ -33,13 +33,13 @@ def test_layout_and_retention(demo_run):
         for key in ('optimizer', 'param_schedulers', 'message_hub',
                     'rng_state', 'state_dict'):
             assert key in full, (name, key)
-    assert _load(ckpt(work_dir, 'latest_checkpoint.pth'))['meta'][
-        'epoch'] == 3
+    assert _load(ckpt(work_dir, 'latest_checkpoint.pth'))['meta']['epoch'] == 3
 
 
 def test_best_model_is_the_best_validation_epoch(demo_run):
-    records = [r for r in scalars(demo_run['work_dir'])
-               if 'coco/bbox_mAP' in r]
+    records = [
+        r for r in scalars(demo_run['work_dir']) if 'coco/bbox_mAP' in r
+    ]
     scores = [r['coco/bbox_mAP'] for r in records]
     best = _load(ckpt(demo_run['work_dir'], 'best_model.pth'))['meta']
     assert best['best_metric'] == 'coco/bbox_mAP'
@@ -55,12 +55,21 @@ def test_truncated_checkpoint_is_refused_with_its_name(demo_run, tmp_path):
     data = open(ckpt(demo_run['work_dir'], 'latest_checkpoint.pth'),
                 'rb').read()
     bad.write_bytes(data[:len(data) // 2])
-    for proc in (
-            run_tool('train.py', SMALL_CONFIG, '--work-dir', tmp_path / 'w',
-                     '--resume', bad, check=False),
-            run_tool('test.py', SMALL_CONFIG, bad, check=False),
-            run_tool('export_model.py', '--checkpoint', bad, '--output',
-                     tmp_path / 'out.pth', check=False)):
+    for proc in (run_tool(
+            'train.py',
+            SMALL_CONFIG,
+            '--work-dir',
+            tmp_path / 'w',
+            '--resume',
+            bad,
+            check=False), run_tool('test.py', SMALL_CONFIG, bad, check=False),
+                 run_tool(
+                     'export_model.py',
+                     '--checkpoint',
+                     bad,
+                     '--output',
+                     tmp_path / 'out.pth',
+                     check=False)):
         assert proc.returncode == 2
         assert 'Traceback' not in proc.stderr
         assert f'{bad}: not a readable checkpoint (truncated or corrupt' \
@@ -68,13 +77,14 @@ def test_truncated_checkpoint_is_refused_with_its_name(demo_run, tmp_path):
     assert not (tmp_path / 'out.pth').exists()
 
 
-def test_lightweight_resume_warns_and_keeps_the_schedule(demo_run,
-                                                         tmp_path):
+def test_lightweight_resume_warns_and_keeps_the_schedule(demo_run, tmp_path):
     work_dir = str(tmp_path / 'light')
-    proc = train(work_dir, '--resume',
-                 ckpt(demo_run['work_dir'],
-                      'checkpoint_epoch_2_lightweight.pth'),
-                 data=demo_run['data'], options=['train_cfg.max_epochs=3'])
+    proc = train(
+        work_dir,
+        '--resume',
+        ckpt(demo_run['work_dir'], 'checkpoint_epoch_2_lightweight.pth'),
+        data=demo_run['data'],
+        options=['train_cfg.max_epochs=3'])
     log = proc.stdout + proc.stderr
     assert 'resuming from a lightweight checkpoint (epoch 2)' in log
     assert 'optimizer state' in log
@@ -82,8 +92,10 @@ def test_lightweight_resume_warns_and_keeps_the_schedule(demo_run,
     assert final['epoch'] == 3 and final['iter'] == 9
     # the learning rate of epoch 3 is the uninterrupted run's
     lr = {r['iter']: r['lr'] for r in scalars(work_dir) if 'lr' in r}
-    lr_ref = {r['iter']: r['lr'] for r in scalars(demo_run['work_dir'])
-              if 'lr' in r}
+    lr_ref = {
+        r['iter']: r['lr']
+        for r in scalars(demo_run['work_dir']) if 'lr' in r
+    }
     assert sorted(lr) == [7, 8, 9]
     for it in lr:
         assert lr[it] == pytest.approx(lr_ref[it], rel=1e-6)

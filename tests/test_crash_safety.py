@@ -30,8 +30,16 @@ class RunsACommand:
 def hostile_checkpoint(tmp_path):
     marker = tmp_path / 'code_ran'
     path = tmp_path / 'hostile.pth'
-    torch.save({'state_dict': {'w': torch.zeros(1)},
-                'meta': {'epoch': 1, 'x': RunsACommand(marker)}}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'w': torch.zeros(1)
+            },
+            'meta': {
+                'epoch': 1,
+                'x': RunsACommand(marker)
+            }
+        }, path)
     return path, marker
 
 
@@ -45,25 +53,53 @@ def test_hostile_checkpoint_is_refused_before_anything_runs(
         f'checkpoint={str(path)!r})]\n')
     data = ['--train-dir', demo_data['train'], '--val-dir', demo_data['val']]
     runs = {
-        'train --resume': run_tool(
-            'train.py', DEMO_CONFIG, '--work-dir', tmp_path / 'w1', *data,
-            '--resume', path, check=False),
-        'train load_from': run_tool(
-            'train.py', DEMO_CONFIG, '--work-dir', tmp_path / 'w2', *data,
-            '--cfg-options', f'load_from={path}', check=False),
-        'train COCO transplant': run_tool(
-            'train.py', transplant_cfg, '--work-dir', tmp_path / 'w3', *data,
-            check=False, env={'FIELD_DETR_COCO_START': '1'}),
-        'test.py': run_tool('test.py', DEMO_CONFIG, path, check=False),
-        'export_model.py': run_tool(
-            'export_model.py', '--checkpoint', path, '--output',
-            tmp_path / 'out.pth', check=False),
+        'train --resume':
+        run_tool(
+            'train.py',
+            DEMO_CONFIG,
+            '--work-dir',
+            tmp_path / 'w1',
+            *data,
+            '--resume',
+            path,
+            check=False),
+        'train load_from':
+        run_tool(
+            'train.py',
+            DEMO_CONFIG,
+            '--work-dir',
+            tmp_path / 'w2',
+            *data,
+            '--cfg-options',
+            f'load_from={path}',
+            check=False),
+        'train COCO transplant':
+        run_tool(
+            'train.py',
+            transplant_cfg,
+            '--work-dir',
+            tmp_path / 'w3',
+            *data,
+            check=False,
+            env={'FIELD_DETR_COCO_START': '1'}),
+        'test.py':
+        run_tool('test.py', DEMO_CONFIG, path, check=False),
+        'export_model.py':
+        run_tool(
+            'export_model.py',
+            '--checkpoint',
+            path,
+            '--output',
+            tmp_path / 'out.pth',
+            check=False),
     }
     for name, proc in runs.items():
         assert proc.returncode == 2, (name, proc.stderr[-2000:])
         assert 'Traceback' not in proc.stderr, name
-        lines = [line for line in proc.stderr.splitlines()
-                 if line.startswith('error:')]
+        lines = [
+            line for line in proc.stderr.splitlines()
+            if line.startswith('error:')
+        ]
         assert len(lines) == 1, (name, proc.stderr[-2000:])
         assert f'{path}: refused, it was not loaded' in lines[0], name
         assert 'posix.system' in lines[0], name
@@ -123,38 +159,49 @@ def test_kill_during_the_first_full_write_then_resume(demo_run, tmp_path):
     lightweight file, says so, and removes the temp file."""
     work_dir = str(tmp_path / 'killed')
     os.makedirs(ckpt(work_dir, ''))
-    shutil.copy(ckpt(demo_run['work_dir'],
-                     'checkpoint_epoch_2_lightweight.pth'),
-                ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth'))
+    shutil.copy(
+        ckpt(demo_run['work_dir'], 'checkpoint_epoch_2_lightweight.pth'),
+        ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth'))
     partial = ckpt(work_dir, '.latest_checkpoint.pth.tmp')
     shutil.copy(ckpt(demo_run['work_dir'], 'latest_checkpoint.pth'), partial)
     _truncate(partial)
     mine = ckpt(work_dir, '.notes.tmp')  # not ours: kept
     open(mine, 'w').close()
 
-    proc = train(work_dir, '--resume', data=demo_run['data'],
-                 options=['train_cfg.max_epochs=3'])
+    proc = train(
+        work_dir,
+        '--resume',
+        data=demo_run['data'],
+        options=['train_cfg.max_epochs=3'])
     log = proc.stdout + proc.stderr
-    assert ('--resume: ' + ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth')
-            + ' (the newest intact checkpoint, weights only') in log
+    assert ('--resume: ' +
+            ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth') +
+            ' (the newest intact checkpoint, weights only') in log
     assert ('removed unfinished checkpoint writes of a killed run: '
             '.latest_checkpoint.pth.tmp') in log
     assert not osp.exists(partial) and osp.exists(mine)
-    final = torch.load(ckpt(work_dir, 'latest_checkpoint.pth'),
-                       weights_only=True)['meta']
+    final = torch.load(
+        ckpt(work_dir, 'latest_checkpoint.pth'), weights_only=True)['meta']
     assert final['epoch'] == 3 and final['iter'] == 9
 
 
 def _tiny_run(work_dir, data, store_uri):
     # 2 epochs (4 iterations): the race is in the first connection to the
     # store
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TINY_CONFIG,
-           '--work-dir', work_dir, '--train-dir', data['train'],
-           '--val-dir', data['val'], '--cfg-options', *FAST_OPTIONS,
-           'train_cfg.max_epochs=2']
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), TINY_CONFIG, '--work-dir',
+        work_dir, '--train-dir', data['train'], '--val-dir', data['val'],
+        '--cfg-options', *FAST_OPTIONS, 'train_cfg.max_epochs=2'
+    ]
     env = {**os.environ, **TOOL_ENV, 'MLFLOW_TRACKING_URI': store_uri}
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env)
 
 
 @pytest.mark.slow
@@ -164,8 +211,10 @@ def test_two_runs_started_together_on_one_store(demo_data, tmp_path):
     import mlflow
     uri = f'sqlite:///{tmp_path}/store/mlflow.db'
     for pair in ('new', 'existing'):
-        procs = [_tiny_run(str(tmp_path / f'{pair}_{i}'), demo_data, uri)
-                 for i in range(2)]
+        procs = [
+            _tiny_run(str(tmp_path / f'{pair}_{i}'), demo_data, uri)
+            for i in range(2)
+        ]
         for proc in procs:
             out = proc.communicate(timeout=900)[0]
             assert proc.returncode == 0, out[-3000:]
@@ -174,11 +223,14 @@ def test_two_runs_started_together_on_one_store(demo_data, tmp_path):
     exp = client.get_experiment_by_name('detr_training')
     runs = client.search_runs([exp.experiment_id])
     assert sorted(r.info.run_name for r in runs) == [
-        'existing_0', 'existing_1', 'new_0', 'new_1']
+        'existing_0', 'existing_1', 'new_0', 'new_1'
+    ]
     for run in runs:
         assert run.info.status == 'FINISHED'
-        steps = [m.step for m in client.get_metric_history(
-            run.info.run_id, 'train_loss')]
+        steps = [
+            m.step
+            for m in client.get_metric_history(run.info.run_id, 'train_loss')
+        ]
         # every iteration's loss (logger interval 1), 3 or more
         assert sorted(steps) == list(range(1, len(steps) + 1))
         assert len(steps) >= 3, run.info.run_name
@@ -198,8 +250,8 @@ KILL_MOMENTS = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('moment,epoch', KILL_MOMENTS,
-                         ids=[m for m, _ in KILL_MOMENTS])
+@pytest.mark.parametrize(
+    'moment,epoch', KILL_MOMENTS, ids=[m for m, _ in KILL_MOMENTS])
 def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
     """SIGKILL a 3-epoch run at ``moment``, then --resume: the run ends at
     epoch 3 with every iteration, having lost at most the killed epoch;
@@ -215,11 +267,15 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
         "type='CheckpointLayoutHook', full_interval=2")
     work_dir = str(tmp_path / 'run')
     uri = f'sqlite:///{tmp_path}/mlflow.db'
-    env = {**FAULTS_ENV, 'MLFLOW_TRACKING_URI': uri,
-           'FIELD_DETR_MLFLOW_CHECKPOINTS': 'milestones'}
-    args = [config, '--work-dir', work_dir, '--train-dir', demo_data['train'],
-            '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
-            'train_cfg.max_epochs=3']
+    env = {
+        **FAULTS_ENV, 'MLFLOW_TRACKING_URI': uri,
+        'FIELD_DETR_MLFLOW_CHECKPOINTS': 'milestones'
+    }
+    args = [
+        config, '--work-dir', work_dir, '--train-dir', demo_data['train'],
+        '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
+        'train_cfg.max_epochs=3'
+    ]
     killed = run_tool('train.py', *args, check=False, env=env)
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert osp.exists(tmp_path / 'killed')
@@ -228,8 +284,9 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
     log = resumed.stdout + resumed.stderr
     resumed_from = [line for line in log.splitlines() if '--resume: ' in line]
     assert len(resumed_from) == 1, log[-3000:]
-    start = torch.load(resumed_from[0].split('--resume: ')[1].split(' (')[0],
-                       weights_only=True)['meta']
+    start = torch.load(
+        resumed_from[0].split('--resume: ')[1].split(' (')[0],
+        weights_only=True)['meta']
     assert start['epoch'] >= epoch - 1  # at most the killed epoch is lost
 
     folder = ckpt(work_dir, '')
@@ -237,8 +294,8 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
     assert not [n for n in names if n.endswith('.tmp')], names
     for name in names:
         torch.load(osp.join(folder, name), weights_only=True)
-    final = torch.load(ckpt(work_dir, 'latest_checkpoint.pth'),
-                       weights_only=True)['meta']
+    final = torch.load(
+        ckpt(work_dir, 'latest_checkpoint.pth'), weights_only=True)['meta']
     iters_per_epoch = start['iter'] // start['epoch']
     assert final['epoch'] == 3 and final['iter'] == 3 * iters_per_epoch
 
@@ -253,18 +310,22 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
 
 def test_full_disk_stops_with_one_line_and_keeps_earlier_files(
         demo_data, tmp_path):
-    config = fault_config(
-        tmp_path / 'disk_full.py', TINY_CONFIG,
-        "[dict(type='DiskFullAtEpochHook', epoch=2)]",
-        "type='CheckpointLayoutHook', full_interval=2")
+    config = fault_config(tmp_path / 'disk_full.py', TINY_CONFIG,
+                          "[dict(type='DiskFullAtEpochHook', epoch=2)]",
+                          "type='CheckpointLayoutHook', full_interval=2")
     work_dir = str(tmp_path / 'run')
-    proc = train(work_dir, config=config, data=demo_data,
-                 options=['train_cfg.max_epochs=3'], env=FAULTS_ENV,
-                 check=False)
+    proc = train(
+        work_dir,
+        config=config,
+        data=demo_data,
+        options=['train_cfg.max_epochs=3'],
+        env=FAULTS_ENV,
+        check=False)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines()
-              if line.startswith('error:')]
+    errors = [
+        line for line in proc.stderr.splitlines() if line.startswith('error:')
+    ]
     latest = ckpt(work_dir, 'latest_checkpoint.pth')
     assert len(errors) == 1
     assert errors[0].startswith(
@@ -275,15 +336,19 @@ def test_full_disk_stops_with_one_line_and_keeps_earlier_files(
     assert errors[0].endswith(
         f'training stopped, the last good checkpoint is {latest}')
     names = sorted(os.listdir(ckpt(work_dir, '')))
-    assert names == ['best_model.pth', 'checkpoint_epoch_1_lightweight.pth',
-                     'latest_checkpoint.pth']  # no partial file
+    assert names == [
+        'best_model.pth', 'checkpoint_epoch_1_lightweight.pth',
+        'latest_checkpoint.pth'
+    ]  # no partial file
     assert torch.load(latest, weights_only=True)['meta']['epoch'] == 1
 
 
 def test_disk_estimate_is_logged(demo_run):
-    log = open(next(
-        os.path.join(root, f) for root, _, files in os.walk(
-            demo_run['work_dir']) for f in files if f.endswith('.log'))).read()
+    log = open(
+        next(
+            os.path.join(root, f)
+            for root, _, files in os.walk(demo_run['work_dir']) for f in files
+            if f.endswith('.log'))).read()
     # 3 epochs, full every 2: epochs 2 and 3 + latest full, best + 2 light
     assert 'checkpoints of this run: about ' in log
     assert ' GB free' in log

@@ -18,13 +18,16 @@ def _split(tmp_path, coco=None, images=((1, 'a.jpg', 64, 48), )):
         Image.new('RGB', (w, h), (0, 128, 0)).save(img_dir / name)
     if coco is None:
         coco = dict(
-            images=[dict(id=i, file_name=n, width=w, height=h)
-                    for i, n, w, h in images],
+            images=[
+                dict(id=i, file_name=n, width=w, height=h)
+                for i, n, w, h in images
+            ],
             annotations=[
                 dict(id=1, image_id=1, category_id=1, bbox=[10, 5, 8, 20]),
                 dict(id=2, image_id=1, category_id=2, bbox=[30, 30, 4, 4]),
             ],
-            categories=[dict(id=1, name='player'), dict(id=2, name='ball')])
+            categories=[dict(id=1, name='player'),
+                        dict(id=2, name='ball')])
     ann = tmp_path / 'annotations' / 'annotations.json'
     ann.parent.mkdir(exist_ok=True)
     ann.write_text(coco if isinstance(coco, str) else json.dumps(coco))
@@ -42,15 +45,20 @@ def test_valid_split_maps_classes_by_name(tmp_path):
 
 def test_zero_based_reordered_mixed_case_categories(tmp_path):
     coco = dict(
-        images=[dict(id=0, file_name='a.jpg', width=64, height=48),
-                dict(id=7, file_name='b.jpg', width=64, height=48)],
+        images=[
+            dict(id=0, file_name='a.jpg', width=64, height=48),
+            dict(id=7, file_name='b.jpg', width=64, height=48)
+        ],
         annotations=[
             dict(id=0, image_id=0, category_id=0, bbox=[1, 1, 5, 5]),
             dict(id=1, image_id=0, category_id=1, bbox=[10, 5, 8, 20]),
         ],
         # ball first, id 0; a super-category no annotation uses.
-        categories=[dict(id=0, name='Ball'), dict(id=1, name='PLAYER'),
-                    dict(id=5, name='players-ball')])
+        categories=[
+            dict(id=0, name='Ball'),
+            dict(id=1, name='PLAYER'),
+            dict(id=5, name='players-ball')
+        ])
     ann, img_dir, _ = _split(
         tmp_path, coco, images=((0, 'a.jpg', 64, 48), (7, 'b.jpg', 64, 48)))
     split = load_coco_split(ann, img_dir)
@@ -67,67 +75,66 @@ def test_zero_based_reordered_mixed_case_categories(tmp_path):
 
 
 def _mutate(fn):
+
     def apply(coco):
         coco = copy.deepcopy(coco)
         fn(coco)
         return coco
+
     return apply
 
 
 BAD_CASES = {
     'invalid JSON': ('{"images": [', 'invalid JSON at line 1'),
-    'missing images': (_mutate(lambda c: c.pop('images')),
-                       'missing "images" list'),
-    'missing annotations': (_mutate(lambda c: c.pop('annotations')),
-                            'missing "annotations" list'),
+    'missing images':
+    (_mutate(lambda c: c.pop('images')), 'missing "images" list'),
+    'missing annotations':
+    (_mutate(lambda c: c.pop('annotations')), 'missing "annotations" list'),
     'missing categories': (_mutate(lambda c: c.pop('categories')),
                            'missing "categories" list'),
-    'unknown category id': (
-        _mutate(lambda c: c['annotations'][1].update(category_id=9)),
-        'annotations[1] (id=2): unknown category id 9'),
-    'annotation of an unlisted class': (
-        _mutate(lambda c: (c['categories'].append(
-            dict(id=3, name='referee')), c['annotations'][1].update(
-                category_id=3))),
-        'annotations[1] (id=2): unknown category "referee"'),
-    'class missing from categories': (
-        _mutate(lambda c: (c['categories'].pop(), c['annotations'].pop())),
-        'no category named "ball"'),
-    'bbox of 3 numbers': (
-        _mutate(lambda c: c['annotations'][0].update(bbox=[1, 2, 3])),
-        'annotations[0] (id=1): bbox must be 4 numbers'),
-    'bbox with a string': (
-        _mutate(lambda c: c['annotations'][0].update(bbox=[1, 2, 'x', 4])),
-        'annotations[0] (id=1): bbox must be 4 numbers'),
-    'zero width': (
-        _mutate(lambda c: c['annotations'][0].update(bbox=[1, 2, 0, 4])),
-        'annotations[0] (id=1): bbox [1, 2, 0, 4] has non-positive'),
-    'negative height': (
-        _mutate(lambda c: c['annotations'][1].update(bbox=[1, 2, 3, -4])),
-        'annotations[1] (id=2): bbox [1, 2, 3, -4] has non-positive'),
-    'box outside the image': (
-        _mutate(lambda c: c['annotations'][0].update(bbox=[60, 5, 10, 10])),
-        'annotations[0] (id=1): bbox [60, 5, 10, 10] lies outside its '
-        '64x48 image'),
-    'duplicate image id': (
-        _mutate(lambda c: c['images'].append(
-            dict(id=1, file_name='a.jpg', width=64, height=48))),
-        'images[1] ("a.jpg"): duplicate image id 1'),
-    'duplicate annotation id': (
-        _mutate(lambda c: c['annotations'][1].update(id=1)),
-        'annotations[1] (id=1): duplicate annotation id 1'),
-    'annotation for an unknown image': (
-        _mutate(lambda c: c['annotations'][1].update(image_id=42)),
-        'annotations[1] (id=2): image_id 42 is not in images'),
-    'empty split': (
-        _mutate(lambda c: (c.update(images=[], annotations=[]))),
-        'empty split'),
-    'missing image file': (
-        _mutate(lambda c: c['images'][0].update(file_name='gone.jpg')),
-        'images[0] (id=1): image file not found:'),
-    'image size differs from JSON': (
-        _mutate(lambda c: c['images'][0].update(width=100)),
-        'a.jpg is 64x48 but the JSON says 100x48'),
+    'unknown category id':
+    (_mutate(lambda c: c['annotations'][1].update(category_id=9)),
+     'annotations[1] (id=2): unknown category id 9'),
+    'annotation of an unlisted class':
+    (_mutate(lambda c: (c['categories'].append(dict(id=3, name='referee')), c[
+        'annotations'][1].update(category_id=3))),
+     'annotations[1] (id=2): unknown category "referee"'),
+    'class missing from categories':
+    (_mutate(lambda c: (c['categories'].pop(), c['annotations'].pop())),
+     'no category named "ball"'),
+    'bbox of 3 numbers':
+    (_mutate(lambda c: c['annotations'][0].update(bbox=[1, 2, 3])),
+     'annotations[0] (id=1): bbox must be 4 numbers'),
+    'bbox with a string':
+    (_mutate(lambda c: c['annotations'][0].update(bbox=[1, 2, 'x', 4])),
+     'annotations[0] (id=1): bbox must be 4 numbers'),
+    'zero width':
+    (_mutate(lambda c: c['annotations'][0].update(bbox=[1, 2, 0, 4])),
+     'annotations[0] (id=1): bbox [1, 2, 0, 4] has non-positive'),
+    'negative height':
+    (_mutate(lambda c: c['annotations'][1].update(bbox=[1, 2, 3, -4])),
+     'annotations[1] (id=2): bbox [1, 2, 3, -4] has non-positive'),
+    'box outside the image':
+    (_mutate(lambda c: c['annotations'][0].update(bbox=[60, 5, 10, 10])),
+     'annotations[0] (id=1): bbox [60, 5, 10, 10] lies outside its '
+     '64x48 image'),
+    'duplicate image id': (_mutate(lambda c: c['images'].append(
+        dict(id=1, file_name='a.jpg', width=64, height=48))),
+                           'images[1] ("a.jpg"): duplicate image id 1'),
+    'duplicate annotation id':
+    (_mutate(lambda c: c['annotations'][1].update(id=1)),
+     'annotations[1] (id=1): duplicate annotation id 1'),
+    'annotation for an unknown image':
+    (_mutate(lambda c: c['annotations'][1].update(image_id=42)),
+     'annotations[1] (id=2): image_id 42 is not in images'),
+    'empty split': (_mutate(lambda c: (c.update(images=[], annotations=[]))),
+                    'empty split'),
+    'missing image file':
+    (_mutate(lambda c: c['images'][0].update(file_name='gone.jpg')),
+     'images[0] (id=1): image file not found:'),
+    'image size differs from JSON':
+    (_mutate(lambda c: c['images'][0].update(width=100)),
+     'a.jpg is 64x48 but the JSON says 100x48'),
 }
 
 
@@ -149,8 +156,10 @@ def test_unreadable_image(tmp_path):
     ann, img_dir, _ = _split(tmp_path)
     with open(osp.join(img_dir, 'a.jpg'), 'wb') as f:
         f.write(b'not an image at all')
-    with pytest.raises(InputError, match=r'images\[0\] \(id=1\): '
-                       r'unreadable image .*a\.jpg'):
+    with pytest.raises(
+            InputError,
+            match=r'images\[0\] \(id=1\): '
+            r'unreadable image .*a\.jpg'):
         load_coco_split(ann, img_dir)
 
 

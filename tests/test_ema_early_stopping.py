@@ -9,10 +9,10 @@ from helpers.runs import ckpt, run_tool, train
 
 pytestmark = pytest.mark.slow
 
-
-EMA_OPTIONS = ['train_cfg.max_epochs=2',
-               'default_hooks.checkpoint.full_interval=1', 'ema.gamma=1',
-               'ema.momentum=0.01']
+EMA_OPTIONS = [
+    'train_cfg.max_epochs=2', 'default_hooks.checkpoint.full_interval=1',
+    'ema.gamma=1', 'ema.momentum=0.01'
+]
 
 
 def _load(path):
@@ -20,8 +20,9 @@ def _load(path):
 
 
 def _max_diff(a, b):
-    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a
-               if a[k].is_floating_point())
+    return max(
+        float((a[k].float() - b[k].float()).abs().max()) for k in a
+        if a[k].is_floating_point())
 
 
 @pytest.fixture(scope='module')
@@ -39,23 +40,25 @@ def test_checkpoints_hold_the_averaged_weights(ema_run, tmp_path):
         ema_run['proc'].stderr
     final = _load(ckpt(ema_run['work_dir'], 'checkpoint_epoch_2.pth'))
     ema, raw = final['state_dict'], {
-        k[len('module.'):]: v for k, v in final['ema_state_dict'].items()
-        if k.startswith('module.')}
+        k[len('module.'):]: v
+        for k, v in final['ema_state_dict'].items() if k.startswith('module.')
+    }
     assert set(ema) == set(raw)
     # the average lags the trained weights: they differ
     assert _max_diff(ema, raw) > 1e-4
 
     best = _load(ckpt(ema_run['work_dir'], 'best_model.pth'))
     epoch = best['meta']['best_epoch']
-    at_best = _load(ckpt(ema_run['work_dir'],
-                         f'checkpoint_epoch_{epoch}.pth'))['state_dict']
+    at_best = _load(
+        ckpt(ema_run['work_dir'],
+             f'checkpoint_epoch_{epoch}.pth'))['state_dict']
     assert _max_diff(best['state_dict'], at_best) == 0
 
     # the exported model (and so LocalDetector) carries the average
     out = str(tmp_path / 'model.pth')
     run_tool('export_model.py', '--checkpoint',
-             ckpt(ema_run['work_dir'], 'checkpoint_epoch_2.pth'),
-             '--output', out)
+             ckpt(ema_run['work_dir'], 'checkpoint_epoch_2.pth'), '--output',
+             out)
     exported = _load(out)['state_dict']
     assert _max_diff(exported, ema) == 0
     from field_detr import LocalDetector
@@ -67,9 +70,13 @@ def test_checkpoints_hold_the_averaged_weights(ema_run, tmp_path):
 def test_resume_restores_the_average_exactly(ema_run, tmp_path):
     """1 epoch + --resume gives the 2-epoch run's average and weights."""
     work_dir = str(tmp_path / 'resumed')
-    train(work_dir, '--ema', '--resume',
-          ckpt(ema_run['work_dir'], 'checkpoint_epoch_1.pth'),
-          data=ema_run['data'], options=EMA_OPTIONS)
+    train(
+        work_dir,
+        '--ema',
+        '--resume',
+        ckpt(ema_run['work_dir'], 'checkpoint_epoch_1.pth'),
+        data=ema_run['data'],
+        options=EMA_OPTIONS)
     straight = _load(ckpt(ema_run['work_dir'], 'checkpoint_epoch_2.pth'))
     resumed = _load(ckpt(work_dir, 'checkpoint_epoch_2.pth'))
     assert resumed['meta']['iter'] == straight['meta']['iter'] == 6
@@ -86,13 +93,19 @@ def test_early_stopping_ends_the_run_cleanly(demo_data, tmp_path):
     work_dir = str(tmp_path / 'stopped')
     store = tmp_path / 'store'
     uri = f'sqlite:///{store}/mlflow.db'
-    proc = train(work_dir, '--early-stop', '1', data=demo_data,
-                 env=dict(MLFLOW_TRACKING_URI=uri),
-                 options=['train_cfg.max_epochs=5',
-                          'default_hooks.checkpoint.full_interval=4',
-                          'early_stopping.min_delta=1.0',
-                          'default_hooks.checkpoint.save_best='
-                          'coco/ball_f1_10px'])
+    proc = train(
+        work_dir,
+        '--early-stop',
+        '1',
+        data=demo_data,
+        env=dict(MLFLOW_TRACKING_URI=uri),
+        options=[
+            'train_cfg.max_epochs=5',
+            'default_hooks.checkpoint.full_interval=4',
+            'early_stopping.min_delta=1.0',
+            'default_hooks.checkpoint.save_best='
+            'coco/ball_f1_10px'
+        ])
     log = proc.stdout + proc.stderr
     assert 'early stopping on: coco/bbox_mAP, patience 1' in log
     latest = _load(ckpt(work_dir, 'latest_checkpoint.pth'))

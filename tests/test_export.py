@@ -15,15 +15,17 @@ MAIN_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field.py')
 @pytest.fixture(scope='module')
 def exported(demo_run, tmp_path_factory):
     out = tmp_path_factory.mktemp('export')
-    paths = dict(fp32=str(out / 'model.pth'), fp16=str(out / 'model16.pth'),
-                 onnx=str(out / 'model.onnx'))
+    paths = dict(
+        fp32=str(out / 'model.pth'),
+        fp16=str(out / 'model16.pth'),
+        onnx=str(out / 'model.onnx'))
     source = ckpt(demo_run['work_dir'], 'latest_checkpoint.pth')
     run_tool('export_model.py', '--checkpoint', source, '--output',
              paths['fp32'])
     proc = run_tool('export_model.py', '--checkpoint', source, '--output',
                     paths['fp16'], '--fp16', '--onnx', paths['onnx'])
-    return dict(paths, source=source, onnx_log=proc.stdout, out=str(out),
-                **demo_run)
+    return dict(
+        paths, source=source, onnx_log=proc.stdout, out=str(out), **demo_run)
 
 
 def test_export_file_is_self_describing(exported):
@@ -64,17 +66,19 @@ def test_local_detector_matches_test_py(exported, tmp_path):
     results.sort(key=lambda d: -d['score'])
     image = osp.join(exported['data']['val'], 'images', '000000.jpg')
 
-    det = LocalDetector(exported['fp32'], confidence_threshold=0.0,
-                        device='cpu').detect(image)
+    det = LocalDetector(
+        exported['fp32'], confidence_threshold=0.0, device='cpu').detect(image)
     assert len(det) == len(results) == 100
     # pair each detection with a test.py one (queries with equal scores may
     # come in either order); each must have a twin within 1e-3
-    remaining = [(np.array([x, y, x + w, y + h]), d['score'],
-                  d['category_id'] - 1)
+    remaining = [(np.array([x, y, x + w,
+                            y + h]), d['score'], d['category_id'] - 1)
                  for x, y, w, h, d in ((*d['bbox'], d) for d in results)]
     for box, score, label in zip(det.boxes, det.scores, det.labels):
-        dist = [np.abs(b - box).max() + abs(s - score) + 10 * (lab != label)
-                for b, s, lab in remaining]
+        dist = [
+            np.abs(b - box).max() + abs(s - score) + 10 * (lab != label)
+            for b, s, lab in remaining
+        ]
         best = int(np.argmin(dist))
         assert dist[best] < 1e-3, (box, score, label, remaining[best])
         remaining.pop(best)
@@ -92,16 +96,17 @@ def test_local_detector_matches_test_py(exported, tmp_path):
 
 def test_threshold_batch_and_from_config(exported, tmp_path):
     from field_detr import LocalDetector
-    images = [osp.join(exported['data']['val'], 'images', f'00000{i}.jpg')
-              for i in range(3)]
+    images = [
+        osp.join(exported['data']['val'], 'images', f'00000{i}.jpg')
+        for i in range(3)
+    ]
     all_dets = LocalDetector(exported['fp32'], 0.0, 'cpu').detect_batch(
         images, batch_size=2)
     cut = float(np.median(all_dets[0].scores))
     yaml_path = tmp_path / 'default.yaml'
-    yaml_path.write_text(
-        'detection:\n  use_local_model: true\n'
-        f'  local_model_path: "{exported["fp32"]}"\n'
-        f'  confidence_threshold: {cut}\n  device: cpu\n')
+    yaml_path.write_text('detection:\n  use_local_model: true\n'
+                         f'  local_model_path: "{exported["fp32"]}"\n'
+                         f'  confidence_threshold: {cut}\n  device: cpu\n')
     detector = LocalDetector.from_config(str(yaml_path))
     assert detector.confidence_threshold == pytest.approx(cut)
     dets = detector.detect_batch(images, batch_size=2)
@@ -116,8 +121,8 @@ def test_onnx_matches_pytorch(exported):
     diff = float(line.rsplit('difference ', 1)[1].split()[0])
     assert diff < 1e-4, line
     import onnxruntime as ort
-    sess = ort.InferenceSession(exported['onnx'],
-                                providers=['CPUExecutionProvider'])
+    sess = ort.InferenceSession(
+        exported['onnx'], providers=['CPUExecutionProvider'])
     assert [o.name for o in sess.get_outputs()] == ['scores', 'boxes']
 
 
@@ -134,8 +139,8 @@ def test_infer_on_a_video_writes_an_annotated_video(exported, tmp_path):
         writer.write(frame)
     writer.release()
     out_dir = tmp_path / 'out'
-    proc = run_tool('infer.py', exported['fp32'], video, '--out-dir',
-                    out_dir, '--threshold', '0.0', '--device', 'cpu')
+    proc = run_tool('infer.py', exported['fp32'], video, '--out-dir', out_dir,
+                    '--threshold', '0.0', '--device', 'cpu')
     assert 'fps' in proc.stdout
     cap = cv2.VideoCapture(str(out_dir / 'clip_det.mp4'))
     frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -186,8 +191,10 @@ def test_coco_head_transplant(coco_detr):
                              dict(player='person', ball='sports ball'))
     assert n == len(model.state_dict())
     coco_classes = CocoDataset.METAINFO['classes']
-    rows = [coco_classes.index('person'), coco_classes.index('sports ball'),
-            80]
+    rows = [
+        coco_classes.index('person'),
+        coco_classes.index('sports ball'), 80
+    ]
     src, dst = coco_model.state_dict(), model.state_dict()
     for part in ('weight', 'bias'):
         key = f'bbox_head.fc_cls.{part}'
@@ -201,9 +208,12 @@ def test_coco_head_transplant(coco_detr):
     x = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1).float()
     x = ((x - torch.tensor([123.675, 116.28, 103.53])[:, None, None]) /
          torch.tensor([58.395, 57.12, 57.375])[:, None, None])[None]
-    sample = DetDataSample(metainfo=dict(
-        img_shape=img.shape[:2], batch_input_shape=img.shape[:2],
-        ori_shape=img.shape[:2], scale_factor=(1.0, 1.0)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=img.shape[:2],
+            batch_input_shape=img.shape[:2],
+            ori_shape=img.shape[:2],
+            scale_factor=(1.0, 1.0)))
     with torch.no_grad():
         logits80, boxes80 = coco_model._forward(x, [sample])
         logits2, boxes2 = model._forward(x, [sample])
@@ -222,13 +232,15 @@ def test_coco_head_transplant(coco_detr):
 def _train_with_transplant(checkpoint, data, tmp_path):
     from helpers.runs import train
     config = tmp_path / 'coco_start.py'
-    config.write_text(
-        f'_base_ = {DEMO_CONFIG!r}\n'
-        'custom_hooks = [dict(type="CocoTransplantHook", '
-        f'checkpoint={checkpoint!r})]\n')
-    proc = train(str(tmp_path / 'w'), config=str(config), data=data,
-                 options=['train_cfg.max_epochs=1'],
-                 env={'FIELD_DETR_COCO_START': '1'})
+    config.write_text(f'_base_ = {DEMO_CONFIG!r}\n'
+                      'custom_hooks = [dict(type="CocoTransplantHook", '
+                      f'checkpoint={checkpoint!r})]\n')
+    proc = train(
+        str(tmp_path / 'w'),
+        config=str(config),
+        data=data,
+        options=['train_cfg.max_epochs=1'],
+        env={'FIELD_DETR_COCO_START': '1'})
     assert osp.isfile(ckpt(str(tmp_path / 'w'), 'latest_checkpoint.pth'))
     return proc.stdout + proc.stderr
 
@@ -240,7 +252,6 @@ def test_training_starts_from_the_transplanted_head(coco_detr, demo_data,
 
 
 def test_transplant_falls_back_when_unavailable(demo_data, tmp_path):
-    log = _train_with_transplant('/nonexistent/coco.pth', demo_data,
-                                 tmp_path)
+    log = _train_with_transplant('/nonexistent/coco.pth', demo_data, tmp_path)
     assert 'COCO-pretrained start unavailable (/nonexistent/coco.pth' in log
     assert 'training from the configured initialisation instead' in log

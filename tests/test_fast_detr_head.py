@@ -49,8 +49,8 @@ def random_samples(rng, counts):
         labels = rng.integers(0, 2, count)
         if count >= 3:  # a duplicate box (same label), the ambiguous case
             boxes[1], labels[1] = boxes[0], labels[0]
-        sample = DetDataSample(metainfo=dict(img_shape=(h, w),
-                                             batch_input_shape=(800, 1333)))
+        sample = DetDataSample(
+            metainfo=dict(img_shape=(h, w), batch_input_shape=(800, 1333)))
         sample.gt_instances = InstanceData(
             bboxes=torch.tensor(boxes, dtype=torch.float32),
             labels=torch.tensor(labels, dtype=torch.long))
@@ -72,8 +72,10 @@ def run_loss(head, hidden, samples):
     head.zero_grad()
     losses = head.loss(hidden, samples)
     sum(losses.values()).backward()
-    grads = {n: p.grad.clone() for n, p in head.named_parameters()
-             if p.grad is not None}
+    grads = {
+        n: p.grad.clone()
+        for n, p in head.named_parameters() if p.grad is not None
+    }
     return losses, hidden.grad, grads
 
 
@@ -90,8 +92,8 @@ def stock_assignments(stock, hidden, samples):
             pred = InstanceData(
                 scores=cls_scores[layer, i],
                 bboxes=bbox_cxcywh_to_xyxy(bbox_preds[layer, i]) * factor)
-            result = stock.assigner.assign(pred, sample.gt_instances,
-                                           img_meta=sample.metainfo)
+            result = stock.assigner.assign(
+                pred, sample.gt_instances, img_meta=sample.metainfo)
             out[layer, i] = result.gt_inds.numpy() - 1
     return out
 
@@ -99,9 +101,9 @@ def stock_assignments(stock, hidden, samples):
 def fast_assignments(fast, hidden, samples):
     with torch.no_grad():
         cls_scores, bbox_preds = fast(hidden)
-    targets = fast.batched_targets(
-        cls_scores, bbox_preds, [s.gt_instances for s in samples],
-        [s.metainfo for s in samples])
+    targets = fast.batched_targets(cls_scores, bbox_preds,
+                                   [s.gt_instances for s in samples],
+                                   [s.metainfo for s in samples])
     return targets['assignment']
 
 
@@ -110,8 +112,7 @@ def compare(seed, counts, autocast, tol):
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     samples = random_samples(rng, counts)
-    hidden = torch.randn(NUM_LAYERS, len(counts), NUM_QUERIES,
-                         fast.embed_dims)
+    hidden = torch.randn(NUM_LAYERS, len(counts), NUM_QUERIES, fast.embed_dims)
     with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
         np.testing.assert_array_equal(
             fast_assignments(fast, hidden, samples),
@@ -127,18 +128,19 @@ def compare(seed, counts, autocast, tol):
         assert a.dtype == b.dtype, name
         worst = max(worst, (a.float() - b.float()).abs().item())
         torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=name)
-    torch.testing.assert_close(fast_hidden_grad, stock_hidden_grad,
-                               rtol=tol, atol=tol)
+    torch.testing.assert_close(
+        fast_hidden_grad, stock_hidden_grad, rtol=tol, atol=tol)
     assert fast_grads.keys() == stock_grads.keys()
     for name in stock_grads:
-        torch.testing.assert_close(fast_grads[name], stock_grads[name],
-                                   rtol=tol, atol=tol, msg=name)
+        torch.testing.assert_close(
+            fast_grads[name], stock_grads[name], rtol=tol, atol=tol, msg=name)
     return worst
 
 
 # The costs, targets and loss terms are computed with the stock operations
 # in the stock order, so losses and gradients are bit-equal (tolerance 0),
 # in float32 and under bfloat16 autocast alike.
+
 
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_same_matching_losses_and_gradients_fp32(case):

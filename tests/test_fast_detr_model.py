@@ -53,14 +53,17 @@ def batch(seed, n=2, size=(96, 128)):
     inputs = torch.randn(n, 3, h, w, generator=g)
     samples = []
     for i in range(n):
-        s = DetDataSample(metainfo=dict(img_shape=(h - 8 * i, w),
-                                        batch_input_shape=(h, w),
-                                        pad_shape=(h, w), scale_factor=(1, 1),
-                                        ori_shape=(h - 8 * i, w)))
+        s = DetDataSample(
+            metainfo=dict(
+                img_shape=(h - 8 * i, w),
+                batch_input_shape=(h, w),
+                pad_shape=(h, w),
+                scale_factor=(1, 1),
+                ori_shape=(h - 8 * i, w)))
         xy = torch.rand(3, 2, generator=g) * 40
         s.gt_instances = InstanceData(
-            bboxes=torch.cat([xy, xy + 10 + torch.rand(3, 2, generator=g)
-                              * 30], 1),
+            bboxes=torch.cat(
+                [xy, xy + 10 + torch.rand(3, 2, generator=g) * 30], 1),
             labels=torch.tensor([0, 1, 0]))
         samples.append(s)
     return inputs, samples
@@ -73,8 +76,9 @@ def test_main_config_builds_field_classes():
     assert cfg.model.bbox_head.type == 'FastDETRHead'
     assert cfg.optim_wrapper.constructor == 'GroupedOptimWrapperConstructor'
     model = MODELS.build(model_cfg(MAIN_CONFIG))
-    attns = [m for m in model.modules()
-             if isinstance(m, nn.MultiheadAttention)]
+    attns = [
+        m for m in model.modules() if isinstance(m, nn.MultiheadAttention)
+    ]
     assert len(attns) == 6 + 2 * 6
     assert all(type(m) is SDPAMultiheadAttention for m in attns)
 
@@ -107,15 +111,17 @@ def test_sdpa_attention_equals_stock_and_checkpoints_load_both_ways(config):
         model.zero_grad()
         losses = model(inputs, samples, mode='loss')
         sum(losses.values()).backward()
-        results.append((losses, {n: p.grad for n, p in model.named_parameters()
-                                 if p.grad is not None}))
+        results.append((losses, {
+            n: p.grad
+            for n, p in model.named_parameters() if p.grad is not None
+        }))
     (lf, gf), (ls, gs) = results
     for name in ls:
         torch.testing.assert_close(lf[name], ls[name], rtol=1e-5, atol=1e-5)
     assert gf.keys() == gs.keys()
     for name in gs:
-        torch.testing.assert_close(gf[name], gs[name], rtol=1e-4, atol=1e-5,
-                                   msg=name)
+        torch.testing.assert_close(
+            gf[name], gs[name], rtol=1e-4, atol=1e-5, msg=name)
 
 
 def test_grouped_optimiser_keeps_every_parameter_setting():
@@ -188,8 +194,9 @@ def test_field_detr_loss_dispatches_fewer_ops_and_no_syncs():
     stock = MODELS.build(stock_cfg(cfg))
     stock.load_state_dict(field.state_dict())
     inputs, samples = batch(3, n=8, size=(96, 160))
-    data = dict(inputs=list((inputs * 50 + 120).clamp(0, 255).to(torch.uint8)),
-                data_samples=samples)
+    data = dict(
+        inputs=list((inputs * 50 + 120).clamp(0, 255).to(torch.uint8)),
+        data_samples=samples)
     counts = {}
     for name, model in (('field', field), ('stock', stock)):
         wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0))
@@ -223,8 +230,11 @@ def test_optimizer_state_of_a_stock_checkpoint_loads_into_groups():
 
     grouped = build_optim_wrapper(model, grouped_cfg)
     grouped.load_state_dict(saved)
-    by_param = {id(p): (g, p) for g in grouped.optimizer.param_groups
-                for p in g['params']}
+    by_param = {
+        id(p): (g, p)
+        for g in grouped.optimizer.param_groups
+        for p in g['params']
+    }
     for group in stock.optimizer.param_groups:
         for p in group['params']:
             g, _ = by_param[id(p)]

@@ -25,8 +25,10 @@ def _reported(stdout):
 
 
 def test_box_loss_halves(learned):
-    losses = [r['loss_bbox'] for r in scalars(learned['work_dir'])
-              if 'loss_bbox' in r]
+    losses = [
+        r['loss_bbox'] for r in scalars(learned['work_dir'])
+        if 'loss_bbox' in r
+    ]
     first, last = np.mean(losses[:3]), np.mean(losses[-3:])
     assert last <= 0.5 * first, (first, last)
 
@@ -58,8 +60,9 @@ def test_report_equals_pycocotools_on_the_out_file(learned):
     for name, cat_ids in (('all', [1, 2]), ('player', [1]), ('ball', [2])):
         expected = coco_eval(cat_ids)
         key = 'bbox' if name == 'all' else name
-        logged = [metrics[f'coco/{key}_{m}']
-                  for m in ('mAP', 'mAP_50', 'mAP_75')]
+        logged = [
+            metrics[f'coco/{key}_{m}'] for m in ('mAP', 'mAP_50', 'mAP_75')
+        ]
         assert logged == pytest.approx(expected, abs=1e-12), name
         # the printed table rounds to 4 decimals
         assert rows[name] == pytest.approx(expected, abs=5e-5), name
@@ -86,14 +89,16 @@ def test_ball_table_and_metrics_file_agree_with_the_log(learned):
     with open(osp.join(learned['split'], 'annotations',
                        'annotations.json')) as f:
         coco = json.load(f)
-    with_ball = {a['image_id'] for a in coco['annotations']
-                 if a['category_id'] == 2}
-    assert written['coco/ball_count'] == sum(
-        a['category_id'] == 2 for a in coco['annotations'])
-    assert written['coco/ball_empty_frames'] == len(coco['images']) - len(
-        with_ball)
+    with_ball = {
+        a['image_id']
+        for a in coco['annotations'] if a['category_id'] == 2
+    }
+    assert written['coco/ball_count'] == sum(a['category_id'] == 2
+                                             for a in coco['annotations'])
+    assert written['coco/ball_empty_frames'] == len(
+        coco['images']) - len(with_ball)
     line = next(s for s in stdout.splitlines() if s.startswith('<= 10px'))
     recall = float(line.split()[2])
     if written['coco/ball_recall_10px'] is not None:
-        assert recall == pytest.approx(written['coco/ball_recall_10px'],
-                                       abs=5e-5)
+        assert recall == pytest.approx(
+            written['coco/ball_recall_10px'], abs=5e-5)

@@ -11,8 +11,10 @@ from field_detr.metric import FieldCocoMetric
 def _samples(coco, classes=('player', 'ball'), shift=0.0, swap=False):
     """Data samples whose predictions are the ground truth, optionally moved
     by ``shift`` box widths or with player and ball swapped."""
-    label_of = {c['id']: classes.index(c['name'].lower())
-                for c in coco['categories']}
+    label_of = {
+        c['id']: classes.index(c['name'].lower())
+        for c in coco['categories']
+    }
     samples = []
     for img in coco['images']:
         anns = [a for a in coco['annotations'] if a['image_id'] == img['id']]
@@ -21,12 +23,15 @@ def _samples(coco, classes=('player', 'ball'), shift=0.0, swap=False):
         labels = [label_of[a['category_id']] for a in anns]
         if swap:
             labels = [1 - label for label in labels]
-        samples.append(dict(
-            img_id=img['id'], ori_shape=(img['height'], img['width']),
-            pred_instances=dict(
-                bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-                scores=torch.ones(len(anns)),
-                labels=torch.tensor(labels, dtype=torch.long))))
+        samples.append(
+            dict(
+                img_id=img['id'],
+                ori_shape=(img['height'], img['width']),
+                pred_instances=dict(
+                    bboxes=torch.tensor(boxes,
+                                        dtype=torch.float32).reshape(-1, 4),
+                    scores=torch.ones(len(anns)),
+                    labels=torch.tensor(labels, dtype=torch.long))))
     return samples
 
 
@@ -85,8 +90,9 @@ def test_no_detection_at_all_scores_zero(split):
     ann_file, coco = split
     samples = _samples(coco)
     for s in samples:
-        s['pred_instances'] = dict(bboxes=torch.zeros(0, 4),
-                                   scores=torch.zeros(0),
-                                   labels=torch.zeros(0, dtype=torch.long))
+        s['pred_instances'] = dict(
+            bboxes=torch.zeros(0, 4),
+            scores=torch.zeros(0),
+            labels=torch.zeros(0, dtype=torch.long))
     res = _evaluate(ann_file, samples)
     assert res['coco/bbox_mAP'] == 0.0 and res['coco/ball_mAP_50'] == 0.0

@@ -37,8 +37,8 @@ def test_split_and_work_dir(cfg):
     runtime.set_split(cfg, 'test', None)
     assert cfg.train_dataloader.dataset.data_root == '/data/a'
     assert cfg.val_dataloader.dataset.data_root == '/data/b'
-    assert cfg.val_evaluator.ann_file == osp.join(
-        '/data/b', 'annotations', 'annotations.json')
+    assert cfg.val_evaluator.ann_file == osp.join('/data/b', 'annotations',
+                                                  'annotations.json')
     cfg.work_dir = None
     runtime.set_work_dir(cfg, 'configs/x.py', None)
     assert cfg.work_dir == osp.join('work_dirs', 'x')
@@ -54,8 +54,8 @@ def test_new_run_never_overwrites_checkpoints(cfg, tmp_path):
         runtime.set_resume(cfg, None)
 
 
-def test_resume_auto_continues_the_checkpoint_and_its_mlflow_run(cfg,
-                                                                 tmp_path):
+def test_resume_auto_continues_the_checkpoint_and_its_mlflow_run(
+        cfg, tmp_path):
     """Which checkpoint --resume takes, intact files only:
     test_crash_safety.py::test_resume_order_newest_intact_checkpoint."""
     latest = _checkpoint(
@@ -65,8 +65,10 @@ def test_resume_auto_continues_the_checkpoint_and_its_mlflow_run(cfg,
     runtime.set_resume(cfg, 'auto')
     assert cfg.resume and cfg.load_from == latest
     # the run id stored in the checkpoint continues the MLflow run
-    (backend, ) = [b for b in cfg.visualizer.vis_backends
-                   if b.type == 'FieldMLflowVisBackend']
+    (backend, ) = [
+        b for b in cfg.visualizer.vis_backends
+        if b.type == 'FieldMLflowVisBackend'
+    ]
     assert backend.run_id == 'abc'
 
 
@@ -141,11 +143,13 @@ def test_worker_options_dropped_without_workers(cfg):
 def test_evaluation_stays_out_of_mlflow(cfg):
     runtime.without_mlflow(cfg)
     assert 'FieldMLflowVisBackend' not in [
-        b.type for b in cfg.visualizer.vis_backends]
+        b.type for b in cfg.visualizer.vis_backends
+    ]
 
 
 @pytest.mark.parametrize('error', [InputError, ConfigError, TrainingStopped])
 def test_exit_on_error_prints_one_line(error, capsys):
+
     @exit_on_error
     def main():
         raise error('x.json: annotations[3] (id=4): bbox [1, 2] bad')
@@ -158,6 +162,7 @@ def test_exit_on_error_prints_one_line(error, capsys):
 
 
 def test_other_errors_keep_their_traceback():
+
     @exit_on_error
     def main():
         raise KeyError('a bug')

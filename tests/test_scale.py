@@ -57,24 +57,36 @@ train_dataloader = dict(
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_equal_one_process(deterministic_config,
-                                              demo_data, tmp_path):
+def test_two_gloo_processes_equal_one_process(deterministic_config, demo_data,
+                                              tmp_path):
     store = f'sqlite:///{tmp_path}/store/mlflow.db'
-    env = {**os.environ, **TOOL_ENV, 'OMP_NUM_THREADS': '1',
-           'PORT': str(_free_port()), 'MLFLOW_TRACKING_URI': store}
+    env = {
+        **os.environ,
+        **TOOL_ENV, 'OMP_NUM_THREADS': '1',
+        'PORT': str(_free_port()),
+        'MLFLOW_TRACKING_URI': store
+    }
     options = [*FAST_OPTIONS, 'train_cfg.max_epochs=1']
     single = str(tmp_path / 'single')
-    train(single, config=deterministic_config, data=demo_data,
-          env={'OMP_NUM_THREADS': '1'},
-          options=['train_dataloader.batch_size=2',
-                   'train_cfg.max_epochs=1'])
+    train(
+        single,
+        config=deterministic_config,
+        data=demo_data,
+        env={'OMP_NUM_THREADS': '1'},
+        options=['train_dataloader.batch_size=2', 'train_cfg.max_epochs=1'])
     multi = str(tmp_path / 'multi')
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
-         deterministic_config, '2', '--work-dir', multi, '--train-dir',
-         demo_data['train'], '--val-dir', demo_data['val'],
-         '--cfg-options', *options, 'train_dataloader.batch_size=1'],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_train.sh'), deterministic_config, '2',
+        '--work-dir', multi, '--train-dir', demo_data['train'], '--val-dir',
+        demo_data['val'], '--cfg-options', *options,
+        'train_dataloader.batch_size=1'
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
     assert 'effective batch 2 = 2 process(es) x batch 1' in log
@@ -116,9 +128,13 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         "[dict(type='FiniteLossHook'), "
         "dict(type='NaNLossFromEpochHook', epoch=2)]")
     work_dir = str(tmp_path / 'nan_run')
-    proc = train(work_dir, config=config, data=demo_data,
-                 options=['train_cfg.max_epochs=3'], env=FAULTS_ENV,
-                 check=False)
+    proc = train(
+        work_dir,
+        config=config,
+        data=demo_data,
+        options=['train_cfg.max_epochs=3'],
+        env=FAULTS_ENV,
+        check=False)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
     latest = ckpt(work_dir, 'latest_checkpoint.pth')
@@ -127,8 +143,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
         proc.stderr
     good = torch.load(latest, weights_only=True)
     assert good['meta']['epoch'] == 1
-    assert all(torch.isfinite(v).all() for v in good['state_dict'].values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in good['state_dict'].values()
+        if v.is_floating_point())
     assert not osp.exists(ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth'))
     # and the MLflow run says it failed
     from mlflow import MlflowClient
@@ -140,9 +157,13 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
 
 
 def test_auto_scale_lr_uses_the_effective_batch(demo_data, tmp_path):
-    proc = train(str(tmp_path / 'w'), '--auto-scale-lr', data=demo_data,
-                 options=['train_cfg.max_epochs=1',
-                          'optim_wrapper.accumulative_counts=2'])
+    proc = train(
+        str(tmp_path / 'w'),
+        '--auto-scale-lr',
+        data=demo_data,
+        options=[
+            'train_cfg.max_epochs=1', 'optim_wrapper.accumulative_counts=2'
+        ])
     log = proc.stdout + proc.stderr
     # 1 process x batch 2 x accumulation 2 = 4, base 8: lr halves
     assert ('effective batch 4 = 1 process(es) x batch 2 x accumulation 2; '
@@ -154,11 +175,10 @@ def test_auto_scale_lr_uses_the_effective_batch(demo_data, tmp_path):
 
 def test_benchmark_prints_the_comparison(demo_data, tmp_path):
     out = tmp_path / 'bench.json'
-    proc = run_tool('analysis_tools/benchmark.py', DEMO_CONFIG,
-                    '--train-dir', demo_data['train'], '--input-size',
-                    '320x192', '--iters', '2', '--warmup', '1',
-                    '--workers', '0', '--compare-stock', '--data-only',
-                    '--json', out)
+    proc = run_tool('analysis_tools/benchmark.py', DEMO_CONFIG, '--train-dir',
+                    demo_data['train'], '--input-size', '320x192', '--iters',
+                    '2', '--warmup', '1', '--workers', '0', '--compare-stock',
+                    '--data-only', '--json', out)
     assert 'step time field_detr / stock:' in proc.stdout
     assert 'input pipeline alone:' in proc.stdout
     res = json.loads(out.read_text())
@@ -166,8 +186,8 @@ def test_benchmark_prints_the_comparison(demo_data, tmp_path):
         assert res[name]['iterations'] == 2
         assert res[name]['images_per_s'] > 0
         assert 0 <= res[name]['data_share'] < 1
-    assert res['ratio_step'] == pytest.approx(
-        res['field_detr']['step_s'] / res['stock_mmdet']['step_s'])
+    assert res['ratio_step'] == pytest.approx(res['field_detr']['step_s'] /
+                                              res['stock_mmdet']['step_s'])
 
 
 def test_eval_backends_agree(tmp_path):
@@ -188,14 +208,15 @@ def test_metric_with_faster_coco_eval_matches(tmp_path):
     samples = []
     for img in coco['images']:
         boxes = rng.uniform(0, 300, size=(30, 2))
-        boxes = np.concatenate([boxes, boxes + rng.uniform(5, 60, (30, 2))],
-                               1)
-        samples.append(dict(
-            img_id=img['id'], ori_shape=(img['height'], img['width']),
-            pred_instances=dict(
-                bboxes=torch.tensor(boxes, dtype=torch.float32),
-                scores=torch.tensor(rng.random(30), dtype=torch.float32),
-                labels=torch.tensor(rng.integers(0, 2, 30)))))
+        boxes = np.concatenate([boxes, boxes + rng.uniform(5, 60, (30, 2))], 1)
+        samples.append(
+            dict(
+                img_id=img['id'],
+                ori_shape=(img['height'], img['width']),
+                pred_instances=dict(
+                    bboxes=torch.tensor(boxes, dtype=torch.float32),
+                    scores=torch.tensor(rng.random(30), dtype=torch.float32),
+                    labels=torch.tensor(rng.integers(0, 2, 30)))))
     results = []
     for backend in ('pycocotools', 'faster_coco_eval'):
         metric = FieldCocoMetric(ann_file=ann_file, backend=backend)
@@ -204,5 +225,5 @@ def test_metric_with_faster_coco_eval_matches(tmp_path):
         results.append(metric.evaluate(len(samples)))
     assert results[0].keys() == results[1].keys()
     for key in results[0]:
-        assert results[0][key] == pytest.approx(results[1][key], abs=1e-4,
-                                                nan_ok=True), key
+        assert results[0][key] == pytest.approx(
+            results[1][key], abs=1e-4, nan_ok=True), key

@@ -18,8 +18,8 @@ TILE = (640, 384)
 @pytest.fixture(scope='module')
 def detector(learned):
     from field_detr import LocalDetector
-    return LocalDetector(learned['checkpoint'], confidence_threshold=0.3,
-                         device='cpu')
+    return LocalDetector(
+        learned['checkpoint'], confidence_threshold=0.3, device='cpu')
 
 
 @pytest.fixture(scope='module')
@@ -38,19 +38,27 @@ def _by_hand(detector, frame, tile, overlap):
     from sahi.slicing import get_slice_bboxes
     height, width = frame.shape[:2]
     windows = [[0, 0, width, height]] + get_slice_bboxes(
-        image_height=height, image_width=width, slice_height=tile[1],
-        slice_width=tile[0], overlap_height_ratio=overlap,
+        image_height=height,
+        image_width=width,
+        slice_height=tile[1],
+        slice_width=tile[0],
+        overlap_height_ratio=overlap,
         overlap_width_ratio=overlap)
     preds = []
     for x1, y1, x2, y2 in windows:
         det = detector.detect(np.ascontiguousarray(frame[y1:y2, x1:x2]))
         for box, score, label in zip(det.boxes, det.scores, det.labels):
             box = np.clip(box + [x1, y1, x1, y1], 0, [width, height] * 2)
-            preds.append(ObjectPrediction(
-                bbox=box.tolist(), category_id=int(label), score=float(score),
-                category_name=str(label), full_shape=[height, width]))
-    merged = GreedyNMMPostprocess(match_threshold=0.5, match_metric='IOS',
-                                  class_agnostic=False)(preds)
+            preds.append(
+                ObjectPrediction(
+                    bbox=box.tolist(),
+                    category_id=int(label),
+                    score=float(score),
+                    category_name=str(label),
+                    full_shape=[height, width]))
+    merged = GreedyNMMPostprocess(
+        match_threshold=0.5, match_metric='IOS', class_agnostic=False)(
+            preds)
     merged.sort(key=lambda p: -p.score.value)
     return (np.array([p.bbox.to_xyxy() for p in merged]).reshape(-1, 4),
             np.array([p.score.value for p in merged]),
@@ -68,8 +76,9 @@ def _same(det, boxes, scores, labels):
 def test_sliced_equals_tiles_run_by_hand_and_merged(detector, frames):
     slicing = dict(tile=TILE, overlap=0.2)
     for frame in frames:
-        _same(detector.detect(frame, slicing=slicing),
-              *_by_hand(detector, frame, TILE, 0.2))
+        _same(
+            detector.detect(frame, slicing=slicing),
+            *_by_hand(detector, frame, TILE, 0.2))
 
 
 def test_odd_tile_sizes(detector, frames):
@@ -84,8 +93,11 @@ def test_odd_tile_sizes(detector, frames):
 
 def test_batch_and_single_frame_agree(detector, frames):
     from field_detr import LocalDetector
-    sliced = LocalDetector(detector.model_path, confidence_threshold=0.3,
-                           device='cpu', slicing=dict(tile=TILE))
+    sliced = LocalDetector(
+        detector.model_path,
+        confidence_threshold=0.3,
+        device='cpu',
+        slicing=dict(tile=TILE))
     batch = sliced.detect_batch(frames, batch_size=2)
     for frame, det in zip(frames, batch):
         single = sliced.detect(frame)
@@ -112,19 +124,22 @@ def test_players_cut_by_tile_borders_are_kept(detector, frames, learned):
                        'annotations.json')) as f:
         coco = json.load(f)
     first = sorted(coco['images'], key=lambda i: i['file_name'])[0]
-    gts = np.array([[2 * x, 2 * y, 2 * (x + w), 2 * (y + h)]
-                    for x, y, w, h in (a['bbox'] for a in coco['annotations']
-                                       if a['image_id'] == first['id']
-                                       and a['category_id'] == 1)])
-    borders = {x for w in tile_windows(1280, 768, TILE, 0.2)
-               for x in (w[0], w[2])} - {0, 1280}
+    gts = np.array(
+        [[2 * x, 2 * y, 2 * (x + w), 2 * (y + h)] for x, y, w, h in (
+            a['bbox'] for a in coco['annotations']
+            if a['image_id'] == first['id'] and a['category_id'] == 1)])
+    borders = {
+        x
+        for w in tile_windows(1280, 768, TILE, 0.2)
+        for x in (w[0], w[2])
+    } - {0, 1280}
     cut = gts[[any(g[0] < b < g[2] for b in borders) for g in gts]]
     assert len(cut), 'no player crosses a tile border in this frame'
 
     def iou(boxes):
-        return bbox_overlaps(torch.tensor(cut, dtype=torch.float32),
-                             torch.tensor(boxes, dtype=torch.float32)
-                             .reshape(-1, 4)).numpy()
+        return bbox_overlaps(
+            torch.tensor(cut, dtype=torch.float32),
+            torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)).numpy()
 
     plain = detector.detect(frames[0])
     found = iou(plain.boxes[plain.labels == 0]).max(axis=1) >= 0.5
@@ -136,14 +151,18 @@ def test_players_cut_by_tile_borders_are_kept(detector, frames, learned):
 
 def test_infer_tool_slices(learned, tmp_path):
     frame = str(tmp_path / 'frame.jpg')
-    cv2.imwrite(frame, cv2.resize(cv2.imread(sorted(glob.glob(osp.join(
-        learned['split'], 'images', '*')))[0]), (1280, 768)))
+    cv2.imwrite(
+        frame,
+        cv2.resize(
+            cv2.imread(
+                sorted(glob.glob(osp.join(learned['split'], 'images',
+                                          '*')))[0]), (1280, 768)))
     out = tmp_path / 'out'
     proc = run_tool('infer.py', learned['checkpoint'], frame, '--out-dir',
                     str(out), '--slice', '640x384', '--overlap', '0.2',
                     '--threshold', '0.3')
     assert '1 images/frames' in proc.stdout
     assert (out / 'frame.jpg').exists() and (out / 'detections.json').exists()
-    bad = run_tool('infer.py', learned['checkpoint'], frame, '--slice', '64',
-                   check=False)
+    bad = run_tool(
+        'infer.py', learned['checkpoint'], frame, '--slice', '64', check=False)
     assert bad.returncode == 2 and 'WxH' in bad.stderr

@@ -42,10 +42,11 @@ def test_a_box_cut_by_a_tile_border_comes_out_once():
     elsewhere."""
     full = _view(([600, 100, 680, 300], 0.7, 0), ([650, 90, 660, 100], 0.6, 1))
     tile0 = _view(([600, 101, 640, 299], 0.8, 0))  # offset (0, 0)
-    tile1 = _view(([88, 99, 168, 301], 0.9, 0),    # offset (512, 0)
-                  ([400, 100, 440, 200], 0.95, 0))
-    boxes, scores, labels = merge_views([full, tile0, tile1],
-                                        [(0, 0), (0, 0), (512, 0)],
+    tile1 = _view(
+        ([88, 99, 168, 301], 0.9, 0),  # offset (512, 0)
+        ([400, 100, 440, 200], 0.95, 0))
+    boxes, scores, labels = merge_views([full, tile0, tile1], [(0, 0), (0, 0),
+                                                               (512, 0)],
                                         (768, 1280))
     assert labels.tolist() == [0, 0, 1]
     assert scores.tolist() == pytest.approx([0.95, 0.9, 0.6])
@@ -56,8 +57,8 @@ def test_a_box_cut_by_a_tile_border_comes_out_once():
 
 def test_boxes_are_clipped_to_the_frame_and_empty_views_work():
     boxes, scores, labels = merge_views(
-        [_view(), _view(([-5, 10, 30, 50], 0.9, 1))], [(0, 0), (100, 0)],
-        (64, 128))
+        [_view(), _view(([-5, 10, 30, 50], 0.9, 1))], [(0, 0),
+                                                       (100, 0)], (64, 128))
     np.testing.assert_allclose(boxes, [[95, 10, 128, 50]])
     empty = merge_views([_view(), _view()], [(0, 0), (0, 0)], (64, 64))
     assert empty[0].shape == (0, 4) and len(empty[1]) == 0
@@ -67,8 +68,8 @@ def test_settings_are_checked():
     assert slicing_settings(dict(tile=(640, 384)))['overlap'] == 0.2
     assert parse_tile('1280x720') == (1280, 720)
     for bad in (dict(tile=(640, )), dict(tile=(640, 384), overlap=1.5),
-                dict(tile=(640, 384), tiles=2),
-                dict(tile=(640, 384), match_metric='GIOU')):
+                dict(tile=(640, 384),
+                     tiles=2), dict(tile=(640, 384), match_metric='GIOU')):
         with pytest.raises(ValueError, match='slicing'):
             slicing_settings(bad)
     with pytest.raises(ValueError, match='WxH'):

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope='module')
 def detector(learned):
     from field_detr import LocalDetector
-    return LocalDetector(learned['checkpoint'], confidence_threshold=0.3,
-                         device='cpu')
+    return LocalDetector(
+        learned['checkpoint'], confidence_threshold=0.3, device='cpu')
 
 
 def test_round_trip_and_annotator(detector, learned):
@@ -20,8 +20,8 @@ def test_round_trip_and_annotator(detector, learned):
     import os.path as osp
 
     import cv2
-    frame = cv2.imread(sorted(glob.glob(osp.join(learned['split'], 'images',
-                                                  '*')))[0])
+    frame = cv2.imread(
+        sorted(glob.glob(osp.join(learned['split'], 'images', '*')))[0])
     det = detector.detect(frame)
     assert len(det) > 0
     converted = det.to_supervision()

@@ -33,9 +33,11 @@ def team_server(tmp_path):
 def test_training_on_a_postgresql_backed_server(team_server, demo_data,
                                                 tmp_path):
     work_dir = str(tmp_path / 'run')
-    train(work_dir, data=demo_data,
-          env=dict(MLFLOW_TRACKING_URI=team_server['url']),
-          options=['train_cfg.max_epochs=1'])
+    train(
+        work_dir,
+        data=demo_data,
+        env=dict(MLFLOW_TRACKING_URI=team_server['url']),
+        options=['train_cfg.max_epochs=1'])
     # the README's snippet, as a user runs it against the server
     code = '''
 import mlflow
@@ -47,14 +49,19 @@ torch.save(model.state_dict(), OUT)
 print(best_run.status, len(runs))
 '''
     out = str(tmp_path / 'loaded.pth')
-    proc = subprocess.run(
-        [sys.executable, '-c', f'OUT = {out!r}\n' + code], check=True,
-        capture_output=True, text=True, cwd=str(tmp_path),
-        env={**os.environ, 'MLFLOW_TRACKING_URI': team_server['url']})
+    proc = subprocess.run([sys.executable, '-c', f'OUT = {out!r}\n' + code],
+                          check=True,
+                          capture_output=True,
+                          text=True,
+                          cwd=str(tmp_path),
+                          env={
+                              **os.environ, 'MLFLOW_TRACKING_URI':
+                              team_server['url']
+                          })
     assert proc.stdout.split()[-2:] == ['FINISHED', '1']
     loaded = torch.load(out, weights_only=True)
-    best = torch.load(ckpt(work_dir, 'best_model.pth'),
-                      weights_only=True)['state_dict']
+    best = torch.load(
+        ckpt(work_dir, 'best_model.pth'), weights_only=True)['state_dict']
     assert loaded.keys() == best.keys()
     assert all(torch.equal(loaded[k], best[k]) for k in best)
     # the runs live in PostgreSQL, not in a file next to the server
@@ -71,9 +78,9 @@ def test_postgresql_stopping_mid_run(team_server, demo_data, tmp_path):
     what the run logged before the stop."""
     cluster = team_server['cluster']
     work_dir = str(tmp_path / 'run')
-    code, text = train_with_fault(
-        work_dir, demo_data, dict(MLFLOW_TRACKING_URI=team_server['url']),
-        cluster.stop)
+    code, text = train_with_fault(work_dir, demo_data,
+                                  dict(MLFLOW_TRACKING_URI=team_server['url']),
+                                  cluster.stop)
     assert code == 0, text[-3000:]
     assert text.count('MLflow tracking failed') == 1, text[-3000:]
     assert 'Traceback' not in text
@@ -90,7 +97,9 @@ def test_postgresql_stopping_mid_run(team_server, demo_data, tmp_path):
     exp = client.get_experiment_by_name('detr_training')
     (run, ) = client.search_runs([exp.experiment_id])
     assert run.data.params['train_images'] == '6'
-    steps = [m.step for m in client.get_metric_history(run.info.run_id,
-                                                       'train_loss')]
+    steps = [
+        m.step
+        for m in client.get_metric_history(run.info.run_id, 'train_loss')
+    ]
     # epoch 1 (iterations 1-3) was logged before the stop
     assert steps[:3] == [1, 2, 3], steps

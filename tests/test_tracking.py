@@ -33,10 +33,17 @@ def tracked(demo_data, tmp_path_factory):
     env = dict(MLFLOW_TRACKING_URI=uri, FIELD_DETR_MLFLOW_CHECKPOINTS='all')
     work_dir = str(root / 'work')
     draw = 'default_hooks.visualization.interval=1'  # every val batch
-    train(work_dir, data=demo_data, env=env,
-          options=['train_cfg.max_epochs=2', draw])
-    train(work_dir, '--resume', data=demo_data, env=env,
-          options=['train_cfg.max_epochs=3', draw])
+    train(
+        work_dir,
+        data=demo_data,
+        env=env,
+        options=['train_cfg.max_epochs=2', draw])
+    train(
+        work_dir,
+        '--resume',
+        data=demo_data,
+        env=env,
+        options=['train_cfg.max_epochs=3', draw])
     return dict(uri=uri, work_dir=work_dir, root=str(root), data=demo_data)
 
 
@@ -61,13 +68,15 @@ def test_one_run_with_params_metrics_and_artifacts(tracked):
     assert p['torch_version'] and p['device'] == 'cpu'
     assert len(p) < 100
 
-    history = {k: [(m.step, m.value) for m in
-                   client.get_metric_history(run.info.run_id, k)]
-               for k in ('train_loss', 'learning_rate', 'val_map',
-                         'val_ap_player', 'val_ap_ball', 'memory_ram_mb',
-                         'iter_time', 'data_time', 'val_ball_recall_10px',
-                         'val_ball_f1_10px', 'val_ball_false_rate',
-                         'val_ap_ball_tiny', 'val_ap50_player_medium')}
+    history = {
+        k: [(m.step, m.value)
+            for m in client.get_metric_history(run.info.run_id, k)]
+        for k in ('train_loss', 'learning_rate', 'val_map', 'val_ap_player',
+                  'val_ap_ball', 'memory_ram_mb', 'iter_time', 'data_time',
+                  'val_ball_recall_10px', 'val_ball_f1_10px',
+                  'val_ball_false_rate', 'val_ap_ball_tiny',
+                  'val_ap50_player_medium')
+    }
     assert [s for s, _ in history['train_loss']] == list(range(1, 10))
     assert [s for s, _ in history['val_map']] == [3, 6, 9]
     for key in ('val_ap_ball', 'val_ball_recall_10px', 'val_ball_f1_10px',
@@ -75,8 +84,8 @@ def test_one_run_with_params_metrics_and_artifacts(tracked):
         assert [s for s, _ in history[key]] == [3, 6, 9], key
     assert all(v > 100 for _, v in history['memory_ram_mb'])
     logged = [r for r in scalars(tracked['work_dir']) if 'loss' in r]
-    assert [v for _, v in history['train_loss']] == pytest.approx(
-        [r['loss'] for r in logged])
+    assert [v for _, v in history['train_loss']
+            ] == pytest.approx([r['loss'] for r in logged])
 
     artifacts = mlflow_artifacts(client, run.info.run_id)
     for name in ('checkpoints/latest_checkpoint.pth',
@@ -88,8 +97,7 @@ def test_one_run_with_params_metrics_and_artifacts(tracked):
     # the logs, uploaded by MMEngine's MLflowVisBackend.close under their
     # paths in the work dir (<timestamp>/vis_data/scalars.json, ...)
     for suffix in ('/vis_data/scalars.json', '.log'):
-        assert any(a.endswith(suffix) for a in artifacts), (suffix,
-                                                            artifacts)
+        assert any(a.endswith(suffix) for a in artifacts), (suffix, artifacts)
     assert any(a.startswith('images/') for a in artifacts)
 
 
@@ -109,12 +117,16 @@ torch.save(model.state_dict(), OUT)
 '''
     out = osp.join(tracked['root'], 'loaded.pth')
     subprocess.run([sys.executable, '-c', f'OUT = {out!r}\n' + code],
-                   check=True, cwd=tracked['root'],
-                   env={**os.environ, 'MLFLOW_TRACKING_URI': tracked['uri']})
+                   check=True,
+                   cwd=tracked['root'],
+                   env={
+                       **os.environ, 'MLFLOW_TRACKING_URI': tracked['uri']
+                   })
     import torch
     loaded = torch.load(out, weights_only=True)
-    best = torch.load(ckpt(tracked['work_dir'], 'best_model.pth'),
-                      weights_only=True)['state_dict']
+    best = torch.load(
+        ckpt(tracked['work_dir'], 'best_model.pth'),
+        weights_only=True)['state_dict']
     assert loaded.keys() == best.keys()
     for key in best:
         assert torch.equal(loaded[key], best[key]), key
@@ -127,8 +139,8 @@ def test_mlflow_model_detects_like_the_checkpoint(tracked):
     mlflow.set_tracking_uri(tracked['uri'])
     run = mlflow.search_runs(experiment_names=['detr_training']).iloc[0]
     model = mlflow.pytorch.load_model(f'runs:/{run.run_id}/model')
-    detector = LocalDetector(ckpt(tracked['work_dir'], 'best_model.pth'),
-                             0.0, 'cpu')
+    detector = LocalDetector(
+        ckpt(tracked['work_dir'], 'best_model.pth'), 0.0, 'cpu')
     image = osp.join(tracked['data']['val'], 'images', '000001.jpg')
     expected = detector.detect(image)
     detector.model = model.eval()
@@ -139,13 +151,13 @@ def test_mlflow_model_detects_like_the_checkpoint(tracked):
 def test_tensorboard_events(tracked):
     from tensorboard.backend.event_processing.event_accumulator import \
         EventAccumulator
-    files = glob.glob(osp.join(tracked['work_dir'], '*', 'vis_data',
-                               'events.out.tfevents.*'))
+    files = glob.glob(
+        osp.join(tracked['work_dir'], '*', 'vis_data',
+                 'events.out.tfevents.*'))
     assert len(files) == 2  # the first run and the resumed one
     scalars_by_tag, images = {}, 0
     for path in files:
-        acc = EventAccumulator(path, size_guidance={'scalars': 0,
-                                                    'images': 0})
+        acc = EventAccumulator(path, size_guidance={'scalars': 0, 'images': 0})
         acc.Reload()
         for tag in acc.Tags()['scalars']:
             scalars_by_tag.setdefault(tag, []).extend(
@@ -163,8 +175,9 @@ def test_tensorboard_events(tracked):
 
 def test_analysis_tools_plot_our_curves(tracked, tmp_path):
     from field_detr.analysis import curve, load_scalars, plot_curves
-    logs = sorted(glob.glob(osp.join(tracked['work_dir'], '*', 'vis_data',
-                                     'scalars.json')))
+    logs = sorted(
+        glob.glob(
+            osp.join(tracked['work_dir'], '*', 'vis_data', 'scalars.json')))
     out = tmp_path / 'curves.png'
     proc = run_tool('analysis_tools/analyze_logs.py', 'plot_curve', logs[0],
                     '--keys', 'train_loss', 'val_map', 'learning_rate',
@@ -192,9 +205,9 @@ def test_analysis_tools_plot_our_curves(tracked, tmp_path):
 def test_pr_curves_and_confusion_matrix(tracked, tmp_path):
     results = str(tmp_path / 'results.json')
     run_tool('test.py', SMALL_CONFIG,
-             ckpt(tracked['work_dir'], 'latest_checkpoint.pth'),
-             '--test-dir', tracked['data']['val'], '--out', results,
-             '--work-dir', tmp_path / 'test', '--cfg-options',
+             ckpt(tracked['work_dir'], 'latest_checkpoint.pth'), '--test-dir',
+             tracked['data']['val'], '--out', results, '--work-dir',
+             tmp_path / 'test', '--cfg-options',
              'test_dataloader.num_workers=0')
     ann = osp.join(tracked['data']['val'], 'annotations', 'annotations.json')
     out_dir = tmp_path / 'analysis'
@@ -233,18 +246,23 @@ def mlflow_server(tmp_path):
 def test_training_against_a_tracking_server(mlflow_server, demo_data,
                                             tmp_path):
     work_dir = str(tmp_path / 'remote')
-    train(work_dir, data=demo_data, env=dict(
-        MLFLOW_TRACKING_URI=mlflow_server['url'],
-        MLFLOW_EXPERIMENT_NAME='team_runs',
-        FIELD_DETR_MLFLOW_CHECKPOINTS='milestones'),
-          options=['train_cfg.max_epochs=1'])
+    train(
+        work_dir,
+        data=demo_data,
+        env=dict(
+            MLFLOW_TRACKING_URI=mlflow_server['url'],
+            MLFLOW_EXPERIMENT_NAME='team_runs',
+            FIELD_DETR_MLFLOW_CHECKPOINTS='milestones'),
+        options=['train_cfg.max_epochs=1'])
     client = _client(mlflow_server['url'])
     exp = client.get_experiment_by_name('team_runs')
     run = client.search_runs([exp.experiment_id])[0]
     assert run.info.status == 'FINISHED'
     assert run.data.params['train_images'] == '6'
-    assert [m.step for m in client.get_metric_history(
-        run.info.run_id, 'train_loss')] == [1, 2, 3]
+    assert [
+        m.step
+        for m in client.get_metric_history(run.info.run_id, 'train_loss')
+    ] == [1, 2, 3]
     artifacts = mlflow_artifacts(client, run.info.run_id)
     assert 'checkpoints/latest_checkpoint.pth' in artifacts
     # 'milestones' (the default) leaves the per-epoch lightweight files out
@@ -276,11 +294,15 @@ def _start_ui(store):
     """tools/start_mlflow_ui.sh on a free port; returns the process and the
     training-runs address it printed."""
     port = free_port()
-    proc = subprocess.Popen(
-        ['bash', osp.join(ROOT, 'tools', 'start_mlflow_ui.sh'), '--port',
-         str(port), '--store', store],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        start_new_session=True)
+    proc = subprocess.Popen([
+        'bash',
+        osp.join(ROOT, 'tools', 'start_mlflow_ui.sh'), '--port',
+        str(port), '--store', store
+    ],
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL,
+                            text=True,
+                            start_new_session=True)
     runs_url = None
     for line in proc.stdout:
         if line.startswith('training runs: '):
@@ -313,16 +335,15 @@ def test_mlflow_ui_in_a_browser(tracked):
     proc, runs_url = _start_ui(tracked['uri'])
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                         args=['--no-sandbox'])
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=['--no-sandbox'])
             page = browser.new_page(viewport={'width': 1280, 'height': 800})
             page.goto(runs_url)
             # the runs table, not the GenAI overview: one row, our run
-            expect(page.get_by_text('Run Name')).to_be_visible(
-                timeout=60_000)
+            expect(page.get_by_text('Run Name')).to_be_visible(timeout=60_000)
             assert 'Tool calls' not in page.inner_text('body')  # GenAI
-            expect(page.get_by_role('link', name='work', exact=True)
-                   ).to_have_count(1)
+            expect(page.get_by_role('link', name='work',
+                                    exact=True)).to_have_count(1)
             expect(page.get_by_text('1 matching run')).to_be_visible()
             _close_assistant(page)
             page.screenshot(path=osp.join(SCREENSHOTS, 'experiment.png'))
@@ -330,30 +351,32 @@ def test_mlflow_ui_in_a_browser(tracked):
             page.get_by_role('link', name='work', exact=True).click()
             for text in ('batch_size', 'lr', 'train_loss', 'val_map',
                          'val_ball_recall_10px'):
-                expect(page.get_by_text(text, exact=True).first
-                       ).to_be_visible(timeout=60_000)
+                expect(page.get_by_text(
+                    text, exact=True).first).to_be_visible(timeout=60_000)
             page.screenshot(path=osp.join(SCREENSHOTS, 'run.png'))
 
             page.get_by_role('tab', name='Artifacts').click()
-            log_dir = sorted(d for d in os.listdir(tracked['work_dir'])
-                             if re.fullmatch(r'\d{8}_\d{6}', d))[0]
+            log_dir = sorted(
+                d for d in os.listdir(tracked['work_dir'])
+                if re.fullmatch(r'\d{8}_\d{6}', d))[0]
             for text in ('checkpoints', log_dir, 'config.py'):
-                expect(page.get_by_text(text, exact=True).first
-                       ).to_be_visible(timeout=60_000)
+                expect(page.get_by_text(
+                    text, exact=True).first).to_be_visible(timeout=60_000)
             page.screenshot(path=osp.join(SCREENSHOTS, 'artifacts.png'))
 
             # MLflow 3 lists logged models on the experiment's Models page
             page.goto(runs_url.replace('?', '/models?'))
-            expect(page.get_by_text('model', exact=True).first
-                   ).to_be_visible(timeout=60_000)
-            expect(page.get_by_text('work', exact=True).first
-                   ).to_be_visible()
+            expect(page.get_by_text(
+                'model', exact=True).first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text('work', exact=True).first).to_be_visible()
             page.screenshot(path=osp.join(SCREENSHOTS, 'models.png'))
             browser.close()
     finally:
         stop_group(proc)
     # the page's run is the resumed one: its history has every step once
     (run, ) = client.search_runs([exp.experiment_id])
-    steps = [m.step for m in client.get_metric_history(run.info.run_id,
-                                                       'train_loss')]
+    steps = [
+        m.step
+        for m in client.get_metric_history(run.info.run_id, 'train_loss')
+    ]
     assert steps == list(range(1, 10))

@@ -32,8 +32,10 @@ def test_demo_training_trains_validates_and_checkpoints(demo_run):
 
 def test_checkpoint_loads_under_torch_safe_loader(demo_run):
     import field_detr  # noqa: F401  (registers the allow-list)
-    loaded = torch.load(ckpt(demo_run['work_dir'], 'latest_checkpoint.pth'),
-                        map_location='cpu', weights_only=True)
+    loaded = torch.load(
+        ckpt(demo_run['work_dir'], 'latest_checkpoint.pth'),
+        map_location='cpu',
+        weights_only=True)
     assert loaded['meta']['epoch'] == 3
     assert loaded['meta']['dataset_meta']['classes'] == ('player', 'ball')
     assert 'rng_state' in loaded and 'message_hub' in loaded
@@ -61,29 +63,37 @@ def test_resume_equals_uninterrupted_training(demo_data, tmp_path):
     train(straight, data=demo_data, options=['train_cfg.max_epochs=2', lr])
     train(split, data=demo_data, options=['train_cfg.max_epochs=1', lr])
     assert not osp.exists(ckpt(split, 'checkpoint_epoch_2_lightweight.pth'))
-    proc = train(split, '--resume', data=demo_data,
-                 options=['train_cfg.max_epochs=2', lr])
+    proc = train(
+        split,
+        '--resume',
+        data=demo_data,
+        options=['train_cfg.max_epochs=2', lr])
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
 
     a = _weights(ckpt(straight, 'checkpoint_epoch_2.pth'))
     b = _weights(ckpt(split, 'checkpoint_epoch_2.pth'))
     assert a['meta']['iter'] == b['meta']['iter'] == 6
     assert a['state_dict'].keys() == b['state_dict'].keys()
-    worst = max((a['state_dict'][k].float() - b['state_dict'][k].float())
-                .abs().max().item() for k in a['state_dict'])
+    worst = max((a['state_dict'][k].float() -
+                 b['state_dict'][k].float()).abs().max().item()
+                for k in a['state_dict'])
     assert worst <= 1e-4, f'weights differ by {worst}'
     # and training moved the weights: the comparison is not trivially true
     c = _weights(ckpt(split, 'checkpoint_epoch_1_lightweight.pth'))
-    moved = max((a['state_dict'][k].float() - c['state_dict'][k].float())
-                .abs().max().item() for k in a['state_dict'])
+    moved = max((a['state_dict'][k].float() -
+                 c['state_dict'][k].float()).abs().max().item()
+                for k in a['state_dict'])
     assert moved > 1e-3, moved  # measured 3e-3; the runs agree exactly
 
 
 def test_resume_from_explicit_path(demo_run, tmp_path):
     work_dir = str(tmp_path / 'from_path')
-    proc = train(work_dir, '--resume',
-                 ckpt(demo_run['work_dir'], 'checkpoint_epoch_2.pth'),
-                 data=demo_run['data'], options=['train_cfg.max_epochs=3'])
+    proc = train(
+        work_dir,
+        '--resume',
+        ckpt(demo_run['work_dir'], 'checkpoint_epoch_2.pth'),
+        data=demo_run['data'],
+        options=['train_cfg.max_epochs=3'])
     assert 'resumed epoch: 2' in proc.stdout + proc.stderr
     assert osp.isfile(ckpt(work_dir, 'checkpoint_epoch_3_lightweight.pth'))
     assert not osp.exists(ckpt(work_dir, 'checkpoint_epoch_2_lightweight.pth'))
@@ -92,8 +102,12 @@ def test_resume_from_explicit_path(demo_run, tmp_path):
 def test_new_run_never_overwrites_an_old_one(demo_run):
     latest = ckpt(demo_run['work_dir'], 'latest_checkpoint.pth')
     before = os.stat(latest).st_mtime_ns
-    proc = run_tool('train.py', SMALL_CONFIG, '--work-dir',
-                    demo_run['work_dir'], check=False)
+    proc = run_tool(
+        'train.py',
+        SMALL_CONFIG,
+        '--work-dir',
+        demo_run['work_dir'],
+        check=False)
     assert proc.returncode == 2
     assert 'already holds checkpoints' in proc.stderr
     assert 'Traceback' not in proc.stderr
@@ -101,8 +115,13 @@ def test_new_run_never_overwrites_an_old_one(demo_run):
 
 
 def test_resume_with_nothing_to_resume_says_so(tmp_path, demo_data):
-    proc = run_tool('train.py', DEMO_CONFIG, '--work-dir', str(tmp_path),
-                    '--resume', check=False)
+    proc = run_tool(
+        'train.py',
+        DEMO_CONFIG,
+        '--work-dir',
+        str(tmp_path),
+        '--resume',
+        check=False)
     assert proc.returncode == 2
     assert 'found no checkpoint' in proc.stderr
 
@@ -115,9 +134,18 @@ def test_bad_split_stops_before_training_with_one_line(demo_data, tmp_path):
     coco['annotations'][3]['bbox'] = [5, 5, -2, 10]
     ann_file.write_text(json.dumps(coco))
     work_dir = tmp_path / 'work'
-    proc = run_tool('train.py', DEMO_CONFIG, '--train-dir', bad_train,
-                    '--val-dir', demo_data['val'], '--work-dir', work_dir,
-                    '--cfg-options', *FAST_OPTIONS, check=False)
+    proc = run_tool(
+        'train.py',
+        DEMO_CONFIG,
+        '--train-dir',
+        bad_train,
+        '--val-dir',
+        demo_data['val'],
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *FAST_OPTIONS,
+        check=False)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
     err = proc.stderr.strip().splitlines()[-1]

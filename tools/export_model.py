@@ -20,20 +20,31 @@ def parse_args(argv=None):
         description='Export a checkpoint for inference.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 4)[4])
-    parser.add_argument('--checkpoint', required=True,
-                        help='training checkpoint (any of checkpoints/*.pth)')
-    parser.add_argument('--output', required=True,
-                        help='exported model file to write')
-    parser.add_argument('--config', help='config file; default: the one '
-                        'stored in the checkpoint')
-    parser.add_argument('--fp16', action='store_true',
-                        help='store float16 weights (half the size; '
-                        'LocalDetector computes in float32)')
-    parser.add_argument('--onnx', metavar='PATH',
-                        help='also export the network to ONNX and check it '
-                        'against PyTorch with onnxruntime')
-    parser.add_argument('--onnx-size', default='640x384', metavar='WxH',
-                        help='fixed ONNX input size (default 640x384)')
+    parser.add_argument(
+        '--checkpoint',
+        required=True,
+        help='training checkpoint (any of checkpoints/*.pth)')
+    parser.add_argument(
+        '--output', required=True, help='exported model file to write')
+    parser.add_argument(
+        '--config',
+        help='config file; default: the one '
+        'stored in the checkpoint')
+    parser.add_argument(
+        '--fp16',
+        action='store_true',
+        help='store float16 weights (half the size; '
+        'LocalDetector computes in float32)')
+    parser.add_argument(
+        '--onnx',
+        metavar='PATH',
+        help='also export the network to ONNX and check it '
+        'against PyTorch with onnxruntime')
+    parser.add_argument(
+        '--onnx-size',
+        default='640x384',
+        metavar='WxH',
+        help='fixed ONNX input size (default 640x384)')
     return parser.parse_args(argv)
 
 

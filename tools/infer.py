@@ -34,28 +34,42 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 6)[6])
     parser.add_argument('model', help='exported model or training checkpoint')
-    parser.add_argument('inputs', nargs='+',
-                        help='image files, folders of images, video files')
-    parser.add_argument('--out-dir', default='work_dirs/infer',
-                        help='output folder (default work_dirs/infer)')
-    parser.add_argument('--threshold', type=float, default=0.5,
-                        help='confidence threshold (default 0.5)')
+    parser.add_argument(
+        'inputs',
+        nargs='+',
+        help='image files, folders of images, video files')
+    parser.add_argument(
+        '--out-dir',
+        default='work_dirs/infer',
+        help='output folder (default work_dirs/infer)')
+    parser.add_argument(
+        '--threshold',
+        type=float,
+        default=0.5,
+        help='confidence threshold (default 0.5)')
     parser.add_argument('--device', help='cuda, cpu, ... (default: auto)')
     parser.add_argument('--config', help='config, for a training checkpoint')
-    parser.add_argument('--batch-size', type=int, default=4,
-                        help='images per forward pass (default 4)')
     parser.add_argument(
-        '--slice', metavar='WxH',
+        '--batch-size',
+        type=int,
+        default=4,
+        help='images per forward pass (default 4)')
+    parser.add_argument(
+        '--slice',
+        metavar='WxH',
         help='sliced inference for small balls: run the full frame and '
         'overlapping WxH tiles as one batch and merge their boxes (SAHI\'s '
         'rule); e.g. 1280x720 for 4K video')
-    parser.add_argument('--overlap', type=float, default=0.2,
-                        help='tile overlap ratio with --slice (default 0.2)')
+    parser.add_argument(
+        '--overlap',
+        type=float,
+        default=0.2,
+        help='tile overlap ratio with --slice (default 0.2)')
     args = parser.parse_args(argv)
     if args.slice:
         try:
-            args.slicing = slicing_settings(dict(
-                tile=parse_tile(args.slice), overlap=args.overlap))
+            args.slicing = slicing_settings(
+                dict(tile=parse_tile(args.slice), overlap=args.overlap))
         except ValueError as e:
             parser.error(str(e))
     else:
@@ -86,33 +100,38 @@ class Collector:
     """Accumulates the COCO-style output."""
 
     def __init__(self, classes):
-        self.coco = dict(images=[], annotations=[], categories=[
-            dict(id=i + 1, name=c) for i, c in enumerate(classes)])
+        self.coco = dict(
+            images=[],
+            annotations=[],
+            categories=[dict(id=i + 1, name=c) for i, c in enumerate(classes)])
 
     def add(self, det, file_name, shape, frame=None):
         image_id = len(self.coco['images']) + 1
-        record = dict(id=image_id, file_name=file_name, height=shape[0],
-                      width=shape[1])
+        record = dict(
+            id=image_id, file_name=file_name, height=shape[0], width=shape[1])
         if frame is not None:
             record['frame'] = frame
         self.coco['images'].append(record)
         self.coco['annotations'] += coco_records(
-            det, image_id, len(self.coco['annotations']) + 1)
+            det, image_id,
+            len(self.coco['annotations']) + 1)
 
 
 def run_images(detector, paths, args, out):
-    for start in tqdm(range(0, len(paths), args.batch_size), desc='images',
-                      unit='batch'):
+    for start in tqdm(
+            range(0, len(paths), args.batch_size), desc='images',
+            unit='batch'):
         chunk = paths[start:start + args.batch_size]
         imgs = [cv2.imread(p) for p in chunk]
         for p, img in zip(chunk, imgs):
             if img is None:
                 raise InputError(f'{p}: not a readable image')
-        for p, img, det in zip(chunk, imgs, detector.detect_batch(
-                imgs, batch_size=args.batch_size)):
+        for p, img, det in zip(
+                chunk, imgs,
+                detector.detect_batch(imgs, batch_size=args.batch_size)):
             name = osp.basename(p)
-            cv2.imwrite(osp.join(args.out_dir, name),
-                        draw_detections(img, det))
+            cv2.imwrite(
+                osp.join(args.out_dir, name), draw_detections(img, det))
             out.add(det, name, img.shape)
     return len(paths)
 
@@ -136,8 +155,9 @@ def run_video(detector, path, args, out):
                 batch.append(frame)
             if not batch:
                 break
-            for frame, det in zip(batch, detector.detect_batch(
-                    batch, batch_size=args.batch_size)):
+            for frame, det in zip(
+                    batch,
+                    detector.detect_batch(batch, batch_size=args.batch_size)):
                 if writer is None:
                     h, w = frame.shape[:2]
                     writer = cv2.VideoWriter(
@@ -157,8 +177,12 @@ def run_video(detector, path, args, out):
 def main(argv=None):
     args = parse_args(argv)
     items = expand(args.inputs)
-    detector = LocalDetector(args.model, args.threshold, args.device,
-                             args.config, slicing=args.slicing)
+    detector = LocalDetector(
+        args.model,
+        args.threshold,
+        args.device,
+        args.config,
+        slicing=args.slicing)
     os.makedirs(args.out_dir, exist_ok=True)
     out = Collector(detector.classes)
     start = time.perf_counter()

@@ -16,17 +16,24 @@ from field_detr.demo_data import make_demo_dataset
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--out', default='datasets',
-                        help='dataset root (default: datasets)')
-    parser.add_argument('--train', type=int, default=48,
-                        help='training images (default: 48)')
-    parser.add_argument('--val', type=int, default=16,
-                        help='validation images (default: 16)')
-    parser.add_argument('--size', default='640x384', metavar='WxH',
-                        help='image size (default: 640x384)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='random seed; val uses seed + 1 (default: 0)')
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        '--out', default='datasets', help='dataset root (default: datasets)')
+    parser.add_argument(
+        '--train', type=int, default=48, help='training images (default: 48)')
+    parser.add_argument(
+        '--val', type=int, default=16, help='validation images (default: 16)')
+    parser.add_argument(
+        '--size',
+        default='640x384',
+        metavar='WxH',
+        help='image size (default: 640x384)')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='random seed; val uses seed + 1 (default: 0)')
     return parser.parse_args(argv)
 
 
@@ -42,8 +49,8 @@ def main(argv=None):
                      'choose another --out or move it away')
     dirs = make_demo_dataset(
         args.out,
-        splits=(('train', args.train, args.seed),
-                ('val', args.val, args.seed + 1)),
+        splits=(('train', args.train, args.seed), ('val', args.val,
+                                                   args.seed + 1)),
         size=(w, h))
     print('demo dataset written to ' + ', '.join(dirs))
 

@@ -27,21 +27,27 @@ def parse_args(argv=None):
         description='Evaluate a checkpoint with COCO mAP.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 3)[3])
-    parser.add_argument('config', help='config file the model was trained '
-                        'with')
+    parser.add_argument(
+        'config', help='config file the model was trained '
+        'with')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--test-dir', help='split folder to evaluate (images/ + '
+        '--test-dir',
+        help='split folder to evaluate (images/ + '
         'annotations/annotations.json); default: the config\'s validation '
         'split, datasets/val')
-    parser.add_argument('--work-dir', help='where the test log goes; '
-                        'default work_dirs/<config name>')
     parser.add_argument(
-        '--out', metavar='RESULTS.json',
+        '--work-dir',
+        help='where the test log goes; '
+        'default work_dirs/<config name>')
+    parser.add_argument(
+        '--out',
+        metavar='RESULTS.json',
         help='write the detections as COCO results JSON, with the '
         'dataset\'s own category ids')
     parser.add_argument(
-        '--out-metrics', metavar='METRICS.json',
+        '--out-metrics',
+        metavar='METRICS.json',
         help='write every figure of both tables (and the others the metric '
         'computes) to this JSON file')
     runtime.add_runner_args(parser)
@@ -71,14 +77,18 @@ def main(argv=None):
 
     if runner.rank == 0:
         split = cfg.test_dataloader.dataset.data_root
-        print(format_report(metrics, runner.test_dataloader.dataset.metainfo[
-            'classes'], title=f'COCO box AP on {split}'))
+        print(
+            format_report(
+                metrics,
+                runner.test_dataloader.dataset.metainfo['classes'],
+                title=f'COCO box AP on {split}'))
         evaluator = runner.test_evaluator.metrics[0]
         ball = getattr(evaluator, 'ball_class', None)
         if ball and f'coco/{ball}_count' in metrics:
             print()
-            print(format_ball_report(metrics, ball, evaluator.size_bins,
-                                     evaluator.ball_distances))
+            print(
+                format_ball_report(metrics, ball, evaluator.size_bins,
+                                   evaluator.ball_distances))
         if args.out_metrics:
             write_metrics(args.out_metrics, metrics)
             print(f'metrics written to {args.out_metrics}')

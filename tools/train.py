@@ -25,34 +25,46 @@ def parse_args(argv=None):
         epilog=__doc__.split('\n', 2)[2])
     parser.add_argument('config', help='training config file')
     parser.add_argument(
-        '--train-dir', help='training split folder (images/ + '
+        '--train-dir',
+        help='training split folder (images/ + '
         'annotations/annotations.json); default: the config\'s, '
         'datasets/train')
     parser.add_argument(
-        '--val-dir', help='validation split folder; default: the '
+        '--val-dir',
+        help='validation split folder; default: the '
         'config\'s, datasets/val')
     parser.add_argument(
-        '--work-dir', help='where logs and checkpoints go; default '
+        '--work-dir',
+        help='where logs and checkpoints go; default '
         'work_dirs/<config name>')
     parser.add_argument(
-        '--resume', nargs='?', const='auto', default=None, metavar='CKPT',
+        '--resume',
+        nargs='?',
+        const='auto',
+        default=None,
+        metavar='CKPT',
         help='continue training: alone, from the newest checkpoint in the '
         'work dir; with a path, from that checkpoint')
     parser.add_argument(
-        '--amp', action='store_true',
+        '--amp',
+        action='store_true',
         help='mixed precision training (the main config already has it)')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
+        '--auto-scale-lr',
+        action='store_true',
         help='scale the learning rate linearly with the effective batch '
         '(processes x batch size x accumulation) against the config\'s '
         'auto_scale_lr.base_batch_size')
     parser.add_argument(
-        '--ema', action='store_true',
+        '--ema',
+        action='store_true',
         help='keep an exponential moving average of the weights (mmdet\'s '
         'EMAHook); validation, checkpoints and export use it (the config\'s '
         'ema section sets the momentum)')
     parser.add_argument(
-        '--early-stop', type=int, metavar='PATIENCE',
+        '--early-stop',
+        type=int,
+        metavar='PATIENCE',
         help='stop when the config\'s early_stopping.monitor (default '
         'coco/bbox_mAP) has not improved for PATIENCE validation rounds')
     runtime.add_runner_args(parser)
@@ -81,11 +93,11 @@ def main(argv=None):
     try:
         runner.train()
     except BaseException as e:
-        runtime.end_tracking(runner, 'KILLED' if isinstance(
-            e, KeyboardInterrupt) else 'FAILED')
+        runtime.end_tracking(
+            runner, 'KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED')
         if isinstance(e, torch.cuda.OutOfMemoryError):
-            raise TrainingStopped(
-                runtime.oom_advice(cfg, runner.iter, e)) from None
+            raise TrainingStopped(runtime.oom_advice(cfg, runner.iter,
+                                                     e)) from None
         raise
     runtime.finish_distributed()
 

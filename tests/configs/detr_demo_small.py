@@ -7,32 +7,38 @@
 _base_ = '../../configs/detr_r50_field_demo.py'
 
 model = dict(
-    backbone=dict(depth=18, num_stages=3, strides=(1, 2, 2),
-                  dilations=(1, 1, 1), out_indices=(2, ), init_cfg=None),
+    backbone=dict(
+        depth=18,
+        num_stages=3,
+        strides=(1, 2, 2),
+        dilations=(1, 1, 1),
+        out_indices=(2, ),
+        init_cfg=None),
     neck=dict(in_channels=[256]),
     encoder=dict(
-        num_layers=2,
-        layer_cfg=dict(ffn_cfg=dict(feedforward_channels=512))),
+        num_layers=2, layer_cfg=dict(ffn_cfg=dict(feedforward_channels=512))),
     decoder=dict(
-        num_layers=2,
-        layer_cfg=dict(ffn_cfg=dict(feedforward_channels=512))))
+        num_layers=2, layer_cfg=dict(ffn_cfg=dict(feedforward_channels=512))))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='RandomChoiceResize', scales=[(320, 192), (288, 173)],
-         keep_ratio=True),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(320, 192), (288, 173)],
+        keep_ratio=True),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(320, 192), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor')),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor')),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

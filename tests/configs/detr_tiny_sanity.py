@@ -10,21 +10,27 @@ num_queries = 30
 model = dict(
     num_queries=num_queries,
     encoder=dict(
-        layer_cfg=dict(self_attn_cfg=dict(dropout=0.0),
-                       ffn_cfg=dict(ffn_drop=0.0))),
+        layer_cfg=dict(
+            self_attn_cfg=dict(dropout=0.0), ffn_cfg=dict(ffn_drop=0.0))),
     decoder=dict(
-        layer_cfg=dict(self_attn_cfg=dict(dropout=0.0),
-                       cross_attn_cfg=dict(dropout=0.0),
-                       ffn_cfg=dict(ffn_drop=0.0))),
+        layer_cfg=dict(
+            self_attn_cfg=dict(dropout=0.0),
+            cross_attn_cfg=dict(dropout=0.0),
+            ffn_cfg=dict(ffn_drop=0.0))),
     test_cfg=dict(max_per_img=num_queries))
 
 max_epochs = 1000
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
-         end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         T_max=max_epochs, eta_min=2e-5, convert_to_iter_based=True),
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        T_max=max_epochs,
+        eta_min=2e-5,
+        convert_to_iter_based=True),
 ]
 # A randomly initialised backbone learns at the full rate.
 optim_wrapper = dict(
@@ -43,5 +49,4 @@ train_pipeline = [
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 # 1000 one-iteration epochs: one checkpoint at the end is enough.
 default_hooks = dict(
-    checkpoint=dict(_delete_=True, type='CheckpointHook',
-                    interval=max_epochs))
+    checkpoint=dict(_delete_=True, type='CheckpointHook', interval=max_epochs))

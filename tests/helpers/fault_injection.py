@@ -60,8 +60,7 @@ class KillAtHook(Hook):
         def fsync_replace(tmp_path, final_path):
             if os.path.basename(final_path) == name:
                 self.writes += 1
-                if self.writes == int(nth) and not os.path.exists(
-                        self.marker):
+                if self.writes == int(nth) and not os.path.exists(self.marker):
                     with open(tmp_path, 'rb+') as f:  # half-written
                         f.truncate(os.path.getsize(tmp_path) // 2)
                     self.kill()
@@ -81,13 +80,19 @@ class KillAtHook(Hook):
 
         FieldMLflowVisBackend.log_artifact = log_artifact
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         if self.moment == 'mid_iteration' and batch_idx == 0 and \
                 runner.epoch + 1 == self.epoch:
             self.kill()
 
-    def after_val_iter(self, runner, batch_idx, data_batch=None,
+    def after_val_iter(self,
+                       runner,
+                       batch_idx,
+                       data_batch=None,
                        outputs=None) -> None:
         # validation follows the epoch: runner.epoch is the finished count
         if self.moment == 'validation' and runner.epoch == self.epoch:

@@ -17,11 +17,12 @@ SMALL_CONFIG = osp.join(ROOT, 'tests', 'configs', 'detr_demo_small.py')
 # In-process data loading (deterministic, and no worker start-up cost), and
 # validation after every epoch.
 FAST_OPTIONS = [
-    'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-    'test_dataloader.num_workers=0', 'train_cfg.val_interval=1',
+    'train_dataloader.num_workers=0',
+    'val_dataloader.num_workers=0',
+    'test_dataloader.num_workers=0',
+    'train_cfg.val_interval=1',
     'default_hooks.logger.interval=1',
 ]
-
 
 # Runs track into a throw-away MLflow store, never the user's ./mlruns, and
 # upload no checkpoints there unless a test asks (tests of tracking do).
@@ -41,13 +42,20 @@ def run_tool(script, *args, check=True, timeout=1800, env=None):
     """Run ``tools/<script>`` with this interpreter; return the result."""
     cmd = [sys.executable, osp.join(ROOT, 'tools', script), *map(str, args)]
     proc = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **TOOL_ENV, **(env or {})})
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={
+            **os.environ,
+            **TOOL_ENV,
+            **(env or {})
+        })
     if check and proc.returncode != 0:
-        raise AssertionError(
-            f'{" ".join(cmd)} exited {proc.returncode}\n'
-            f'--- stdout\n{proc.stdout[-6000:]}\n'
-            f'--- stderr\n{proc.stderr[-6000:]}')
+        raise AssertionError(f'{" ".join(cmd)} exited {proc.returncode}\n'
+                             f'--- stdout\n{proc.stdout[-6000:]}\n'
+                             f'--- stderr\n{proc.stderr[-6000:]}')
     return proc
 
 
@@ -70,8 +78,13 @@ def fault_config(path, base, custom_hooks, checkpoint_hook=None):
     return path
 
 
-def train(work_dir, *extra, config=SMALL_CONFIG, data=None, options=(),
-          env=None, check=True):
+def train(work_dir,
+          *extra,
+          config=SMALL_CONFIG,
+          data=None,
+          options=(),
+          env=None,
+          check=True):
     args = [config, '--work-dir', work_dir]
     if data is not None:
         args += ['--train-dir', data['train'], '--val-dir', data['val']]
@@ -86,15 +99,24 @@ def train_with_fault(work_dir, data, env, fault, epochs=3):
     ``latest_checkpoint.pth`` exists, call ``fault()`` (stop a server,
     ...). Returns the exit code and the console output."""
     import time
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), SMALL_CONFIG,
-           '--work-dir', work_dir, '--train-dir', data['train'],
-           '--val-dir', data['val'], '--cfg-options', *FAST_OPTIONS,
-           f'train_cfg.max_epochs={epochs}']
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), SMALL_CONFIG, '--work-dir',
+        work_dir, '--train-dir', data['train'], '--val-dir', data['val'],
+        '--cfg-options', *FAST_OPTIONS, f'train_cfg.max_epochs={epochs}'
+    ]
     log = osp.join(work_dir + '.log')
     with open(log, 'w') as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT,
-                                env={**os.environ, **TOOL_ENV, **env})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                **TOOL_ENV,
+                **env
+            })
         try:
             latest = ckpt(work_dir, 'latest_checkpoint.pth')
             deadline = time.time() + 300
@@ -113,8 +135,8 @@ def train_with_fault(work_dir, data, env, fault, epochs=3):
 
 def scalars(work_dir):
     """The training log records (MMEngine's vis_data/scalars.json)."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                      'scalars.json')))
+    files = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     records = []
     for path in files:
         with open(path) as f:

@@ -18,8 +18,8 @@ def mlflow_artifacts(client, run_id, path=None) -> list:
     """Every artifact path of an MLflow run, folders walked."""
     out = []
     for a in client.list_artifacts(run_id, path):
-        out += (mlflow_artifacts(client, run_id, a.path) if a.is_dir
-                else [a.path])
+        out += (
+            mlflow_artifacts(client, run_id, a.path) if a.is_dir else [a.path])
     return out
 
 
@@ -29,7 +29,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_http(url: str, what: str, timeout: float = 120,
+def wait_for_http(url: str,
+                  what: str,
+                  timeout: float = 120,
                   proc=None) -> None:
     """Poll ``url`` until it answers; raise naming ``what`` if it does not
     (or ``proc`` exits first)."""
@@ -63,15 +65,17 @@ class MlflowServer:
         self.url = f'http://127.0.0.1:{self.port}'
         mlflow_bin = osp.join(osp.dirname(sys.executable), 'mlflow')
         self._log = open(log, 'w')
-        self.proc = subprocess.Popen(
-            [mlflow_bin, 'server', '--host', '127.0.0.1', '--port',
-             str(self.port), '--backend-store-uri', backend,
-             '--artifacts-destination', artifacts, '--workers', '1'],
-            stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        self.proc = subprocess.Popen([
+            mlflow_bin, 'server', '--host', '127.0.0.1', '--port',
+            str(self.port), '--backend-store-uri', backend,
+            '--artifacts-destination', artifacts, '--workers', '1'
+        ],
+                                     stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         try:
-            wait_for_http(self.url + '/health', 'mlflow server',
-                          proc=self.proc)
+            wait_for_http(
+                self.url + '/health', 'mlflow server', proc=self.proc)
         except RuntimeError as e:
             self.close()
             with open(log) as f:
@@ -86,8 +90,9 @@ class MlflowServer:
 def postgres_bin_dir() -> str:
     """The newest Debian PostgreSQL server binaries (``initdb``,
     ``pg_ctl``); a clear error when they are not installed."""
-    found = sorted(glob.glob('/usr/lib/postgresql/*/bin/initdb'),
-                   key=lambda p: int(p.split('/')[-3]))
+    found = sorted(
+        glob.glob('/usr/lib/postgresql/*/bin/initdb'),
+        key=lambda p: int(p.split('/')[-3]))
     if not found:
         path = shutil.which('initdb')
         if path is None:
@@ -108,7 +113,9 @@ class PostgresCluster:
         self.bin = postgres_bin_dir()
         self.version = subprocess.run(
             [osp.join(self.bin, 'postgres'), '--version'],
-            capture_output=True, text=True, check=True).stdout.strip()
+            capture_output=True,
+            text=True,
+            check=True).stdout.strip()
         self.root = tempfile.mkdtemp(prefix='field_detr_pg_')
         os.chmod(self.root, 0o777)
         self.data = osp.join(self.root, 'data')
@@ -129,19 +136,25 @@ class PostgresCluster:
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run([*self._as, osp.join(self.bin, tool), *args],
-                       check=True, capture_output=True, cwd=self.root)
+                       check=True,
+                       capture_output=True,
+                       cwd=self.root)
 
     def start(self) -> None:
-        self._run('pg_ctl', '-D', self.data, '-l', self.log, '-w', '-o',
-                  f'-p {self.port} -k {self.root} '
-                  '-c listen_addresses=127.0.0.1', 'start')
+        self._run(
+            'pg_ctl', '-D', self.data, '-l', self.log, '-w', '-o',
+            f'-p {self.port} -k {self.root} '
+            '-c listen_addresses=127.0.0.1', 'start')
 
     def stop(self) -> None:
         self._run('pg_ctl', '-D', self.data, '-m', 'fast', '-w', 'stop')
 
     def close(self) -> None:
         if osp.exists(osp.join(self.data, 'postmaster.pid')):
-            subprocess.run([*self._as, osp.join(self.bin, 'pg_ctl'), '-D',
-                            self.data, '-m', 'immediate', '-w', 'stop'],
+            subprocess.run([
+                *self._as,
+                osp.join(self.bin, 'pg_ctl'), '-D', self.data, '-m',
+                'immediate', '-w', 'stop'
+            ],
                            capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)

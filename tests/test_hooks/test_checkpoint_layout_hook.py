@@ -28,14 +28,20 @@ class Runner:
         self.epoch = self.iter = 0
         self.max_epochs = max_epochs
 
-    def save_checkpoint(self, out_dir, filename, save_optimizer=True,
-                        meta=None, **kwargs):
+    def save_checkpoint(self,
+                        out_dir,
+                        filename,
+                        save_optimizer=True,
+                        meta=None,
+                        **kwargs):
         torch.save(
-            dict(meta=dict(meta or {}, epoch=self.epoch),
-                 state_dict=self.model.state_dict(),
-                 message_hub=self.message_hub.state_dict(),
-                 **({'optimizer': {}} if save_optimizer else {})),
-            osp.join(out_dir, filename))
+            dict(
+                meta=dict(meta or {}, epoch=self.epoch),
+                state_dict=self.model.state_dict(),
+                message_hub=self.message_hub.state_dict(),
+                **({
+                    'optimizer': {}
+                } if save_optimizer else {})), osp.join(out_dir, filename))
 
 
 def _train(hook, runner, epochs):
@@ -52,14 +58,16 @@ def _files(work_dir):
 def test_layout_and_retention_across_a_resume(tmp_path):
     work_dir = str(tmp_path)
     runner = Runner(work_dir, 'layout_a', max_epochs=7)
-    _train(CheckpointLayoutHook(full_interval=2, keep_lightweight=2),
-           runner, 5)
+    _train(
+        CheckpointLayoutHook(full_interval=2, keep_lightweight=2), runner, 5)
     assert _files(work_dir) == [
         'checkpoint_epoch_2.pth', 'checkpoint_epoch_4.pth',
         'checkpoint_epoch_4_lightweight.pth',
-        'checkpoint_epoch_5_lightweight.pth', 'latest_checkpoint.pth']
-    latest = torch.load(osp.join(work_dir, 'checkpoints',
-                                 'latest_checkpoint.pth'), weights_only=True)
+        'checkpoint_epoch_5_lightweight.pth', 'latest_checkpoint.pth'
+    ]
+    latest = torch.load(
+        osp.join(work_dir, 'checkpoints', 'latest_checkpoint.pth'),
+        weights_only=True)
     assert latest['message_hub']['runtime_info']['keep_ckpt_ids'] == [4, 5]
 
     # a new process resumes: the hub comes from the checkpoint
@@ -73,7 +81,8 @@ def test_layout_and_retention_across_a_resume(tmp_path):
         'checkpoint_epoch_2.pth', 'checkpoint_epoch_4.pth',
         'checkpoint_epoch_6.pth', 'checkpoint_epoch_6_lightweight.pth',
         'checkpoint_epoch_7.pth', 'checkpoint_epoch_7_lightweight.pth',
-        'latest_checkpoint.pth']
+        'latest_checkpoint.pth'
+    ]
 
 
 def test_keep_all_lightweight(tmp_path):
@@ -86,14 +95,16 @@ def test_keep_all_lightweight(tmp_path):
 def test_keep_no_lightweight(tmp_path):
     runner = Runner(str(tmp_path), 'layout_d', max_epochs=3)
     _train(CheckpointLayoutHook(keep_lightweight=0), runner, 3)
-    assert _files(str(tmp_path)) == ['checkpoint_epoch_3.pth',
-                                     'latest_checkpoint.pth']
+    assert _files(
+        str(tmp_path)) == ['checkpoint_epoch_3.pth', 'latest_checkpoint.pth']
 
 
-@pytest.mark.parametrize('key, value', [
-    ('interval', 2), ('by_epoch', False), ('save_last', False),
-    ('save_optimizer', False), ('save_begin', 3),
-    ('filename_tmpl', 'epoch_{}.pth'), ('out_dir', '/elsewhere')])
+@pytest.mark.parametrize('key, value', [('interval', 2), ('by_epoch', False),
+                                        ('save_last', False),
+                                        ('save_optimizer', False),
+                                        ('save_begin', 3),
+                                        ('filename_tmpl', 'epoch_{}.pth'),
+                                        ('out_dir', '/elsewhere')])
 def test_refuses_base_arguments_it_cannot_honour(key, value):
     with pytest.raises(ConfigError, match=f'{key}='):
         CheckpointLayoutHook(**{key: value})
@@ -102,6 +113,6 @@ def test_refuses_base_arguments_it_cannot_honour(key, value):
 def test_accepts_the_values_it_honours():
     """mmdet's default_runtime passes interval=1; max_keep_ckpts is the
     number of lightweight checkpoints kept."""
-    hook = CheckpointLayoutHook(interval=1, by_epoch=True, save_last=True,
-                                max_keep_ckpts=3)
+    hook = CheckpointLayoutHook(
+        interval=1, by_epoch=True, save_last=True, max_keep_ckpts=3)
     assert hook.keep_lightweight == hook.max_keep_ckpts == 3

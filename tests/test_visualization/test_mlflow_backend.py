@@ -31,8 +31,8 @@ def _work_dir(tmp_path):
     work_dir = tmp_path / 'run_a'
     (work_dir / '20260101_000000' / 'vis_data').mkdir(parents=True)
     (work_dir / '20260101_000000' / '20260101_000000.log').write_text('log')
-    (work_dir / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
-        '{"loss": 1.0, "step": 1}\n')
+    (work_dir / '20260101_000000' / 'vis_data' /
+     'scalars.json').write_text('{"loss": 1.0, "step": 1}\n')
     return work_dir
 
 
@@ -41,7 +41,10 @@ def test_a_run_as_mmengine_drives_it(store, tmp_path):
     backend = FieldMLflowVisBackend(str(work_dir / 'vis'))
     backend.add_config(Config(dict(work_dir=str(work_dir), a=1)))
     backend.add_scalars({'loss': 2.5, 'lr': 1e-4, 'step': 1}, step=1)
-    backend.add_scalars({'coco/bbox_mAP': 0.25, 'coco/ball_mAP_tiny': 0.5},
+    backend.add_scalars({
+        'coco/bbox_mAP': 0.25,
+        'coco/ball_mAP_tiny': 0.5
+    },
                         step=1)
     backend.close()
 
@@ -51,12 +54,17 @@ def test_a_run_as_mmengine_drives_it(store, tmp_path):
     run = client.get_run(backend.run_id)
     assert run.info.status == 'FINISHED'
     assert run.info.run_name == 'run_a'
-    assert run.data.metrics == {'train_loss': 2.5, 'learning_rate': 1e-4,
-                                'val_map': 0.25, 'val_ap_ball_tiny': 0.5}
+    assert run.data.metrics == {
+        'train_loss': 2.5,
+        'learning_rate': 1e-4,
+        'val_map': 0.25,
+        'val_ap_ball_tiny': 0.5
+    }
     # config.py by add_config; the logs by MMEngine's close
     assert sorted(mlflow_artifacts(client, backend.run_id)) == [
         '20260101_000000/20260101_000000.log',
-        '20260101_000000/vis_data/scalars.json', 'config.py']
+        '20260101_000000/vis_data/scalars.json', 'config.py'
+    ]
 
 
 def test_run_id_continues_the_run(store, tmp_path):
@@ -73,8 +81,10 @@ def test_run_id_continues_the_run(store, tmp_path):
     (run, ) = client.search_runs(
         [client.get_experiment_by_name('detr_training').experiment_id])
     assert run.info.run_id == first.run_id
-    assert [m.value for m in client.get_metric_history(
-        run.info.run_id, 'train_loss')] == [3.0, 2.0]
+    assert [
+        m.value
+        for m in client.get_metric_history(run.info.run_id, 'train_loss')
+    ] == [3.0, 2.0]
 
 
 def test_a_run_ended_as_failed_stays_failed(store, tmp_path):
@@ -83,8 +93,7 @@ def test_a_run_ended_as_failed_stays_failed(store, tmp_path):
     backend.add_config(Config(dict(work_dir=str(work_dir))))
     backend.end('FAILED')
     backend.close()  # LoggerHook.after_run still closes the visualizer
-    assert MlflowClient(store).get_run(
-        backend.run_id).info.status == 'FAILED'
+    assert MlflowClient(store).get_run(backend.run_id).info.status == 'FAILED'
     assert mlflow.active_run() is None
 
 

@@ -25,14 +25,16 @@ def parse_args(argv=None):
     sub = parser.add_subparsers(dest='task', required=True)
     plot = sub.add_parser('plot_curve', help='plot curves to a PNG')
     plot.add_argument('logs', nargs='+', help='scalars.json logs')
-    plot.add_argument('--keys', nargs='+',
-                      default=['train_loss', 'val_map', 'learning_rate'],
-                      help='curves to plot (default: train_loss val_map '
-                      'learning_rate)')
+    plot.add_argument(
+        '--keys',
+        nargs='+',
+        default=['train_loss', 'val_map', 'learning_rate'],
+        help='curves to plot (default: train_loss val_map '
+        'learning_rate)')
     plot.add_argument('--title', help='figure title')
     plot.add_argument('--out', default='curves.png', help='output PNG')
-    cal = sub.add_parser('cal_train_time',
-                         help='time per iteration and per epoch')
+    cal = sub.add_parser(
+        'cal_train_time', help='time per iteration and per epoch')
     cal.add_argument('logs', nargs='+', help='scalars.json logs')
     return parser.parse_args(argv)
 

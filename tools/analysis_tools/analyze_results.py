@@ -25,10 +25,16 @@ def parse_args(argv=None):
     parser.add_argument('results', help='COCO results JSON (test.py --out)')
     parser.add_argument('ann_file', help='the split\'s annotations.json')
     parser.add_argument('--out-dir', default='work_dirs/analysis')
-    parser.add_argument('--score-thr', type=float, default=0.5,
-                        help='confusion matrix score threshold (0.5)')
-    parser.add_argument('--iou-thr', type=float, default=0.5,
-                        help='confusion matrix IoU threshold (0.5)')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.5,
+        help='confusion matrix score threshold (0.5)')
+    parser.add_argument(
+        '--iou-thr',
+        type=float,
+        default=0.5,
+        help='confusion matrix IoU threshold (0.5)')
     return parser.parse_args(argv)
 
 
@@ -41,11 +47,15 @@ def main(argv=None):
     curves = pr_curves(results, args.ann_file)
     plot_pr_curves(curves, osp.join(args.out_dir, 'pr_curves.png'))
     with open(osp.join(args.out_dir, 'pr_curves.json'), 'w') as f:
-        json.dump({cls: {str(t): dict(recall=r.tolist(), precision=p.tolist())
-                         for t, (r, p) in by_iou.items()}
-                   for cls, by_iou in curves.items()}, f)
-    cm = confusion_matrix(results, args.ann_file, args.score_thr,
-                          args.iou_thr)
+        json.dump(
+            {
+                cls: {
+                    str(t): dict(recall=r.tolist(), precision=p.tolist())
+                    for t, (r, p) in by_iou.items()
+                }
+                for cls, by_iou in curves.items()
+            }, f)
+    cm = confusion_matrix(results, args.ann_file, args.score_thr, args.iou_thr)
     plot_confusion_matrix(cm, osp.join(args.out_dir, 'confusion_matrix.png'))
     with open(osp.join(args.out_dir, 'confusion_matrix.json'), 'w') as f:
         json.dump(dict(cm, matrix=cm['matrix'].tolist()), f)

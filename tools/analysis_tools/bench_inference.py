@@ -17,14 +17,23 @@ import numpy as np
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('model', help='exported model or checkpoint')
-    parser.add_argument('--sizes', nargs='+', default=['640x384', '1333x800'],
-                        metavar='WxH', help='image sizes')
-    parser.add_argument('--runs', type=int, default=5,
-                        help='timed runs per size (after one warm-up)')
+    parser.add_argument(
+        '--sizes',
+        nargs='+',
+        default=['640x384', '1333x800'],
+        metavar='WxH',
+        help='image sizes')
+    parser.add_argument(
+        '--runs',
+        type=int,
+        default=5,
+        help='timed runs per size (after one warm-up)')
     parser.add_argument('--device', help='cuda, cpu, ... (default: auto)')
-    parser.add_argument('--scale', metavar='WxH',
-                        help='resize images to fit WxH in the model '
-                        'pipeline instead of the exported one')
+    parser.add_argument(
+        '--scale',
+        metavar='WxH',
+        help='resize images to fit WxH in the model '
+        'pipeline instead of the exported one')
     args = parser.parse_args(argv)
 
     from field_detr import LocalDetector

@@ -30,36 +30,65 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 7)[7])
     parser.add_argument('config')
-    parser.add_argument('--train-dir', help='split folder (default: the '
-                        'config\'s, datasets/train)')
-    parser.add_argument('--iters', type=int, default=20,
-                        help='timed iterations per config (default 20)')
-    parser.add_argument('--warmup', type=int, default=5,
-                        help='untimed iterations first (default 5)')
-    parser.add_argument('--input-size', default='1333x800', metavar='WxH',
-                        help='images resized to fit WxH (default 1333x800); '
-                        '"config": the config\'s own multi-scale pipeline')
-    parser.add_argument('--batch-size', type=int,
-                        help='per-process batch (default: the config\'s)')
-    parser.add_argument('--workers', type=int,
-                        help='data loader workers (default: the config\'s)')
-    parser.add_argument('--amp', choices=['on', 'off'],
-                        help='force AMP on or off (default: the config\'s; '
-                        'off without CUDA)')
-    parser.add_argument('--compare-stock', action='store_true',
-                        help='also time mmdet\'s detr_r50_8xb2-150e_coco.py')
-    parser.add_argument('--profile', action='store_true',
-                        help='count aten ops and syncing ops per loss + '
-                        'backward (and CUDA syncs per step), print a '
-                        'profiler table')
-    parser.add_argument('--ceiling', action='store_true',
-                        help='also time the backbone alone, forward + '
-                        'backward, on the same batch')
-    parser.add_argument('--data-only', action='store_true',
-                        help='also time the input pipeline alone')
+    parser.add_argument(
+        '--train-dir',
+        help='split folder (default: the '
+        'config\'s, datasets/train)')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=20,
+        help='timed iterations per config (default 20)')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=5,
+        help='untimed iterations first (default 5)')
+    parser.add_argument(
+        '--input-size',
+        default='1333x800',
+        metavar='WxH',
+        help='images resized to fit WxH (default 1333x800); '
+        '"config": the config\'s own multi-scale pipeline')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        help='per-process batch (default: the config\'s)')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        help='data loader workers (default: the config\'s)')
+    parser.add_argument(
+        '--amp',
+        choices=['on', 'off'],
+        help='force AMP on or off (default: the config\'s; '
+        'off without CUDA)')
+    parser.add_argument(
+        '--compare-stock',
+        action='store_true',
+        help='also time mmdet\'s detr_r50_8xb2-150e_coco.py')
+    parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='count aten ops and syncing ops per loss + '
+        'backward (and CUDA syncs per step), print a '
+        'profiler table')
+    parser.add_argument(
+        '--ceiling',
+        action='store_true',
+        help='also time the backbone alone, forward + '
+        'backward, on the same batch')
+    parser.add_argument(
+        '--data-only',
+        action='store_true',
+        help='also time the input pipeline alone')
     parser.add_argument('--json', help='write the figures to this file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        metavar='KEY=VALUE', help='override config entries')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
+        help='override config entries')
     return parser.parse_args(argv)
 
 
@@ -105,18 +134,28 @@ def main(argv=None):
     if args.input_size != 'config':
         size = tuple(int(v) for v in args.input_size.lower().split('x'))
     amp = None if args.amp is None else args.amp == 'on'
-    res = benchmark(cfg, args.train_dir, size, args.iters, args.warmup,
-                    args.batch_size, args.workers, args.compare_stock,
-                    amp=amp, profile=args.profile, ceiling=args.ceiling)
+    res = benchmark(
+        cfg,
+        args.train_dir,
+        size,
+        args.iters,
+        args.warmup,
+        args.batch_size,
+        args.workers,
+        args.compare_stock,
+        amp=amp,
+        profile=args.profile,
+        ceiling=args.ceiling)
     if args.profile:
         print(res['profile_table'])
-    print_table(res, f'input {args.input_size}, batch '
-                f'{res["field_detr"]["batch_size"]}, {args.iters} timed '
-                'iterations per config')
+    print_table(
+        res, f'input {args.input_size}, batch '
+        f'{res["field_detr"]["batch_size"]}, {args.iters} timed '
+        'iterations per config')
     if args.data_only:
         data = benchmark_data(cfg, args.train_dir, size,
-                              max(args.iters * 2, 20), args.batch_size,
-                              args.workers)
+                              max(args.iters * 2,
+                                  20), args.batch_size, args.workers)
         res['data_only'] = data
         print(f'input pipeline alone: {data["images_per_s"]:.1f} images/s '
               f'with {data["workers"]} workers; the model consumes '

@@ -27,18 +27,35 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 11)[11])
     parser.add_argument('model', help='exported model or training checkpoint')
-    parser.add_argument('split', help='split folder (images/ + '
-                        'annotations/annotations.json)')
-    parser.add_argument('--slice', default='1280x720', metavar='WxH',
-                        help='tile size (default 1280x720)')
-    parser.add_argument('--overlap', type=float, default=0.2,
-                        help='tile overlap ratio (default 0.2)')
-    parser.add_argument('--resize', metavar='WxH',
-                        help='resize every frame (and its boxes) first')
-    parser.add_argument('--threshold', type=float, default=0.5,
-                        help='confidence threshold (default 0.5)')
-    parser.add_argument('--distances', type=float, nargs='+',
-                        default=[5, 10, 20], help='k of recall@k, pixels')
+    parser.add_argument(
+        'split',
+        help='split folder (images/ + '
+        'annotations/annotations.json)')
+    parser.add_argument(
+        '--slice',
+        default='1280x720',
+        metavar='WxH',
+        help='tile size (default 1280x720)')
+    parser.add_argument(
+        '--overlap',
+        type=float,
+        default=0.2,
+        help='tile overlap ratio (default 0.2)')
+    parser.add_argument(
+        '--resize',
+        metavar='WxH',
+        help='resize every frame (and its boxes) first')
+    parser.add_argument(
+        '--threshold',
+        type=float,
+        default=0.5,
+        help='confidence threshold (default 0.5)')
+    parser.add_argument(
+        '--distances',
+        type=float,
+        nargs='+',
+        default=[5, 10, 20],
+        help='k of recall@k, pixels')
     parser.add_argument('--ball-class', default='ball')
     parser.add_argument('--limit', type=int, help='first N images only')
     parser.add_argument('--device', help='cuda, cpu, ... (default: auto)')
@@ -54,8 +71,8 @@ def main(argv=None):
     from field_detr.slicing import parse_tile, slicing_settings
 
     detector = LocalDetector(args.model, args.threshold, args.device)
-    slicing = slicing_settings(dict(tile=parse_tile(args.slice),
-                                    overlap=args.overlap))
+    slicing = slicing_settings(
+        dict(tile=parse_tile(args.slice), overlap=args.overlap))
     ann_file, img_dir = split_paths(args.split)
     split = load_coco_split(ann_file, img_dir, classes=detector.classes)
     ball = detector.classes.index(args.ball_class)
@@ -72,9 +89,9 @@ def main(argv=None):
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
         gts = np.array([[x * sx, y * sy, (x + bw) * sx, (y + bh) * sy]
                         for x, y, bw, bh in (
-                            a['bbox'] for a in split.anns_by_image.get(
-                                record['id'], []) if a['label'] == ball)]
-                       ).reshape(-1, 4)
+                            a['bbox']
+                            for a in split.anns_by_image.get(record['id'], [])
+                            if a['label'] == ball)]).reshape(-1, 4)
         for name, option in zip(frames, ({}, slicing)):
             start = time.perf_counter()
             det = detector.detect(img, slicing=option)
@@ -91,16 +108,18 @@ def main(argv=None):
           f'{"ms/frame":>10}')
     results = {}
     for name, data in frames.items():
-        scores = ball_localisation(data, args.distances,
-                                   prefix=args.ball_class)
+        scores = ball_localisation(
+            data, args.distances, prefix=args.ball_class)
         scores['ms_per_frame'] = 1000 * seconds[name] / max(1, len(images))
         results[name] = scores
-        get = lambda key: scores.get(f'{args.ball_class}_{key}',  # noqa
-                                     float('nan'))
-        print(f'{name:22}' + ''.join(
-            f'{get(f"recall_{k:g}px"):9.3f}' for k in args.distances) +
-            f'{get("precision_10px"):9.3f}{get("f1_10px"):9.3f}'
-            f'{get("false_rate"):8.3f}{scores["ms_per_frame"]:10.0f}')
+
+        def get(key, scores=scores):
+            return scores.get(f'{args.ball_class}_{key}', float('nan'))
+
+        print(f'{name:22}' + ''.join(f'{get(f"recall_{k:g}px"):9.3f}'
+                                     for k in args.distances) +
+              f'{get("precision_10px"):9.3f}{get("f1_10px"):9.3f}'
+              f'{get("false_rate"):8.3f}{scores["ms_per_frame"]:10.0f}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=1)

@@ -20,35 +20,55 @@ import numpy as np
 from field_detr.metric import EVAL_BACKENDS, coco_api, evaluate_detections
 
 
-def synthetic_case(num_images=1000, boxes_per_image=12, dets_per_image=100,
+def synthetic_case(num_images=1000,
+                   boxes_per_image=12,
+                   dets_per_image=100,
                    seed=0):
     """Ground truth and DETR-like detections (most near-misses, the rest
     background), 1280x720 images."""
     rng = np.random.default_rng(seed)
     images, anns, dets = [], [], []
     for i in range(1, num_images + 1):
-        images.append(dict(id=i, file_name=f'{i:06d}.jpg', width=1280,
-                           height=720))
+        images.append(
+            dict(id=i, file_name=f'{i:06d}.jpg', width=1280, height=720))
         for _ in range(boxes_per_image):
             w, h = rng.uniform(8, 60), rng.uniform(8, 110)
             x, y = rng.uniform(0, 1280 - w), rng.uniform(0, 720 - h)
             cat = int(rng.integers(1, 3))
-            anns.append(dict(id=len(anns) + 1, image_id=i, category_id=cat,
-                             bbox=[x, y, w, h], area=w * h, iscrowd=0))
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=i,
+                    category_id=cat,
+                    bbox=[x, y, w, h],
+                    area=w * h,
+                    iscrowd=0))
             jitter = rng.normal(0, 0.1, 4) * [w, h, w, h]
-            dets.append(dict(image_id=i, category_id=cat,
-                             bbox=[x + jitter[0], y + jitter[1],
-                                   abs(w + jitter[2]) + 1,
-                                   abs(h + jitter[3]) + 1],
-                             score=float(rng.uniform(0.3, 1.0))))
+            dets.append(
+                dict(
+                    image_id=i,
+                    category_id=cat,
+                    bbox=[
+                        x + jitter[0], y + jitter[1],
+                        abs(w + jitter[2]) + 1,
+                        abs(h + jitter[3]) + 1
+                    ],
+                    score=float(rng.uniform(0.3, 1.0))))
         for _ in range(dets_per_image - boxes_per_image):
-            dets.append(dict(image_id=i, category_id=int(rng.integers(1, 3)),
-                             bbox=[float(rng.uniform(0, 1200)),
-                                   float(rng.uniform(0, 600)), 30.0, 60.0],
-                             score=float(rng.uniform(0, 0.5))))
-    gt = dict(images=images, annotations=anns,
-              categories=[dict(id=1, name='player'),
-                          dict(id=2, name='ball')])
+            dets.append(
+                dict(
+                    image_id=i,
+                    category_id=int(rng.integers(1, 3)),
+                    bbox=[
+                        float(rng.uniform(0, 1200)),
+                        float(rng.uniform(0, 600)), 30.0, 60.0
+                    ],
+                    score=float(rng.uniform(0, 0.5))))
+    gt = dict(
+        images=images,
+        annotations=anns,
+        categories=[dict(id=1, name='player'),
+                    dict(id=2, name='ball')])
     return gt, dets
 
 
@@ -59,8 +79,8 @@ def time_backend(gt: dict, dets: list, backend: str, repeats: int):
     for _ in range(repeats):
         g, d = copy.deepcopy(gt), copy.deepcopy(dets)
         start = time.perf_counter()
-        ev = evaluate_detections(coco_api(g, backend), d, cat_ids,
-                                 backend=backend)
+        ev = evaluate_detections(
+            coco_api(g, backend), d, cat_ids, backend=backend)
         times.append(time.perf_counter() - start)
     return float(np.median(times)), ev
 
@@ -72,8 +92,11 @@ def main(argv=None):
         epilog=__doc__.split('\n', 2)[2])
     parser.add_argument('results', nargs='?', help='COCO results JSON')
     parser.add_argument('ann_file', nargs='?', help='annotations.json')
-    parser.add_argument('--images', type=int, default=1000,
-                        help='synthetic case size (default 1000)')
+    parser.add_argument(
+        '--images',
+        type=int,
+        default=1000,
+        help='synthetic case size (default 1000)')
     parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args(argv)
     if args.results:
@@ -93,12 +116,14 @@ def main(argv=None):
               f'mAP@0.5 {ev.stats[1]:.6f}  mAP@0.75 {ev.stats[2]:.6f}')
     (t_ref, ref), (t_fast, fast) = out['pycocotools'], out['faster_coco_eval']
     stats_diff = float(np.abs(ref.stats - fast.stats).max())
-    prec_diff = float(np.abs(ref.eval['precision'] -
-                             fast.eval['precision']).max())
+    prec_diff = float(
+        np.abs(ref.eval['precision'] - fast.eval['precision']).max())
     print(f'speed-up {t_ref / t_fast:.2f}x; largest difference: stats '
           f'{stats_diff:.1e}, precision {prec_diff:.1e}')
-    return dict(speedup=t_ref / t_fast, stats_diff=stats_diff,
-                precision_diff=prec_diff)
+    return dict(
+        speedup=t_ref / t_fast,
+        stats_diff=stats_diff,
+        precision_diff=prec_diff)
 
 
 if __name__ == '__main__':

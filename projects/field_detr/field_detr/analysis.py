@@ -34,7 +34,9 @@ def curve(records: List[dict], key: str):
     return np.array(steps), np.array(values, dtype=float)
 
 
-def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
+def plot_curves(logs: Sequence[str],
+                keys: Sequence[str],
+                out: str,
                 title: str = None) -> Dict[str, Dict[str, tuple]]:
     """One subplot per key, one line per log; saved as PNG to ``out``.
 
@@ -48,14 +50,17 @@ def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
     for log in logs:
         records = load_scalars(log)
         data[log] = OrderedDict((k, curve(records, k)) for k in keys)
-    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3 * len(keys)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(keys), 1, figsize=(8, 3 * len(keys)), squeeze=False)
     for ax, key in zip(axes[:, 0], keys):
         for log, series in data.items():
             steps, values = series[key]
             if len(values):
-                ax.plot(steps, values, marker='.' if len(values) < 30 else
-                        None, label=_short(log))
+                ax.plot(
+                    steps,
+                    values,
+                    marker='.' if len(values) < 30 else None,
+                    label=_short(log))
         ax.set_title(metric_name(key) if key in ('loss', 'lr') else key)
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
@@ -89,9 +94,12 @@ def train_time(log: str) -> Dict[str, float]:
     slowest = max(per_epoch, key=per_epoch.get)
     fastest = min(per_epoch, key=per_epoch.get)
     return dict(
-        mean=float(times.mean()), std=float(times.std()),
-        iterations=len(times), slowest_epoch=slowest,
-        slowest_epoch_time=per_epoch[slowest], fastest_epoch=fastest,
+        mean=float(times.mean()),
+        std=float(times.std()),
+        iterations=len(times),
+        slowest_epoch=slowest,
+        slowest_epoch_time=per_epoch[slowest],
+        fastest_epoch=fastest,
         fastest_epoch_time=per_epoch[fastest])
 
 
@@ -100,7 +108,8 @@ def _xyxy(box):
     return [x, y, x + w, y + h]
 
 
-def confusion_matrix(results: List[dict], ann_file: str,
+def confusion_matrix(results: List[dict],
+                     ann_file: str,
                      score_thr: float = 0.5,
                      iou_thr: float = 0.5) -> Dict[str, object]:
     """Rows: ground-truth class then "background" (false positives);
@@ -125,8 +134,8 @@ def confusion_matrix(results: List[dict], ann_file: str,
     for img in split.images:
         gts = split.anns_by_image[img['id']]
         gt_boxes = np.array([_xyxy(g['bbox']) for g in gts]).reshape(-1, 4)
-        dets = sorted(dets_by_img.get(img['id'], []),
-                      key=lambda d: -d['score'])
+        dets = sorted(
+            dets_by_img.get(img['id'], []), key=lambda d: -d['score'])
         det_boxes = np.array([_xyxy(d['bbox']) for d in dets]).reshape(-1, 4)
         iou = bbox_overlaps(det_boxes, gt_boxes)
         matched = np.zeros(len(gts), dtype=bool)
@@ -144,20 +153,24 @@ def confusion_matrix(results: List[dict], ann_file: str,
                 matrix[n, pred] += 1
         for j in np.where(~matched)[0]:
             matrix[gts[j]['label'], n] += 1
-    return dict(matrix=matrix, labels=classes + ['background'],
-                score_thr=score_thr, iou_thr=iou_thr)
+    return dict(
+        matrix=matrix,
+        labels=classes + ['background'],
+        score_thr=score_thr,
+        iou_thr=iou_thr)
 
 
-def pr_curves(results: List[dict], ann_file: str,
-              iou_thrs=(0.5, 0.75)) -> Dict[str, Dict[float, tuple]]:
+def pr_curves(
+    results: List[dict], ann_file: str,
+    iou_thrs=(0.5, 0.75)) -> Dict[str, Dict[float, tuple]]:
     """Precision at COCO's 101 recall points, per class and IoU threshold:
     ``{class: {iou: (recall, precision)}}`` (precision -1 where the recall
     is never reached, as in COCOeval)."""
     from .data_validation import load_coco_split
     from .metric import coco_api, evaluate_detections
     split = load_coco_split(ann_file, check_images=False)
-    ev = evaluate_detections(coco_api(split.to_coco_dict()), results,
-                             split.cat_ids)
+    ev = evaluate_detections(
+        coco_api(split.to_coco_dict()), results, split.cat_ids)
     precision = ev.eval['precision']  # [T, R, K, A, M]
     recall = ev.params.recThrs
     out = OrderedDict()
@@ -173,8 +186,8 @@ def plot_pr_curves(curves, out: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
     for ax, (cls, by_iou) in zip(axes[0], curves.items()):
         for thr, (rec, prec) in by_iou.items():
             valid = prec > -1

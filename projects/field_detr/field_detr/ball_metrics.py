@@ -20,7 +20,9 @@ import numpy as np
 #: of the ball and distant players, ``large`` (> 64 px) most players.
 #: Areas in square pixels, lower bound inclusive, as COCOeval compares.
 SIZE_BINS = OrderedDict(
-    tiny=(0, 12**2), small=(12**2, 24**2), medium=(24**2, 64**2),
+    tiny=(0, 12**2),
+    small=(12**2, 24**2),
+    medium=(24**2, 64**2),
     large=(64**2, 1e10))
 
 #: Centre distances (pixels) at which the ball counts as found.
@@ -59,22 +61,23 @@ def size_bin_ap(coco_eval, classes: Sequence[str],
     for k, cls in enumerate(classes):
         for a, name in enumerate(bins, start=1):
             out[f'{cls}_mAP_{name}'] = mean_valid(precision[:, :, k, a, -1])
-            out[f'{cls}_mAP_50_{name}'] = mean_valid(
-                precision[t50, :, k, a, -1])
+            out[f'{cls}_mAP_50_{name}'] = mean_valid(precision[t50, :, k, a,
+                                                               -1])
     return out
 
 
 def area_ranges(bins: Mapping[str, Sequence[float]]) -> Tuple[list, list]:
     """COCOeval's ``areaRng`` and ``areaRngLbl`` for ``bins``, with COCO's
     ``all`` range first."""
-    return ([[0, 1e10]] + [list(r) for r in bins.values()],
-            ['all'] + list(bins))
+    return ([[0, 1e10]] + [list(r)
+                           for r in bins.values()], ['all'] + list(bins))
 
 
 def _centres(boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2,
-                     (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+                     (boxes[:, 1] + boxes[:, 3]) / 2],
+                    axis=1)
 
 
 def match_by_distance(gt_boxes: np.ndarray, det_boxes: np.ndarray,
@@ -140,30 +143,36 @@ def ball_localisation(frames: Iterable[Tuple[np.ndarray, np.ndarray,
         out[f'{prefix}_recall_{tag}'] = recall
         out[f'{prefix}_precision_{tag}'] = precision
         out[f'{prefix}_f1_{tag}'] = f1
-    out[f'{prefix}_false_rate'] = _ratio(sum(n > 0 for n in empty),
-                                         len(empty))
+    out[f'{prefix}_false_rate'] = _ratio(sum(n > 0 for n in empty), len(empty))
     out[f'{prefix}_count'] = float(n_gt)
     out[f'{prefix}_detections'] = float(n_det)
     out[f'{prefix}_empty_frames'] = float(len(empty))
     return out
 
 
-def format_ball_report(metrics: Dict[str, float], ball: str,
-                       bins: Sequence[str], distances: Sequence[float],
+def format_ball_report(metrics: Dict[str, float],
+                       ball: str,
+                       bins: Sequence[str],
+                       distances: Sequence[float],
                        prefix: str = 'coco/') -> str:
     """The ball table printed under the COCO table."""
+
     def get(key):
         return metrics.get(f'{prefix}{ball}_{key}', float('nan'))
 
-    lines = [f'{ball}: AP by size (original pixels)',
-             f'{"":10}{"AP":>9}{"AP@0.5":>9}']
+    lines = [
+        f'{ball}: AP by size (original pixels)',
+        f'{"":10}{"AP":>9}{"AP@0.5":>9}'
+    ]
     for name in bins:
         lines.append(f'{name:10}{get(f"mAP_{name}"):9.4f}'
                      f'{get(f"mAP_50_{name}"):9.4f}')
-    lines += ['', f'{ball}: found by centre distance '
-              f'({int(get("count"))} {ball}s, {int(get("detections"))} '
-              f'detections, {int(get("empty_frames"))} frames without)',
-              f'{"":10}{"recall":>10}{"precision":>10}{"F1":>9}']
+    lines += [
+        '', f'{ball}: found by centre distance '
+        f'({int(get("count"))} {ball}s, {int(get("detections"))} '
+        f'detections, {int(get("empty_frames"))} frames without)',
+        f'{"":10}{"recall":>10}{"precision":>10}{"F1":>9}'
+    ]
     for k in distances:
         tag = f'{k:g}px'
         lines.append(f'{"<= " + tag:10}{get(f"recall_{tag}"):10.4f}'
@@ -179,10 +188,12 @@ def gt_boxes_by_image(coco_api, cat_id: int, img_ids: List[int]) -> dict:
     out, as COCOeval ignores them)."""
     out = {}
     for img_id in img_ids:
-        anns = coco_api.loadAnns(coco_api.getAnnIds(
-            imgIds=[img_id], catIds=[cat_id], iscrowd=False))
-        out[img_id] = np.array(
-            [[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-              a['bbox'][1] + a['bbox'][3]] for a in anns],
-            dtype=np.float64).reshape(-1, 4)
+        anns = coco_api.loadAnns(
+            coco_api.getAnnIds(
+                imgIds=[img_id], catIds=[cat_id], iscrowd=False))
+        out[img_id] = np.array([[
+            a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+            a['bbox'][1] + a['bbox'][3]
+        ] for a in anns],
+                               dtype=np.float64).reshape(-1, 4)
     return out

@@ -35,9 +35,9 @@ from .optim import AMP_WRAPPERS
 
 # ops whose result the host must read (a wait for the GPU on CUDA)
 SYNC_OPS = frozenset({
-    '_local_scalar_dense', 'nonzero', 'nonzero_static', 'unique',
-    '_unique', '_unique2', 'unique_dim', 'unique_consecutive',
-    'masked_select', 'is_nonzero', 'repeat_interleave'
+    '_local_scalar_dense', 'nonzero', 'nonzero_static', 'unique', '_unique',
+    '_unique2', 'unique_dim', 'unique_consecutive', 'masked_select',
+    'is_nonzero', 'repeat_interleave'
 })
 
 
@@ -46,8 +46,9 @@ def _is_device_to_host(func, args, kwargs) -> bool:
     if name not in ('_to_copy', 'copy_'):
         return False
     src = args[1] if name == 'copy_' else args[0]
-    dst_cpu = (args[0].device.type == 'cpu' if name == 'copy_' else
-               str(kwargs.get('device', src.device)) == 'cpu')
+    dst_cpu = (
+        args[0].device.type == 'cpu' if name == 'copy_' else str(
+            kwargs.get('device', src.device)) == 'cpu')
     return isinstance(src, torch.Tensor) and src.device.type != 'cpu' \
         and dst_cpu
 
@@ -83,8 +84,10 @@ def count_ops(model, data: dict, optim_wrapper) -> dict:
         loss, _ = model.parse_losses(losses)
         loss.backward()
     model.zero_grad(set_to_none=True)
-    return dict(aten_ops=counter.ops, sync_ops=sum(counter.syncs.values()),
-                sync_ops_by_name=dict(counter.syncs))
+    return dict(
+        aten_ops=counter.ops,
+        sync_ops=sum(counter.syncs.values()),
+        sync_ops_by_name=dict(counter.syncs))
 
 
 def count_cuda_syncs(step, steps: int = 3) -> float:
@@ -117,6 +120,7 @@ def profile_table(step, steps: int = 3, rows: int = 15) -> str:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
     return prof.key_averages().table(sort_by=sort, row_limit=rows)
+
 
 STOCK_CONFIG = 'mmdet::detr/detr_r50_8xb2-150e_coco.py'
 
@@ -151,10 +155,13 @@ def stock_config(train_dir: str, classes=('player', 'ball')) -> Config:
     return cfg
 
 
-def prepare(cfg: Config, train_dir: Optional[str],
+def prepare(cfg: Config,
+            train_dir: Optional[str],
             size: Optional[Tuple[int, int]],
-            batch_size: Optional[int], workers: Optional[int],
-            work_dir: str, amp: Optional[bool] = None) -> Config:
+            batch_size: Optional[int],
+            workers: Optional[int],
+            work_dir: str,
+            amp: Optional[bool] = None) -> Config:
     """A copy of ``cfg`` set up for benchmarking: fixed input size (unless
     ``size`` is None), no validation, tracking, checkpoints or pretrained
     downloads."""
@@ -231,15 +238,18 @@ class TrainBench:
                 self.steps.append(t2 - t0)
             else:  # the first steps carry cuDNN tuning and compilation
                 self.warmup_s += t2 - t0
-                print(f'{self.name} warm-up step: {t2 - t0:.2f} s',
-                      flush=True)
+                print(f'{self.name} warm-up step: {t2 - t0:.2f} s', flush=True)
 
     def summary(self) -> dict:
         step = float(np.median(self.steps))
         data = float(np.median(self.waits))
-        return dict(step_s=step, data_s=data, data_share=data / step,
-                    images_per_s=self.batch_size / step,
-                    iterations=len(self.steps), warmup_s=self.warmup_s)
+        return dict(
+            step_s=step,
+            data_s=data,
+            data_share=data / step,
+            images_per_s=self.batch_size / step,
+            iterations=len(self.steps),
+            warmup_s=self.warmup_s)
 
     def step(self) -> None:
         """One training step on the next batch."""
@@ -286,12 +296,18 @@ def peak_cuda_mb() -> float:
     return torch.cuda.max_memory_allocated() / 2**20
 
 
-def benchmark(cfg: Config, train_dir: Optional[str] = None,
-              size: Optional[Tuple[int, int]] = (1333, 800), iters: int = 20,
-              warmup: int = 5, batch_size: Optional[int] = None,
-              workers: Optional[int] = None, compare_stock: bool = False,
-              rounds: int = 2, amp: Optional[bool] = None,
-              profile: bool = False, ceiling: bool = False) -> dict:
+def benchmark(cfg: Config,
+              train_dir: Optional[str] = None,
+              size: Optional[Tuple[int, int]] = (1333, 800),
+              iters: int = 20,
+              warmup: int = 5,
+              batch_size: Optional[int] = None,
+              workers: Optional[int] = None,
+              compare_stock: bool = False,
+              rounds: int = 2,
+              amp: Optional[bool] = None,
+              profile: bool = False,
+              ceiling: bool = False) -> dict:
     """Time the config (and, with ``compare_stock``, MMDetection's stock DETR
     at the same size, batch, workers and precision), in ``rounds``
     alternating rounds of ``iters // rounds`` iterations each so that
@@ -305,10 +321,10 @@ def benchmark(cfg: Config, train_dir: Optional[str] = None,
     benches = [TrainBench(ours, 'field_detr')]
     if compare_stock:
         data_root = ours.train_dataloader.dataset.data_root
-        stock = prepare(stock_config(data_root), None, size,
-                        ours.train_dataloader.batch_size,
-                        ours.train_dataloader.num_workers,
-                        osp.join(work_dir, 'stock'))
+        stock = prepare(
+            stock_config(data_root), None, size,
+            ours.train_dataloader.batch_size,
+            ours.train_dataloader.num_workers, osp.join(work_dir, 'stock'))
         if ours.optim_wrapper.get('type') in AMP_WRAPPERS:
             # MMEngine's own AMP wrapper, at the config's precision
             stock.optim_wrapper.type = 'AmpOptimWrapper'
@@ -337,21 +353,22 @@ def benchmark(cfg: Config, train_dir: Optional[str] = None,
             results[bench.name].update(bench.counts())
         results['profile_table'] = profile_table(benches[0].step)
     if ceiling:
-        results['backbone_ceiling'] = benches[0].ceiling(
-            max(3, iters // 2))
+        results['backbone_ceiling'] = benches[0].ceiling(max(3, iters // 2))
         results['ratio_ceiling'] = (
             results['backbone_ceiling']['step_s'] /
             results['field_detr']['step_s'])
     if compare_stock:
-        results['ratio_step'] = (results['field_detr']['step_s'] /
-                                 results['stock_mmdet']['step_s'])
+        results['ratio_step'] = (
+            results['field_detr']['step_s'] / results['stock_mmdet']['step_s'])
     del benches
     gc.collect()
     return results
 
 
-def benchmark_data(cfg: Config, train_dir: Optional[str] = None,
-                   size: Tuple[int, int] = (1333, 800), iters: int = 50,
+def benchmark_data(cfg: Config,
+                   train_dir: Optional[str] = None,
+                   size: Tuple[int, int] = (1333, 800),
+                   iters: int = 50,
                    batch_size: Optional[int] = None,
                    workers: Optional[int] = None) -> dict:
     """Images/s of the input pipeline alone (data loader, no model)."""
@@ -372,5 +389,7 @@ def benchmark_data(cfg: Config, train_dir: Optional[str] = None,
         n += 1
     seconds = time.perf_counter() - start
     images = n * cfg.train_dataloader.batch_size
-    return dict(images_per_s=images / seconds, batches=n,
-                workers=cfg.train_dataloader.num_workers)
+    return dict(
+        images_per_s=images / seconds,
+        batches=n,
+        workers=cfg.train_dataloader.num_workers)

@@ -32,8 +32,8 @@ def _numpy_globals() -> list:
         getattr(np.dtypes, name) for name in dir(np.dtypes)
         if name.endswith('DType')
     ]
-    return [multiarray._reconstruct, multiarray.scalar, np.ndarray,
-            np.dtype] + dtype_classes
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype
+            ] + dtype_classes
 
 
 def safe_checkpoint_globals() -> list:
@@ -54,4 +54,3 @@ def allow_mmengine_checkpoints() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:  # torch < 2.4 loads everything anyway
         add(safe_checkpoint_globals())
-

@@ -79,9 +79,9 @@ def refuse_unsafe_globals(path: str) -> None:
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception as e:  # noqa: BLE001 - an unreadable pickle
-        raise InputError(f'{path}: not a readable checkpoint '
-                         f'({type(e).__name__}: {e}); it was not loaded'
-                         ) from None
+        raise InputError(
+            f'{path}: not a readable checkpoint '
+            f'({type(e).__name__}: {e}); it was not loaded') from None
     if unsafe:
         raise InputError(
             f'{path}: refused, it was not loaded: its pickle calls objects '
@@ -113,6 +113,8 @@ def revise_keys(
     pairs in turn, as MMEngine's ``load_checkpoint(revise_keys=...)`` does;
     by default without the ``module.`` prefix of a wrapped model."""
     for pattern, replacement in revise:
-        state_dict = {re.sub(pattern, replacement, k): v
-                      for k, v in state_dict.items()}
+        state_dict = {
+            re.sub(pattern, replacement, k): v
+            for k, v in state_dict.items()
+        }
     return state_dict

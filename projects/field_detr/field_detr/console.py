@@ -27,18 +27,18 @@ QUIET = ('Please make sure that the mlflow server is running.', )
 PY_WARNING = re.compile(r'^\S+:\d+: \w*Warning: ')
 
 #: field_detr's INFO messages a user should see.
-OWN_MESSAGES = (
-    'MLflow: run', 'effective batch', 'best_model.pth:', 'initialised ',
-    'COCO head transplant', 'stopped at epoch', 'EMA of the weights',
-    'early stopping', 'resuming from', 'checkpoints of this run',
-    'the monitored metric did not improve', 'Stopping threshold')
+OWN_MESSAGES = ('MLflow: run', 'effective batch', 'best_model.pth:',
+                'initialised ', 'COCO head transplant', 'stopped at epoch',
+                'EMA of the weights', 'early stopping', 'resuming from',
+                'checkpoints of this run',
+                'the monitored metric did not improve', 'Stopping threshold')
 
 #: (logged key, short name) shown for a validation round.
 VAL_SUMMARY = (('coco/bbox_mAP', 'mAP'), ('coco/bbox_mAP_50', 'mAP@0.5'),
-               ('coco/player_mAP_50', 'player AP@0.5'),
-               ('coco/ball_mAP_50', 'ball AP@0.5'),
-               ('coco/ball_recall_10px', 'ball recall@10px'),
-               ('coco/ball_f1_10px', 'ball F1@10px'))
+               ('coco/player_mAP_50', 'player AP@0.5'), ('coco/ball_mAP_50',
+                                                         'ball AP@0.5'),
+               ('coco/ball_recall_10px',
+                'ball recall@10px'), ('coco/ball_f1_10px', 'ball F1@10px'))
 
 
 class ConsoleFilter:
@@ -80,8 +80,10 @@ class ConsoleFilter:
         val = VAL.search(msg)
         if val:
             metrics = dict(METRIC.findall(val['metrics']))
-            shown = [f'{name} {float(metrics[key]):.3f}'
-                     for key, name in VAL_SUMMARY if key in metrics]
+            shown = [
+                f'{name} {float(metrics[key]):.3f}'
+                for key, name in VAL_SUMMARY if key in metrics
+            ]
             return f'[val] epoch {val["epoch"]}  ' + '  '.join(shown)
         if msg.startswith(OWN_MESSAGES):
             return msg

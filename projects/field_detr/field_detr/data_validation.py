@@ -135,8 +135,9 @@ def load_coco_split(ann_file: str,
         InputError: on the first problem, naming file and record.
     """
     data = _read_json(ann_file)
-    cat_ids, cat_to_label, unused = _match_categories(
-        ann_file, data['categories'], classes)
+    cat_ids, cat_to_label, unused = _match_categories(ann_file,
+                                                      data['categories'],
+                                                      classes)
     images = _check_images(ann_file, data['images'],
                            img_dir if check_images else None)
     anns_by_image = _check_annotations(ann_file, data['annotations'], images,
@@ -174,19 +175,21 @@ def _read_json(ann_file: str) -> dict:
     except (OSError, UnicodeDecodeError) as e:
         _fail(ann_file, f'cannot read file: {e}')
     if not isinstance(data, dict):
-        _fail(ann_file, 'top level must be a JSON object with images, '
-              'annotations and categories')
+        _fail(
+            ann_file, 'top level must be a JSON object with images, '
+            'annotations and categories')
     for key in ('images', 'annotations', 'categories'):
         if key not in data:
             _fail(ann_file, f'missing "{key}" list')
         if not isinstance(data[key], list):
-            _fail(ann_file, f'"{key}" must be a list, got '
-                  f'{type(data[key]).__name__}')
+            _fail(
+                ann_file, f'"{key}" must be a list, got '
+                f'{type(data[key]).__name__}')
     return data
 
 
 def _match_categories(
-        ann_file: str, categories: list, classes: Sequence[str]
+    ann_file: str, categories: list, classes: Sequence[str]
 ) -> Tuple[List[int], Dict[int, int], Dict[int, str]]:
     """Classes matched to categories by name: the category id of each class
     (label order), category id -> label, and the unused categories (id ->
@@ -202,24 +205,28 @@ def _match_categories(
                   f'categories[{i}]: needs "id" and "name", got {cat!r}')
         cid, name = cat['id'], cat['name']
         if not _is_id(cid):
-            _fail(ann_file, f'categories[{i}] ("{name}"): id must be an '
-                  f'integer, got {cid!r}')
+            _fail(
+                ann_file, f'categories[{i}] ("{name}"): id must be an '
+                f'integer, got {cid!r}')
         if cid in cat_to_label or cid in unused:
-            _fail(ann_file, f'categories[{i}] ("{name}"): duplicate category '
-                  f'id {cid}')
+            _fail(
+                ann_file, f'categories[{i}] ("{name}"): duplicate category '
+                f'id {cid}')
         label = wanted.get(name.strip().lower())
         if label is None:
             unused[cid] = name
             continue
         if cat_ids[label] is not None:
-            _fail(ann_file, f'categories[{i}]: a second category named '
-                  f'"{name}" (ids {cat_ids[label]} and {cid})')
+            _fail(
+                ann_file, f'categories[{i}]: a second category named '
+                f'"{name}" (ids {cat_ids[label]} and {cid})')
         cat_ids[label] = cid
         cat_to_label[cid] = label
     for label, cid in enumerate(cat_ids):
         if cid is None:
-            _fail(ann_file, f'no category named "{classes[label]}" in '
-                  f'categories (found: {[c.get("name") for c in categories]})')
+            _fail(
+                ann_file, f'no category named "{classes[label]}" in '
+                f'categories (found: {[c.get("name") for c in categories]})')
     return cat_ids, cat_to_label, unused
 
 
@@ -241,13 +248,15 @@ def _check_images(ann_file: str, records: list,
             _fail(ann_file, f'images[{i}]: id must be an integer, got '
                   f'{iid!r}')
         if iid in seen:
-            _fail(ann_file, f'images[{i}] ("{img["file_name"]}"): duplicate '
-                  f'image id {iid} (also images[{seen[iid]}])')
+            _fail(
+                ann_file, f'images[{i}] ("{img["file_name"]}"): duplicate '
+                f'image id {iid} (also images[{seen[iid]}])')
         seen[iid] = i
         w, h = img['width'], img['height']
         if not (_is_number(w) and _is_number(h) and w > 0 and h > 0):
-            _fail(ann_file, f'images[{i}] (id={iid}): width and height must '
-                  f'be positive numbers, got {w!r} x {h!r}')
+            _fail(
+                ann_file, f'images[{i}] (id={iid}): width and height must '
+                f'be positive numbers, got {w!r} x {h!r}')
         if img_dir is not None:
             _check_image_file(ann_file, f'images[{i}] (id={iid})',
                               osp.join(img_dir, img['file_name']), w, h)
@@ -267,8 +276,9 @@ def _check_image_file(ann_file: str, where: str, path: str, w, h) -> None:
         _fail(ann_file, f'{where}: unreadable image {path}: '
               f'{type(e).__name__}: {e}')
     if tuple(size) != (int(w), int(h)):
-        _fail(ann_file, f'{where}: {path} is {size[0]}x{size[1]} but the '
-              f'JSON says {w}x{h}')
+        _fail(
+            ann_file, f'{where}: {path} is {size[0]}x{size[1]} but the '
+            f'JSON says {w}x{h}')
 
 
 def _check_annotations(ann_file: str, records: list, images: List[dict],
@@ -297,8 +307,9 @@ def _check_annotations(ann_file: str, records: list, images: List[dict],
         cid = ann['category_id']
         if cid not in cat_to_label:
             if cid in unused:
-                _fail(ann_file, f'{where}: unknown category "{unused[cid]}" '
-                      f'(id {cid}); only {list(classes)} are trained')
+                _fail(
+                    ann_file, f'{where}: unknown category "{unused[cid]}" '
+                    f'(id {cid}); only {list(classes)} are trained')
             _fail(ann_file, f'{where}: unknown category id {cid!r}')
         clipped = _clipped_box(ann_file, where, ann['bbox'],
                                *size_of[ann['image_id']], ann['image_id'])
@@ -309,8 +320,8 @@ def _check_annotations(ann_file: str, records: list, images: List[dict],
                 category_id=cid,
                 iscrowd=int(bool(ann.get('iscrowd', 0))),
                 # COCO's area is the object's (mask) area where given.
-                area=float(ann['area']) if _is_number(ann.get('area'))
-                else float(clipped[2] * clipped[3])))
+                area=float(ann['area']) if _is_number(ann.get('area')) else
+                float(clipped[2] * clipped[3])))
     return anns_by_image
 
 
@@ -320,17 +331,18 @@ def _clipped_box(ann_file: str, where: str, bbox, img_w, img_h,
     ``BOX_TOLERANCE``) and clipped to the image."""
     if not (isinstance(bbox, list) and len(bbox) == 4
             and all(_is_number(v) for v in bbox)):
-        _fail(ann_file, f'{where}: bbox must be 4 numbers [x, y, w, h], '
-              f'got {bbox!r}')
+        _fail(
+            ann_file, f'{where}: bbox must be 4 numbers [x, y, w, h], '
+            f'got {bbox!r}')
     x, y, w, h = bbox
     if w <= 0 or h <= 0:
         _fail(ann_file,
               f'{where}: bbox {bbox} has non-positive width or height')
     if (x < -BOX_TOLERANCE or y < -BOX_TOLERANCE
-            or x + w > img_w + BOX_TOLERANCE
-            or y + h > img_h + BOX_TOLERANCE):
-        _fail(ann_file, f'{where}: bbox {bbox} lies outside its '
-              f'{img_w}x{img_h} image (id {image_id})')
+            or x + w > img_w + BOX_TOLERANCE or y + h > img_h + BOX_TOLERANCE):
+        _fail(
+            ann_file, f'{where}: bbox {bbox} lies outside its '
+            f'{img_w}x{img_h} image (id {image_id})')
     x1, y1 = max(x, 0.0), max(y, 0.0)
     x2, y2 = min(x + w, img_w), min(y + h, img_h)
     if x2 <= x1 or y2 <= y1:

@@ -71,8 +71,8 @@ class FieldCocoDataset(BaseDetDataset):
                         ignore_flag=ann['iscrowd']))
             data_list.append(
                 dict(
-                    img_path=osp.join(self.data_prefix.get('img', ''),
-                                      img['file_name']),
+                    img_path=osp.join(
+                        self.data_prefix.get('img', ''), img['file_name']),
                     img_id=img['id'],
                     width=img['width'],
                     height=img['height'],

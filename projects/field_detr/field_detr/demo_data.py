@@ -17,8 +17,8 @@ import numpy as np
 from .data_validation import ANN_RELPATH, IMG_RELDIR
 
 CATEGORIES = [dict(id=1, name='player'), dict(id=2, name='ball')]
-TEAM_COLOURS = [(40, 40, 220), (220, 80, 30), (30, 220, 230),
-                (245, 245, 245), (160, 40, 160), (30, 30, 30)]  # BGR
+TEAM_COLOURS = [(40, 40, 220), (220, 80, 30), (30, 220, 230), (245, 245, 245),
+                (160, 40, 160), (30, 30, 30)]  # BGR
 
 
 def _draw_pitch(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -65,11 +65,10 @@ def _draw_player(img: np.ndarray, cx: float, foot_y: float, height: float,
     for side in (0, 1):
         ax = x0 if side == 0 else x0 + ww
         cv2.line(img, (int(x0 + 0.1 * ww if side == 0 else x0 + 0.9 * ww),
-                       int(y0 + 0.24 * hh)),
-                 (int(ax), int(y0 + 0.48 * hh)), shirt,
-                 max(1, int(0.07 * hh)))
-    cv2.circle(img, (int(cx), int(y0 + head_r + 1)), max(1, int(head_r)),
-               skin, -1)
+                       int(y0 + 0.24 * hh)), (int(ax), int(y0 + 0.48 * hh)),
+                 shirt, max(1, int(0.07 * hh)))
+    cv2.circle(img, (int(cx), int(y0 + head_r + 1)), max(1, int(head_r)), skin,
+               -1)
     return [float(x0), float(y0), float(ww), float(hh)]
 
 
@@ -96,8 +95,8 @@ def draw_scene(rng: np.random.Generator,
         return img, []
     scene = scene or sample_scene(rng, size)
     objects = []
-    for cx, foot_y, height, team in sorted(scene['players'],
-                                           key=lambda p: p[1]):
+    for cx, foot_y, height, team in sorted(
+            scene['players'], key=lambda p: p[1]):
         box = _draw_player(img, cx, foot_y, height, scene['teams'][team])
         objects.append((1, _clip_box(box, w, h)))
     if scene.get('ball') is not None:
@@ -120,10 +119,10 @@ def sample_scene(rng: np.random.Generator, size: Tuple[int, int]) -> dict:
     ball = None
     if rng.random() < 0.9:
         by = float(rng.uniform(0.25 * h, 0.95 * h))
-        ball = (float(rng.uniform(0.05 * w, 0.95 * w)), by,
-                float(2.5 + 3.5 * by / h))
-    return dict(teams=[TEAM_COLOURS[i] for i in teams], players=players,
-                ball=ball)
+        ball = (float(rng.uniform(0.05 * w,
+                                  0.95 * w)), by, float(2.5 + 3.5 * by / h))
+    return dict(
+        teams=[TEAM_COLOURS[i] for i in teams], players=players, ball=ball)
 
 
 def _clip_box(box: List[float], w: int, h: int) -> List[float]:
@@ -133,7 +132,9 @@ def _clip_box(box: List[float], w: int, h: int) -> List[float]:
     return [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)]
 
 
-def write_split(split_dir: str, num_images: int, seed: int,
+def write_split(split_dir: str,
+                num_images: int,
+                seed: int,
                 size: Tuple[int, int] = (640, 384),
                 empty_every: int = 10) -> dict:
     """Draw ``num_images`` images into ``split_dir`` and write its COCO JSON.
@@ -149,26 +150,34 @@ def write_split(split_dir: str, num_images: int, seed: int,
         empty = empty_every > 0 and i % empty_every == empty_every - 1
         img, objects = draw_scene(rng, size, empty=empty)
         file_name = f'{i:06d}.jpg'
-        cv2.imwrite(osp.join(split_dir, IMG_RELDIR, file_name), img,
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+        cv2.imwrite(
+            osp.join(split_dir, IMG_RELDIR, file_name), img,
+            [cv2.IMWRITE_JPEG_QUALITY, 92])
         images.append(
-            dict(id=i + 1, file_name=file_name, width=size[0],
-                 height=size[1]))
+            dict(id=i + 1, file_name=file_name, width=size[0], height=size[1]))
         for cat_id, box in objects:
             annotations.append(
-                dict(id=len(annotations) + 1, image_id=i + 1,
-                     category_id=cat_id, bbox=box,
-                     area=round(box[2] * box[3], 2), iscrowd=0))
-    coco = dict(images=images, annotations=annotations,
-                categories=[dict(c) for c in CATEGORIES])
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=i + 1,
+                    category_id=cat_id,
+                    bbox=box,
+                    area=round(box[2] * box[3], 2),
+                    iscrowd=0))
+    coco = dict(
+        images=images,
+        annotations=annotations,
+        categories=[dict(c) for c in CATEGORIES])
     with open(osp.join(split_dir, ANN_RELPATH), 'w') as f:
         json.dump(coco, f)
     return coco
 
 
-def make_demo_dataset(out_dir: str,
-                      splits=(('train', 48, 0), ('val', 16, 1)),
-                      size: Tuple[int, int] = (640, 384)) -> List[str]:
+def make_demo_dataset(
+    out_dir: str,
+    splits=(('train', 48, 0), ('val', 16, 1)),
+    size: Tuple[int, int] = (640, 384)
+) -> List[str]:
     """Write each ``(name, num_images, seed)`` split under ``out_dir``;
     return the split folders."""
     dirs = []

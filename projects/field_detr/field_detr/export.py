@@ -77,8 +77,9 @@ def inference_pipeline(cfg: Config) -> list:
         if kind == 'LoadImageFromFile':
             t = dict(type='mmdet.LoadImageFromNDArray')
         if kind == 'PackDetInputs':
-            t['meta_keys'] = ['img_id', 'img_path', 'ori_shape', 'img_shape',
-                              'scale_factor']
+            t['meta_keys'] = [
+                'img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'
+            ]
         pipeline.append(t)
     return pipeline
 
@@ -95,14 +96,16 @@ def config_of_checkpoint(checkpoint: dict, config: Optional[str]) -> Config:
     return Config.fromstring(text, file_format='.py')
 
 
-def build_export(checkpoint_path: str, config: Optional[str] = None,
+def build_export(checkpoint_path: str,
+                 config: Optional[str] = None,
                  fp16: bool = False) -> dict:
     """The exported-model dict for a training checkpoint."""
     ckpt = load_checkpoint_file(checkpoint_path)
     cfg = config_of_checkpoint(ckpt, config)
     meta = ckpt.get('meta', {})
-    classes = list(meta.get('dataset_meta', {}).get('classes') or
-                   cfg.get('classes') or ('player', 'ball'))
+    classes = list(
+        meta.get('dataset_meta', {}).get('classes') or cfg.get('classes')
+        or ('player', 'ball'))
     state_dict = revise_keys(ckpt['state_dict'])
     if fp16:
         state_dict = {
@@ -116,20 +119,25 @@ def build_export(checkpoint_path: str, config: Optional[str] = None,
         classes=classes,
         model=_drop_pretrained(_plain(cfg.model)),
         test_pipeline=inference_pipeline(cfg),
-        normalization=dict(mean=list(pre.mean), std=list(pre.std),
-                           bgr_to_rgb=bool(pre.get('bgr_to_rgb', False))),
+        normalization=dict(
+            mean=list(pre.mean),
+            std=list(pre.std),
+            bgr_to_rgb=bool(pre.get('bgr_to_rgb', False))),
         state_dict=state_dict,
         dtype='float16' if fp16 else 'float32',
         sha256=weights_checksum(state_dict),
         source=dict(
             checkpoint=osp.abspath(checkpoint_path),
-            epoch=meta.get('epoch'), iter=meta.get('iter'),
+            epoch=meta.get('epoch'),
+            iter=meta.get('iter'),
             best_metric=meta.get('best_metric'),
             best_score=meta.get('best_score')))
 
 
-def export_model(checkpoint_path: str, output: str,
-                 config: Optional[str] = None, fp16: bool = False) -> dict:
+def export_model(checkpoint_path: str,
+                 output: str,
+                 config: Optional[str] = None,
+                 fp16: bool = False) -> dict:
     """Write the exported model to ``output`` atomically; return it."""
     exported = build_export(checkpoint_path, config, fp16)
     save_atomic(exported, output)
@@ -150,8 +158,8 @@ def load_exported(path: str) -> dict:
 def is_exported(path: str) -> bool:
     """Whether ``path`` is an exported model (cheap: reads one pickle)."""
     try:
-        data = torch.load(path, map_location='cpu', weights_only=True,
-                          mmap=True)
+        data = torch.load(
+            path, map_location='cpu', weights_only=True, mmap=True)
     except Exception:
         return False
     return isinstance(data, dict) and data.get('format') == FORMAT

@@ -100,9 +100,10 @@ class LocalDetector:
         self.device = torch.device(
             device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.model = MODELS.build(exported['model'])
-        self.model.load_state_dict(
-            {k: v.float() if v.is_floating_point() else v
-             for k, v in exported['state_dict'].items()})
+        self.model.load_state_dict({
+            k: v.float() if v.is_floating_point() else v
+            for k, v in exported['state_dict'].items()
+        })
         self.model.to(self.device).eval()
         self.pipeline = Compose(exported['test_pipeline'])
         self.info = exported.get('source', {})
@@ -124,8 +125,8 @@ class LocalDetector:
         model_path = section['local_model_path']
         if not osp.isabs(model_path) and not osp.exists(model_path):
             # relative to the YAML file's project root (configs/..)
-            candidate = osp.join(osp.dirname(osp.dirname(osp.abspath(path))),
-                                 model_path)
+            candidate = osp.join(
+                osp.dirname(osp.dirname(osp.abspath(path))), model_path)
             model_path = candidate if osp.exists(candidate) else model_path
         kwargs = dict(
             model_path=model_path,
@@ -154,7 +155,9 @@ class LocalDetector:
         return np.ascontiguousarray(img)
 
     @torch.no_grad()
-    def detect_batch(self, images: Iterable[ImageLike], batch_size: int = 4,
+    def detect_batch(self,
+                     images: Iterable[ImageLike],
+                     batch_size: int = 4,
                      color: str = 'bgr',
                      slicing: Optional[dict] = None) -> List[Detections]:
         """Detect in several images, ``batch_size`` at a time.
@@ -173,12 +176,16 @@ class LocalDetector:
             slicing_settings(slicing) if slicing else None)
         images = list(images)
         if slicing:
-            return [self._detect_sliced(self._load(image, color), slicing)
-                    for image in images]
+            return [
+                self._detect_sliced(self._load(image, color), slicing)
+                for image in images
+            ]
         results = []
         for start in range(0, len(images), batch_size):
-            chunk = [self._load(image, color)
-                     for image in images[start:start + batch_size]]
+            chunk = [
+                self._load(image, color)
+                for image in images[start:start + batch_size]
+            ]
             results += [self._to_detections(p) for p in self._forward(chunk)]
         return results
 
@@ -205,22 +212,28 @@ class LocalDetector:
             groups.setdefault((y2 - y1, x2 - x1), []).append(i)
         views = [None] * len(windows)
         for members in groups.values():
-            crops = [np.ascontiguousarray(img[y1:y2, x1:x2])
-                     for x1, y1, x2, y2 in (windows[i] for i in members)]
+            crops = [
+                np.ascontiguousarray(img[y1:y2, x1:x2])
+                for x1, y1, x2, y2 in (windows[i] for i in members)
+            ]
             for i, pred in zip(members, self._forward(crops)):
                 views[i] = self._to_detections(pred)
         boxes, scores, labels = merge_views(
             [(d.boxes, d.scores, d.labels) for d in views],
             [(x1, y1) for x1, y1, _, _ in windows], (height, width),
             slicing['match_metric'], slicing['match_threshold'])
-        return Detections(boxes=boxes, scores=scores, labels=labels,
-                          classes=self.classes)
+        return Detections(
+            boxes=boxes, scores=scores, labels=labels, classes=self.classes)
 
-    def detect(self, image: ImageLike, color: str = 'bgr',
+    def detect(self,
+               image: ImageLike,
+               color: str = 'bgr',
                slicing: Optional[dict] = None) -> Detections:
         """Detect in one image (a path or an HxWx3 uint8 array; see
         :meth:`detect_batch` for ``color`` and ``slicing``)."""
-        return self.detect_batch([image], batch_size=1, color=color,
+        return self.detect_batch([image],
+                                 batch_size=1,
+                                 color=color,
                                  slicing=slicing)[0]
 
     __call__ = detect
@@ -256,11 +269,17 @@ def draw_detections(image: np.ndarray, det: Detections) -> np.ndarray:
 def coco_records(det: Detections, image_id: int, first_ann_id: int) -> list:
     """COCO-style annotation dicts (xywh boxes, 1-based category ids)."""
     return [
-        dict(id=first_ann_id + i, image_id=image_id,
-             category_id=int(label) + 1,
-             bbox=[float(box[0]), float(box[1]), float(box[2] - box[0]),
-                   float(box[3] - box[1])],
-             score=float(score))
-        for i, (box, score, label) in enumerate(
-            zip(det.boxes, det.scores, det.labels))
+        dict(
+            id=first_ann_id + i,
+            image_id=image_id,
+            category_id=int(label) + 1,
+            bbox=[
+                float(box[0]),
+                float(box[1]),
+                float(box[2] - box[0]),
+                float(box[3] - box[1])
+            ],
+            score=float(score))
+        for i, (box, score,
+                label) in enumerate(zip(det.boxes, det.scores, det.labels))
     ]

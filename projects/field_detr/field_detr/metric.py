@@ -21,8 +21,7 @@ from .ball_metrics import size_bins as _size_bins
 from .data_validation import load_coco_split
 
 #: COCOeval.stats index of each overall metric.
-STAT_INDEX = OrderedDict(
-    mAP=0, mAP_50=1, mAP_75=2, mAP_s=3, mAP_m=4, mAP_l=5)
+STAT_INDEX = OrderedDict(mAP=0, mAP_50=1, mAP_75=2, mAP_s=3, mAP_m=4, mAP_l=5)
 
 
 @METRICS.register_module()
@@ -103,8 +102,8 @@ class FieldCocoMetric(CocoMetric):
                              f'{backend!r}')
         self.ann_file = ann_file
         self.backend = backend
-        self.size_bins = _size_bins(SIZE_BINS if size_bins is None
-                                    else size_bins)
+        self.size_bins = _size_bins(SIZE_BINS if size_bins is
+                                    None else size_bins)
         self.ball_class = ball_class
         self.ball_distances = tuple(ball_distances)
         self.ball_score_thr = ball_score_thr
@@ -157,13 +156,17 @@ class FieldCocoMetric(CocoMetric):
                 metrics[f'bbox_{name}'] = float(coco_eval.stats[idx])
             metrics.update(per_class_ap(coco_eval, classes))
             by_size = evaluate_detections(
-                self._coco_api, detections, self.cat_ids, img_ids,
-                self.backend, area_rng=area_ranges(self.size_bins))
+                self._coco_api,
+                detections,
+                self.cat_ids,
+                img_ids,
+                self.backend,
+                area_rng=area_ranges(self.size_bins))
             metrics.update(size_bin_ap(by_size, classes, self.size_bins))
         metrics.update(self._ball_localisation(preds, img_ids, classes))
-        logger.info('per class: ' + ', '.join(
-            f'{k} {v:.4f}' for k, v in metrics.items()
-            if not k.startswith('bbox_')))
+        logger.info('per class: ' + ', '.join(f'{k} {v:.4f}'
+                                              for k, v in metrics.items()
+                                              if not k.startswith('bbox_')))
         return metrics
 
     def _ball_localisation(self, preds, img_ids: List[int],
@@ -184,8 +187,8 @@ class FieldCocoMetric(CocoMetric):
                 pred['scores'] >= self.ball_score_thr)
             frames.append((gts[pred['img_id']], pred['bboxes'][keep],
                            pred['scores'][keep]))
-        return ball_localisation(frames, self.ball_distances,
-                                 prefix=self.ball_class)
+        return ball_localisation(
+            frames, self.ball_distances, prefix=self.ball_class)
 
 
 #: COCO evaluators: pycocotools (the reference) or faster-coco-eval (a C++
@@ -206,7 +209,8 @@ def coco_api(coco_dict: dict, backend: str = 'pycocotools'):
     return api
 
 
-def evaluate_detections(coco_gt, detections: List[dict],
+def evaluate_detections(coco_gt,
+                        detections: List[dict],
                         cat_ids: List[int],
                         img_ids: Optional[List[int]] = None,
                         backend: str = 'pycocotools',
@@ -255,20 +259,24 @@ def per_class_ap(coco_eval: COCOeval, classes) -> Dict[str, float]:
         out[f'{cls}_mAP'] = mean_valid(precision[:, :, k, 0, -1])
         for thr in (0.5, 0.75):
             t = int(np.argmin(np.abs(iou_thrs - thr)))
-            out[f'{cls}_mAP_{int(thr * 100)}'] = mean_valid(
-                precision[t, :, k, 0, -1])
+            out[f'{cls}_mAP_{int(thr * 100)}'] = mean_valid(precision[t, :, k,
+                                                                      0, -1])
     return out
 
 
-def format_report(metrics: Dict[str, float], classes, title: str,
+def format_report(metrics: Dict[str, float],
+                  classes,
+                  title: str,
                   prefix: str = 'coco/') -> str:
     """A table of mAP, mAP@0.5 and mAP@0.75, overall and per class."""
     rows = [('all', 'bbox_')] + [(cls, f'{cls}_') for cls in classes]
     width = max(len(name) for name, _ in rows) + 2
     lines = [title, f'{"":{width}}{"mAP":>9}{"mAP@0.5":>9}{"mAP@0.75":>9}']
     for name, key in rows:
-        vals = [metrics.get(f'{prefix}{key}{m}', float('nan'))
-                for m in ('mAP', 'mAP_50', 'mAP_75')]
+        vals = [
+            metrics.get(f'{prefix}{key}{m}', float('nan'))
+            for m in ('mAP', 'mAP_50', 'mAP_75')
+        ]
         lines.append(f'{name:{width}}' + ''.join(f'{v:9.4f}' for v in vals))
     return '\n'.join(lines)
 
@@ -281,6 +289,11 @@ def write_metrics(path: str, metrics: Dict[str, float]) -> None:
     import os
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
-        json.dump({k: (None if isinstance(v, float) and math.isnan(v)
-                       else float(v)) for k, v in metrics.items()},
-                  f, indent=1)
+        json.dump(
+            {
+                k:
+                (None if isinstance(v, float) and math.isnan(v) else float(v))
+                for k, v in metrics.items()
+            },
+            f,
+            indent=1)

@@ -25,8 +25,8 @@ class DetrOnnxWrapper(nn.Module):
         self.model = model
         w, h = size
         self.samples = [
-            DetDataSample(metainfo=dict(img_shape=(h, w),
-                                        batch_input_shape=(h, w)))
+            DetDataSample(
+                metainfo=dict(img_shape=(h, w), batch_input_shape=(h, w)))
         ]
 
     def forward(self, image: torch.Tensor):
@@ -37,7 +37,8 @@ class DetrOnnxWrapper(nn.Module):
         return scores, bbox_preds[-1]
 
 
-def export_onnx(model_path: str, onnx_path: str,
+def export_onnx(model_path: str,
+                onnx_path: str,
                 size: Tuple[int, int] = (640, 384),
                 opset: int = 17) -> dict:
     """Export ``model_path`` (exported model or checkpoint) to ONNX, run both
@@ -57,12 +58,17 @@ def export_onnx(model_path: str, onnx_path: str,
     with torch.no_grad():
         expected = [t.numpy() for t in wrapper(x)]
         torch.onnx.export(
-            wrapper, (x, ), onnx_path, input_names=['image'],
-            output_names=['scores', 'boxes'], opset_version=opset,
+            wrapper, (x, ),
+            onnx_path,
+            input_names=['image'],
+            output_names=['scores', 'boxes'],
+            opset_version=opset,
             dynamo=False)
-    session = ort.InferenceSession(onnx_path,
-                                   providers=['CPUExecutionProvider'])
+    session = ort.InferenceSession(
+        onnx_path, providers=['CPUExecutionProvider'])
     got = session.run(None, {'image': x.numpy()})
     diff = max(float(np.abs(a - b).max()) for a, b in zip(expected, got))
-    return dict(max_abs_diff=diff, size_mb=osp.getsize(onnx_path) / 2**20,
-                outputs=[o.shape for o in got])
+    return dict(
+        max_abs_diff=diff,
+        size_mb=osp.getsize(onnx_path) / 2**20,
+        outputs=[o.shape for o in got])

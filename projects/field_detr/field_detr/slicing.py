@@ -16,8 +16,8 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 #: SAHI's ``get_sliced_prediction`` defaults.
-DEFAULT_SLICING = dict(overlap=0.2, match_metric='IOS', match_threshold=0.5,
-                       full_frame=True)
+DEFAULT_SLICING = dict(
+    overlap=0.2, match_metric='IOS', match_threshold=0.5, full_frame=True)
 
 
 def slicing_settings(slicing: dict) -> dict:
@@ -60,17 +60,24 @@ def tile_windows(width: int, height: int, tile: Sequence[int],
     tw, th = tile
     if width <= tw and height <= th:
         return []
-    return [tuple(int(v) for v in box) for box in get_slice_bboxes(
-        image_height=height, image_width=width, slice_height=min(th, height),
-        slice_width=min(tw, width), overlap_height_ratio=overlap,
-        overlap_width_ratio=overlap)]
+    return [
+        tuple(int(v) for v in box) for box in get_slice_bboxes(
+            image_height=height,
+            image_width=width,
+            slice_height=min(th, height),
+            slice_width=min(tw, width),
+            overlap_height_ratio=overlap,
+            overlap_width_ratio=overlap)
+    ]
 
 
-def merge_views(views: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
-                offsets: Sequence[Tuple[int, int]], frame_shape: Tuple[int,
-                                                                     int],
-                match_metric: str = 'IOS', match_threshold: float = 0.5
-                ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def merge_views(
+        views: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
+        offsets: Sequence[Tuple[int, int]],
+        frame_shape: Tuple[int, int],
+        match_metric: str = 'IOS',
+        match_threshold: float = 0.5
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge the detections of several views of one frame.
 
     Args:
@@ -98,14 +105,19 @@ def merge_views(views: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
             y1, y2 = np.clip([y1 + dy, y2 + dy], 0, height)
             if x2 <= x1 or y2 <= y1:
                 continue
-            preds.append(ObjectPrediction(
-                bbox=[x1, y1, x2, y2], category_id=int(label),
-                category_name=str(int(label)), score=float(score),
-                full_shape=[height, width]))
+            preds.append(
+                ObjectPrediction(
+                    bbox=[x1, y1, x2, y2],
+                    category_id=int(label),
+                    category_name=str(int(label)),
+                    score=float(score),
+                    full_shape=[height, width]))
     if preds:
         preds = GreedyNMMPostprocess(
-            match_threshold=match_threshold, match_metric=match_metric,
-            class_agnostic=False)(preds)
+            match_threshold=match_threshold,
+            match_metric=match_metric,
+            class_agnostic=False)(
+                preds)
     boxes = np.array([p.bbox.to_xyxy() for p in preds],
                      dtype=np.float32).reshape(-1, 4)
     scores = np.array([p.score.value for p in preds], dtype=np.float32)

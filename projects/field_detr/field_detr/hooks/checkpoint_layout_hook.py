@@ -19,7 +19,6 @@ BEST = 'best_model.pth'
 LATEST = 'latest_checkpoint.pth'
 CHECKPOINT_DIR = 'checkpoints'
 
-
 # the temporary names _save() and _copy() write under, and only those
 TEMP_FILE = re.compile(r'^\.(checkpoint_epoch_\d+(_lightweight)?'
                        r'|latest_checkpoint|best_model)\.pth\.tmp$')
@@ -28,8 +27,8 @@ TEMP_FILE = re.compile(r'^\.(checkpoint_epoch_\d+(_lightweight)?'
 def remove_stale_temp_files(folder: str) -> list:
     """Delete the temporary files a killed checkpoint write left in
     ``folder`` (this hook's naming pattern only); return their names."""
-    removed = sorted(name for name in os.listdir(folder)
-                     if TEMP_FILE.match(name))
+    removed = sorted(
+        name for name in os.listdir(folder) if TEMP_FILE.match(name))
     for name in removed:
         os.remove(osp.join(folder, name))
     return removed
@@ -85,9 +84,15 @@ class CheckpointLayoutHook(CheckpointHook):
     """
 
     #: base arguments the layout fixes, and the one value it honours
-    FIXED = dict(interval=1, by_epoch=True, save_last=True,
-                 save_optimizer=True, save_param_scheduler=True, save_begin=0,
-                 filename_tmpl=None, out_dir=None)
+    FIXED = dict(
+        interval=1,
+        by_epoch=True,
+        save_last=True,
+        save_optimizer=True,
+        save_param_scheduler=True,
+        save_begin=0,
+        filename_tmpl=None,
+        out_dir=None)
 
     def __init__(self,
                  full_interval: int = 10,
@@ -107,9 +112,13 @@ class CheckpointLayoutHook(CheckpointHook):
         if 'max_keep_ckpts' in kwargs:
             keep_lightweight = kwargs.pop('max_keep_ckpts')
         super().__init__(
-            interval=1, by_epoch=True, save_last=False, save_best=save_best,
+            interval=1,
+            by_epoch=True,
+            save_last=False,
+            save_best=save_best,
             rule=rule if save_best else None,
-            max_keep_ckpts=keep_lightweight, filename_tmpl=LIGHTWEIGHT,
+            max_keep_ckpts=keep_lightweight,
+            filename_tmpl=LIGHTWEIGHT,
             **kwargs)
         self.full_interval = full_interval
 
@@ -120,8 +129,8 @@ class CheckpointLayoutHook(CheckpointHook):
         return self.max_keep_ckpts
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        self._cold_resume = bool(runner.cfg.get('resume')) and (
-            'optimizer' not in checkpoint)
+        self._cold_resume = bool(
+            runner.cfg.get('resume')) and ('optimizer' not in checkpoint)
 
     def before_train(self, runner) -> None:
         # the base class restores keep_ckpt_ids from the message hub (and
@@ -133,8 +142,8 @@ class CheckpointLayoutHook(CheckpointHook):
             removed = remove_stale_temp_files(self.out_dir)
             if removed:
                 runner.logger.warning(
-                    'removed unfinished checkpoint writes of a killed run: '
-                    + ', '.join(removed))
+                    'removed unfinished checkpoint writes of a killed run: ' +
+                    ', '.join(removed))
             self._check_disk(runner)
         if getattr(self, '_cold_resume', False):
             self._fast_forward_schedules(runner)
@@ -146,8 +155,9 @@ class CheckpointLayoutHook(CheckpointHook):
                    if e % self.full_interval == 0 or e == max_epochs)
         light = max_epochs if self.keep_lightweight < 0 else min(
             self.keep_lightweight, max_epochs)
-        return dict(full=full + 1,  # + latest_checkpoint.pth
-                    weights=light + (1 if self.save_best else 0))
+        return dict(
+            full=full + 1,  # + latest_checkpoint.pth
+            weights=light + (1 if self.save_best else 0))
 
     def disk_estimate(self, runner) -> Tuple[int, int]:
         """Bytes the run's checkpoints will take at its end: in the work dir,
@@ -157,15 +167,19 @@ class CheckpointLayoutHook(CheckpointHook):
         model = getattr(runner.model, 'module', runner.model)
         weights = sum(t.numel() * t.element_size()
                       for t in model.state_dict().values())
-        full = weights + 2 * sum(p.numel() * 4 for p in model.parameters()
-                                 if p.requires_grad)
+        full = weights + 2 * sum(
+            p.numel() * 4 for p in model.parameters() if p.requires_grad)
         kept = self.kept_files(runner.max_epochs)
         local = kept['full'] * full + kept['weights'] * weights
-        upload = next((h.log_checkpoints for h in runner.hooks
-                       if type(h).__name__ == 'MLflowRunHook'), 'none')
-        mlflow = {'none': 0,
-                  'milestones': kept['full'] * full + weights,
-                  'all': local}[upload]
+        upload = next(
+            (h.log_checkpoints
+             for h in runner.hooks if type(h).__name__ == 'MLflowRunHook'),
+            'none')
+        mlflow = {
+            'none': 0,
+            'milestones': kept['full'] * full + weights,
+            'all': local
+        }[upload]
         return local, mlflow
 
     def _check_disk(self, runner) -> None:
@@ -174,8 +188,8 @@ class CheckpointLayoutHook(CheckpointHook):
         gb = 2**30
         note = (f'checkpoints of this run: about {local / gb:.1f} GB in '
                 f'{self.out_dir}' + (f' and {mlflow / gb:.1f} GB of MLflow '
-                                     'copies' if mlflow else '')
-                + f'; {free / gb:.1f} GB free')
+                                     'copies' if mlflow else '') +
+                f'; {free / gb:.1f} GB free')
         if free < local + mlflow:
             runner.logger.warning(
                 f'{note}: not enough for the whole run. Keep fewer '
@@ -199,8 +213,8 @@ class CheckpointLayoutHook(CheckpointHook):
         if isinstance(schedulers, dict):
             schedulers = [s for group in schedulers.values() for s in group]
         for scheduler in schedulers:
-            for _ in range(runner.epoch if scheduler.by_epoch else
-                           runner.iter):
+            for _ in range(
+                    runner.epoch if scheduler.by_epoch else runner.iter):
                 scheduler.step()
 
     def after_train_epoch(self, runner) -> None:
@@ -230,7 +244,10 @@ class CheckpointLayoutHook(CheckpointHook):
                                f'{runner.max_epochs}: '
                                f'{FULL.format(epoch)} written')
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         """Epoch-based only: nothing to do per iteration."""
 
@@ -250,23 +267,36 @@ class CheckpointLayoutHook(CheckpointHook):
         if best is not None and not self.is_better_than[key](score, best):
             return
         runner.message_hub.update_info('best_score', score)
-        self._save(runner, BEST, full=False,
-                   meta=dict(best_epoch=runner.epoch, best_metric=key,
-                             best_score=float(score)))
+        self._save(
+            runner,
+            BEST,
+            full=False,
+            meta=dict(
+                best_epoch=runner.epoch,
+                best_metric=key,
+                best_score=float(score)))
         runner.logger.info(f'best_model.pth: {key} {score:.4f} at epoch '
                            f'{runner.epoch}')
 
     @master_only
-    def _save(self, runner, filename: str, full: bool,
+    def _save(self,
+              runner,
+              filename: str,
+              full: bool,
               meta: Optional[dict] = None) -> None:
         tmp_name = f'.{filename}.tmp'
         with self._stop_if_unwritable(filename):
             runner.save_checkpoint(
-                self.out_dir, tmp_name, save_optimizer=full,
-                save_param_scheduler=full, meta=meta, by_epoch=True,
+                self.out_dir,
+                tmp_name,
+                save_optimizer=full,
+                save_param_scheduler=full,
+                meta=meta,
+                by_epoch=True,
                 backend_args=self.backend_args)
-            fsync_replace(osp.join(self.out_dir, tmp_name),
-                          osp.join(self.out_dir, filename))
+            fsync_replace(
+                osp.join(self.out_dir, tmp_name),
+                osp.join(self.out_dir, filename))
         if full:
             # MMEngine's find_latest_checkpoint() reads this file.
             with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:

@@ -13,10 +13,9 @@ from ..checkpoint_file import revise_keys, verify_checkpoint_file
 from ..errors import InputError, error_line
 
 #: MMDetection's COCO-trained DETR R-50 (150 epochs, box AP 39.9).
-COCO_DETR_R50 = (
-    'https://download.openmmlab.com/mmdetection/v3.0/detr/'
-    'detr_r50_8xb2-150e_coco/'
-    'detr_r50_8xb2-150e_coco_20221023_153551-436d03e8.pth')
+COCO_DETR_R50 = ('https://download.openmmlab.com/mmdetection/v3.0/detr/'
+                 'detr_r50_8xb2-150e_coco/'
+                 'detr_r50_8xb2-150e_coco_20221023_153551-436d03e8.pth')
 #: COCO 2017 class order of mmdet's CocoDataset (80 classes).
 DEFAULT_CLASS_MAP = {'player': 'person', 'ball': 'sports ball'}
 CLS_KEY = 'bbox_head.fc_cls'
@@ -26,11 +25,11 @@ DOWNLOAD_TIMEOUT = 30
 ENV_SWITCH = 'FIELD_DETR_COCO_START'
 
 
-def transplant_state_dict(source: Dict[str, torch.Tensor],
-                          target: Dict[str, torch.Tensor],
-                          target_classes, source_classes,
-                          class_map: Dict[str, str]
-                          ) -> Dict[str, torch.Tensor]:
+def transplant_state_dict(
+        source: Dict[str,
+                     torch.Tensor], target: Dict[str,
+                                                 torch.Tensor], target_classes,
+        source_classes, class_map: Dict[str, str]) -> Dict[str, torch.Tensor]:
     """A state dict for ``target`` built from a COCO-trained ``source``.
 
     The classifier ``bbox_head.fc_cls`` (softmax, one row per class plus a
@@ -53,8 +52,10 @@ def transplant_state_dict(source: Dict[str, torch.Tensor],
     return out
 
 
-def transplant_coco_head(model: torch.nn.Module, checkpoint: str,
-                         classes, class_map: Dict[str, str],
+def transplant_coco_head(model: torch.nn.Module,
+                         checkpoint: str,
+                         classes,
+                         class_map: Dict[str, str],
                          source_classes=None) -> int:
     """Load ``checkpoint`` (path or URL) into ``model`` with
     :func:`transplant_state_dict`; return how many tensors came from it."""

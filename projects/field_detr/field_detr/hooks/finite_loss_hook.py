@@ -30,7 +30,9 @@ class FiniteLossHook(CheckInvalidLossHook):
     def __init__(self, interval: int = 1) -> None:
         super().__init__(interval=interval)
 
-    def after_train_iter(self, runner, batch_idx: int,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         if not outputs or 'loss' not in outputs:

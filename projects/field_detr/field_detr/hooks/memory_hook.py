@@ -42,12 +42,16 @@ class MemoryHook(Hook):
 
     priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL) reads the hub
 
-    def __init__(self, cleanup_interval: int = 50,
+    def __init__(self,
+                 cleanup_interval: int = 50,
                  empty_cuda_cache: bool = False) -> None:
         self.cleanup_interval = cleanup_interval
         self.empty_cuda_cache = empty_cuda_cache
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         runner.message_hub.update_scalar('train/memory_ram_mb',
                                          process_rss_mb())

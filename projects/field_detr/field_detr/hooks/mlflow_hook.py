@@ -45,7 +45,8 @@ class MLflowRunHook(Hook):
     priority = 'LOWEST'  # after CheckpointLayoutHook wrote its files
     CHOICES = ('all', 'milestones', 'none')
 
-    def __init__(self, log_checkpoints: str = 'milestones',
+    def __init__(self,
+                 log_checkpoints: str = 'milestones',
                  log_model: bool = True) -> None:
         log_checkpoints = os.environ.get('FIELD_DETR_MLFLOW_CHECKPOINTS',
                                          log_checkpoints)
@@ -80,8 +81,8 @@ class MLflowRunHook(Hook):
         if (backend is None or not backend.active
                 or self.log_checkpoints == 'none'):
             return
-        for path in sorted(glob.glob(osp.join(runner.work_dir,
-                                              CHECKPOINT_DIR, '*.pth'))):
+        for path in sorted(
+                glob.glob(osp.join(runner.work_dir, CHECKPOINT_DIR, '*.pth'))):
             if (self.log_checkpoints == 'milestones'
                     and path.endswith('_lightweight.pth')):
                 continue
@@ -101,8 +102,8 @@ class MLflowRunHook(Hook):
         backend = mlflow_backend_of(runner)
         if backend is None or not backend.active:
             return
-        backend.set_tags(dict(stop_reason=stop_reason(runner),
-                              epochs_trained=runner.epoch))
+        backend.set_tags(
+            dict(stop_reason=stop_reason(runner), epochs_trained=runner.epoch))
         self._upload_checkpoints(runner)
         # the logs themselves: FieldMLflowVisBackend.close (MMEngine's)
         log_dir = runner.log_dir
@@ -135,8 +136,7 @@ class MLflowRunHook(Hook):
         for name in (BEST, LATEST):  # their weights are EMA's if it is on
             path = osp.join(runner.work_dir, CHECKPOINT_DIR, name)
             if osp.isfile(path):
-                state = torch.load(path, map_location='cpu',
-                                   weights_only=True)
+                state = torch.load(path, map_location='cpu', weights_only=True)
                 model.load_state_dict(state['state_dict'])
                 break
         return model
@@ -147,8 +147,8 @@ def stop_reason(runner) -> str:
     stopped it."""
     if not getattr(runner.train_loop, 'stop_training', False):
         return f'completed {runner.epoch} epochs'
-    hook = next((h for h in runner.hooks
-                 if isinstance(h, EarlyStoppingHook)), None)
+    hook = next((h for h in runner.hooks if isinstance(h, EarlyStoppingHook)),
+                None)
     if hook is None:
         return f'stopped at epoch {runner.epoch}'
     return (f'early stopping at epoch {runner.epoch} of {runner.max_epochs}: '

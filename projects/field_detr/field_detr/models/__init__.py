@@ -2,6 +2,5 @@ from .detr import FieldDETR, SDPAMultiheadAttention, use_sdpa_attention
 from .fast_detr_head import FastDETRHead
 
 __all__ = [
-    'FastDETRHead', 'FieldDETR', 'SDPAMultiheadAttention',
-    'use_sdpa_attention'
+    'FastDETRHead', 'FieldDETR', 'SDPAMultiheadAttention', 'use_sdpa_attention'
 ]

@@ -23,16 +23,24 @@ class SDPAMultiheadAttention(nn.MultiheadAttention):
     PyTorch computes it with ``scaled_dot_product_attention``. It returns
     ``(output, None)``; the parameters are ``nn.MultiheadAttention``'s."""
 
-    def forward(self, query: Tensor, key: Tensor, value: Tensor,
+    def forward(self,
+                query: Tensor,
+                key: Tensor,
+                value: Tensor,
                 key_padding_mask: Optional[Tensor] = None,
                 need_weights: bool = False,
                 attn_mask: Optional[Tensor] = None,
                 average_attn_weights: bool = True,
                 is_causal: bool = False) -> Tuple[Tensor, None]:
         return super().forward(
-            query, key, value, key_padding_mask=key_padding_mask,
-            need_weights=False, attn_mask=attn_mask,
-            average_attn_weights=average_attn_weights, is_causal=is_causal)
+            query,
+            key,
+            value,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            attn_mask=attn_mask,
+            average_attn_weights=average_attn_weights,
+            is_causal=is_causal)
 
 
 def use_sdpa_attention(module: nn.Module) -> int:
@@ -68,7 +76,9 @@ class FieldDETR(DETR):
         **kwargs: ``DETR``'s arguments.
     """
 
-    def __init__(self, *args, attention: str = 'sdpa',
+    def __init__(self,
+                 *args,
+                 attention: str = 'sdpa',
                  channels_last: bool = False,
                  compile_modules: Sequence[str] = (),
                  compile_options: Optional[dict] = None,

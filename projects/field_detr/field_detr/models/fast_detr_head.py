@@ -72,9 +72,11 @@ class FastDETRHead(DETRHead):
         # DETRHead turns loss_cls's class_weight / bg_cls_weight into a
         # per-class weight only when its class is exactly DETRHead (its
         # subclasses in mmdet use other class losses); do the same here.
-        loss_cls = copy.deepcopy(kwargs.get(
-            'loss_cls', inspect.signature(DETRHead.__init__).parameters[
-                'loss_cls'].default))
+        loss_cls = copy.deepcopy(
+            kwargs.get(
+                'loss_cls',
+                inspect.signature(
+                    DETRHead.__init__).parameters['loss_cls'].default))
         bg_cls_weight = 0
         class_weight = loss_cls.get('class_weight', None)
         if class_weight is not None:
@@ -94,9 +96,8 @@ class FastDETRHead(DETRHead):
         """Whether this head's settings are the ones the batched path
         reproduces exactly; otherwise ``DETRHead``'s loss runs."""
         assigner = getattr(self, 'assigner', None)
-        return (type(assigner) is HungarianAssigner
-                and all(type(c) in _BATCHED_COSTS
-                        for c in assigner.match_costs)
+        return (type(assigner) is HungarianAssigner and all(
+            type(c) in _BATCHED_COSTS for c in assigner.match_costs)
                 and not isinstance(self.loss_cls, QualityFocalLoss))
 
     def loss_by_feat(
@@ -126,8 +127,10 @@ class FastDETRHead(DETRHead):
             losses_bbox.append(loss_bbox)
             losses_iou.append(loss_iou)
 
-        loss_dict = dict(loss_cls=losses_cls[-1], loss_bbox=losses_bbox[-1],
-                         loss_iou=losses_iou[-1])
+        loss_dict = dict(
+            loss_cls=losses_cls[-1],
+            loss_bbox=losses_bbox[-1],
+            loss_iou=losses_iou[-1])
         for i, (loss_cls, loss_bbox, loss_iou) in enumerate(
                 zip(losses_cls[:-1], losses_bbox[:-1], losses_iou[:-1])):
             loss_dict[f'd{i}.loss_cls'] = loss_cls
@@ -155,8 +158,9 @@ class FastDETRHead(DETRHead):
         for match_cost in self.assigner.match_costs:
             if isinstance(match_cost, ClassificationCost):
                 scores = cls_scores.softmax(-1)
-                index = gt_labels[None, :, None, :].expand(
-                    num_layers, -1, scores.size(2), -1)
+                index = gt_labels[None, :,
+                                  None, :].expand(num_layers, -1,
+                                                  scores.size(2), -1)
                 cost = -scores.gather(-1, index)
             elif isinstance(match_cost, BBoxL1Cost):
                 pred, gt = pred_xyxy, gt_bboxes
@@ -172,8 +176,10 @@ class FastDETRHead(DETRHead):
                 if fp16:
                     pred = pred.to(torch.float32)
                 overlaps = bbox_overlaps(
-                    pred, gt_bboxes[None].expand(num_layers, -1, -1, -1),
-                    mode=match_cost.iou_mode, is_aligned=False)
+                    pred,
+                    gt_bboxes[None].expand(num_layers, -1, -1, -1),
+                    mode=match_cost.iou_mode,
+                    is_aligned=False)
                 if fp16:
                     overlaps = overlaps.to(torch.float16)
                 cost = -overlaps
@@ -197,7 +203,8 @@ class FastDETRHead(DETRHead):
         gt_labels = pad_sequence([gt.labels for gt in batch_gt_instances],
                                  batch_first=True)
         sizes = np.array([[m['img_shape'][1], m['img_shape'][0]] * 2
-                          for m in batch_img_metas], dtype=np.float32)
+                          for m in batch_img_metas],
+                         dtype=np.float32)
         factor = to_device(sizes, device)[:, None, :]
         factor_pred = factor.to(pred_dtype)
         factor_gt = factor.to(gt_bboxes.dtype)
@@ -207,10 +214,10 @@ class FastDETRHead(DETRHead):
         max_count = max(counts)
         if max_count > 0:
             with torch.no_grad():
-                costs = self.batched_costs(
-                    all_layers_cls_scores.detach(),
-                    all_layers_bbox_preds.detach(), gt_bboxes, gt_labels,
-                    factor_pred, factor_gt)
+                costs = self.batched_costs(all_layers_cls_scores.detach(),
+                                           all_layers_bbox_preds.detach(),
+                                           gt_bboxes, gt_labels, factor_pred,
+                                           factor_gt)
             if costs.dtype not in (torch.float32, torch.float64):
                 costs = costs.float()  # exact; SciPy works in float64
             costs = costs.cpu().numpy()  # the one device-to-host copy
@@ -227,21 +234,22 @@ class FastDETRHead(DETRHead):
         positive = assigned >= 0
         if max_count > 0:
             index = assigned.clamp(min=0)
-            labels = gt_labels[None].expand(num_layers, -1, -1).gather(
-                2, index)
+            labels = gt_labels[None].expand(num_layers, -1,
+                                            -1).gather(2, index)
             labels = torch.where(positive, labels, self.num_classes)
             # DETRHead: the matched box / image size, as cxcywh
             gt_targets = bbox_xyxy_to_cxcywh(gt_bboxes / factor_pred)
             box_targets = gt_targets[None].expand(
-                num_layers, -1, -1, -1).gather(
-                    2, index[..., None].expand(-1, -1, -1, 4))
+                num_layers, -1, -1,
+                -1).gather(2, index[..., None].expand(-1, -1, -1, 4))
             box_targets = torch.where(positive[..., None], box_targets, 0)
         else:
             labels = torch.full_like(assigned, self.num_classes)
             box_targets = torch.zeros((num_layers, num_imgs, num_queries, 4),
-                                      dtype=gt_bboxes.dtype, device=device)
-        box_weights = positive[..., None].expand(-1, -1, -1, 4).to(
-            gt_bboxes.dtype)
+                                      dtype=gt_bboxes.dtype,
+                                      device=device)
+        box_weights = positive[..., None].expand(-1, -1, -1,
+                                                 4).to(gt_bboxes.dtype)
         return dict(
             assignment=assigned_host,
             labels=labels.flatten(1, 2),
@@ -264,7 +272,8 @@ class FastDETRHead(DETRHead):
         if dist.is_available() and dist.is_initialized() \
                 and dist.get_world_size() > 1:
             values = torch.tensor([cls_avg_factor, num_pos],
-                                  dtype=torch.float32, device=device)
+                                  dtype=torch.float32,
+                                  device=device)
             dist.all_reduce(values.div_(dist.get_world_size()))
             cls_mean, num_pos = values.tolist()
             if self.sync_cls_avg_factor:
@@ -272,13 +281,14 @@ class FastDETRHead(DETRHead):
         targets['cls_avg_factor'] = max(cls_avg_factor, 1)
         targets['mean_pos'] = num_pos
 
-    def layer_loss(self, cls_scores: Tensor, bbox_preds: Tensor,
-                   layer: int, targets: dict) -> Tuple[Tensor, ...]:
+    def layer_loss(self, cls_scores: Tensor, bbox_preds: Tensor, layer: int,
+                   targets: dict) -> Tuple[Tensor, ...]:
         """``DETRHead.loss_by_feat_single`` on precomputed targets (with
         :meth:`normalisers` applied)."""
         loss_cls = self.loss_cls(
             cls_scores.reshape(-1, self.cls_out_channels),
-            targets['labels'][layer], targets['label_weights'],
+            targets['labels'][layer],
+            targets['label_weights'],
             avg_factor=targets['cls_avg_factor'])
         # DETRHead reads num_total_pos through a tensor of the class
         # loss's dtype; round it the same way, on the host.
@@ -302,8 +312,8 @@ class FastDETRHead(DETRHead):
 def round_to_dtype(value: float, dtype: torch.dtype) -> float:
     """``value`` rounded to ``dtype`` as a Python float, computed on the
     host without reading a tensor back (no ``.item()``)."""
-    return float(torch.tensor([value], dtype=dtype).to(
-        torch.float64).numpy()[0])
+    return float(
+        torch.tensor([value], dtype=dtype).to(torch.float64).numpy()[0])
 
 
 def box_loss(module, pred: Tensor, target: Tensor, weight: Tensor,
@@ -318,8 +328,15 @@ def box_loss(module, pred: Tensor, target: Tensor, weight: Tensor,
         return (pred * weight).sum()
     if type(module) is GIoULoss:
         return module.loss_weight * giou_loss(
-            pred, target, weight.mean(-1), eps=module.eps,
-            reduction=module.reduction, avg_factor=avg_factor)
+            pred,
+            target,
+            weight.mean(-1),
+            eps=module.eps,
+            reduction=module.reduction,
+            avg_factor=avg_factor)
     return module.loss_weight * l1_loss(
-        pred, target, weight, reduction=module.reduction,
+        pred,
+        target,
+        weight,
+        reduction=module.reduction,
         avg_factor=avg_factor)

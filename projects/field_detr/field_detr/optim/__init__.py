@@ -4,6 +4,5 @@ from .grouped_constructor import (GroupedOptimWrapperConstructor,
 
 __all__ = [
     'AMP_WRAPPERS', 'Bf16AwareAmpOptimWrapper',
-    'GroupedOptimWrapperConstructor',
-    'merge_param_groups'
+    'GroupedOptimWrapperConstructor', 'merge_param_groups'
 ]

@@ -33,8 +33,8 @@ def merge_param_groups(groups: List[dict]) -> List[dict]:
 
 
 def _settings_key(group: dict) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in group.items()
-                        if k != 'params'))
+    return tuple(
+        sorted((k, repr(v)) for k, v in group.items() if k != 'params'))
 
 
 def merge_saved_param_groups(optimizer, state_dict: dict) -> dict:
@@ -49,8 +49,8 @@ def merge_saved_param_groups(optimizer, state_dict: dict) -> dict:
     if len(saved) == len(optimizer.param_groups):
         return state_dict
     merged = merge_param_groups(saved)
-    if [len(g['params']) for g in merged] != [
-            len(g['params']) for g in optimizer.param_groups]:
+    if [len(g['params']) for g in merged
+        ] != [len(g['params']) for g in optimizer.param_groups]:
         return state_dict  # not our layout: let torch report the mismatch
     for group, current in zip(merged, optimizer.param_groups):
         for flag in ('foreach', 'fused'):
@@ -87,8 +87,11 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             merge_saved_param_groups)
         return optim_wrapper
 
-    def add_params(self, params: List[dict], module: nn.Module,
-                   prefix: str = '', **kwargs) -> None:
+    def add_params(self,
+                   params: List[dict],
+                   module: nn.Module,
+                   prefix: str = '',
+                   **kwargs) -> None:
         if prefix:  # the stock recursion into children
             return super().add_params(params, module, prefix, **kwargs)
         per_param: List[dict] = []
@@ -108,12 +111,11 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             logger.info(f'{quiet.frozen} frozen tensors (requires_grad='
                         'False) are not optimised')
         for group in merged:
-            settings = ', '.join(f'{k}={v:g}' if isinstance(v, float) else
-                                 f'{k}={v}' for k, v in sorted(group.items())
-                                 if k != 'params')
-            logger.info(f'parameter group: {len(group["params"])} tensors'
-                        + (f', {settings}' if settings else
-                           ', optimizer defaults'))
+            settings = ', '.join(
+                f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}'
+                for k, v in sorted(group.items()) if k != 'params')
+            logger.info(f'parameter group: {len(group["params"])} tensors' + (
+                f', {settings}' if settings else ', optimizer defaults'))
 
 
 class _DropParamwiseLines(logging.Filter):
@@ -130,5 +132,3 @@ class _DropParamwiseLines(logging.Filter):
             self.frozen += 1
             return False
         return not msg.startswith('paramwise_options -- ')
-
-

@@ -30,6 +30,6 @@ __all__ = [
     'existing_checkpoints', 'exit_on_error', 'finish_distributed',
     'init_cpu_distributed', 'load_config', 'normalise_dataloaders',
     'oom_advice', 'parse_runner_args', 'resume_checkpoint', 'set_resume',
-    'set_split', 'set_work_dir', 'verify_start_checkpoints',
-    'without_mlflow', 'world_size_from_env'
+    'set_split', 'set_work_dir', 'verify_start_checkpoints', 'without_mlflow',
+    'world_size_from_env'
 ]

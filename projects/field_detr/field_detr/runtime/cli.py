@@ -16,13 +16,22 @@ def add_runner_args(parser) -> None:
 
     from mmengine.config import DictAction
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
         help='override config entries, e.g. train_cfg.max_epochs=10')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
         help='job launcher; "pytorch" under torchrun')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--local_rank',
+        '--local-rank',
+        type=int,
+        default=0,
+        help=argparse.SUPPRESS)
 
 
 def parse_runner_args(parser, argv=None):

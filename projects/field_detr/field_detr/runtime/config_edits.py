@@ -31,16 +31,17 @@ def set_work_dir(cfg: Config, config_path: str,
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join(
-            'work_dirs', osp.splitext(osp.basename(config_path))[0])
+        cfg.work_dir = osp.join('work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
 
 
 def without_mlflow(cfg: Config) -> None:
     """Evaluation is not a training run: keep it out of MLflow."""
     vis = cfg.get('visualizer') or {}
     if vis.get('vis_backends'):
-        vis.vis_backends = [b for b in vis.vis_backends
-                            if b.get('type') != MLFLOW_BACKEND]
+        vis.vis_backends = [
+            b for b in vis.vis_backends if b.get('type') != MLFLOW_BACKEND
+        ]
 
 
 def enable_amp(cfg: Config) -> None:
@@ -71,9 +72,8 @@ def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
     is off and distributed runs use gloo instead of NCCL.
     """
     if torch.cuda.is_available():
-        if (cfg.optim_wrapper.get('type') in AMP_WRAPPERS
-                and cfg.optim_wrapper.get('dtype') in ('bfloat16',
-                                                       torch.bfloat16)
+        if (cfg.optim_wrapper.get('type') in AMP_WRAPPERS and
+                cfg.optim_wrapper.get('dtype') in ('bfloat16', torch.bfloat16)
                 and not torch.cuda.is_bf16_supported()):
             cfg.optim_wrapper.dtype = 'float16'
             _note('this GPU has no bfloat16: mixed precision in float16 '
@@ -95,7 +95,8 @@ def apply_device_fallbacks(cfg: Config, launcher: str = 'none') -> None:
             _note('no CUDA device: distributed backend is gloo')
         # DDP over CPU modules takes no device ids
         cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel', device_ids=None,
+            type='MMDistributedDataParallel',
+            device_ids=None,
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
 
@@ -133,7 +134,8 @@ def apply_lr_scaling(cfg: Config, enable: bool, world_size: int) -> None:
     print_log(msg, logger='current')
 
 
-def add_optional_hooks(cfg: Config, ema: bool = False,
+def add_optional_hooks(cfg: Config,
+                       ema: bool = False,
                        early_stop: Optional[int] = None) -> None:
     """Turn the config's ``ema`` and ``early_stopping`` sections (or
     ``--ema`` / ``--early-stop N``) into MMDetection's ``EMAHook`` and
@@ -143,26 +145,33 @@ def add_optional_hooks(cfg: Config, ema: bool = False,
     present = {h.get('type') for h in hooks}
     section = cfg.get('ema') or {}
     if (ema or section.get('enable')) and 'EMAHook' not in present:
-        hooks.append(dict(
-            type='EMAHook', ema_type='ExpMomentumEMA',
-            momentum=section.get('momentum', 0.0002),
-            gamma=section.get('gamma', 2000), update_buffers=True,
-            priority=49))
-        print_log('EMA of the weights on: validation, checkpoints and the '
-                  'exported model use the averaged weights', logger='current')
+        hooks.append(
+            dict(
+                type='EMAHook',
+                ema_type='ExpMomentumEMA',
+                momentum=section.get('momentum', 0.0002),
+                gamma=section.get('gamma', 2000),
+                update_buffers=True,
+                priority=49))
+        print_log(
+            'EMA of the weights on: validation, checkpoints and the '
+            'exported model use the averaged weights',
+            logger='current')
     section = dict(cfg.get('early_stopping') or {})
     if early_stop:
         section.update(enable=True, patience=early_stop)
     if section.get('enable') and 'EarlyStoppingHook' not in present:
-        hooks.append(dict(
-            type='EarlyStoppingHook',
-            monitor=section.get('monitor', 'coco/bbox_mAP'),
-            rule=section.get('rule', 'greater'),
-            patience=section.get('patience', 3),
-            min_delta=section.get('min_delta', 0.001)))
-        print_log(f'early stopping on: {hooks[-1]["monitor"]}, patience '
-                  f'{hooks[-1]["patience"]} validation rounds',
-                  logger='current')
+        hooks.append(
+            dict(
+                type='EarlyStoppingHook',
+                monitor=section.get('monitor', 'coco/bbox_mAP'),
+                rule=section.get('rule', 'greater'),
+                patience=section.get('patience', 3),
+                min_delta=section.get('min_delta', 0.001)))
+        print_log(
+            f'early stopping on: {hooks[-1]["monitor"]}, patience '
+            f'{hooks[-1]["patience"]} validation rounds',
+            logger='current')
     cfg.custom_hooks = hooks
 
 

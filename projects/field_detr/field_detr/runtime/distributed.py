@@ -15,8 +15,8 @@ def init_cpu_distributed(cfg: Config, launcher: str) -> None:
     import torch.distributed as dist
     if (launcher == 'pytorch' and not torch.cuda.is_available()
             and not dist.is_initialized()):
-        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get(
-            'backend', 'gloo')
+        backend = cfg.get('env_cfg', {}).get('dist_cfg',
+                                             {}).get('backend', 'gloo')
         dist.init_process_group(backend=backend)
 
 

@@ -75,20 +75,23 @@ def verify_start_checkpoints(cfg: Config) -> None:
 def continue_mlflow_run(cfg: Config, checkpoint: str) -> None:
     """Give the MLflow backend the run id stored in ``checkpoint``, so a
     resumed training logs into the same run."""
-    backends = [b for b in cfg.get('visualizer', {}).get('vis_backends', [])
-                if b.get('type') == MLFLOW_BACKEND]
+    backends = [
+        b for b in cfg.get('visualizer', {}).get('vis_backends', [])
+        if b.get('type') == MLFLOW_BACKEND
+    ]
     if not backends:
         return
-    meta = torch.load(checkpoint, map_location='cpu', weights_only=True,
-                      mmap=True).get('meta', {})
+    meta = torch.load(
+        checkpoint, map_location='cpu', weights_only=True,
+        mmap=True).get('meta', {})
     if meta.get('mlflow_run_id'):
         for backend in backends:
             backend.run_id = meta['mlflow_run_id']
 
 
 def _epochs_newest_first(folder: str, template: str) -> List[str]:
-    pattern = re.compile('^' + re.escape(template).replace(r'\{\}', r'(\d+)')
-                         + '$')
+    pattern = re.compile('^' + re.escape(template).replace(r'\{\}', r'(\d+)') +
+                         '$')
     found = [(int(m.group(1)), name) for name in os.listdir(folder)
              if (m := pattern.match(name))]
     return [osp.join(folder, name) for _, name in sorted(found, reverse=True)]
@@ -103,8 +106,9 @@ def resume_checkpoint(work_dir: str) -> Tuple[Optional[str], str]:
     folder = osp.join(work_dir, CHECKPOINT_DIR)
     candidates = []
     if osp.isdir(folder):
-        candidates.append((osp.join(folder, LATEST),
-                           'the full state after the last finished epoch'))
+        candidates.append(
+            (osp.join(folder,
+                      LATEST), 'the full state after the last finished epoch'))
         candidates += [(p, 'the newest intact full checkpoint')
                        for p in _epochs_newest_first(folder, FULL)]
         candidates += [(p, 'the newest intact checkpoint, weights only: the '

@@ -45,8 +45,8 @@ def metric_name(key: str, validation: bool = False) -> str:
         match = _CLASS_AP.match(name)
         if match:
             cls, suffix, size = match.groups()
-            return '_'.join(
-                [_CLASS_SUFFIX[suffix], cls] + ([size] if size else []))
+            return '_'.join([_CLASS_SUFFIX[suffix], cls] +
+                            ([size] if size else []))
         return 'val_' + name
     if 'loss' in key:
         return 'train_' + key
@@ -61,5 +61,7 @@ def rename_scalars(scalars: Dict[str, float]) -> Dict[str, float]:
     """Rename a dict of scalars (one ``add_scalars`` call), without the
     step markers."""
     validation = any(k.startswith('coco/') for k in scalars)
-    return {metric_name(k, validation): v for k, v in scalars.items()
-            if k not in _STEP_KEYS}
+    return {
+        metric_name(k, validation): v
+        for k, v in scalars.items() if k not in _STEP_KEYS
+    }

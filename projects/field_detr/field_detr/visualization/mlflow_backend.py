@@ -18,7 +18,6 @@ from .run_params import as_mlflow_params, config_params, environment_params
 DEFAULT_STORE_DIR = 'mlruns'
 DEFAULT_EXPERIMENT = 'detr_training'
 
-
 #: MLflow's experiment-kind tag, and the kind of a training experiment.
 EXPERIMENT_KIND_TAG = 'mlflow.experimentKind'
 EXPERIMENT_KIND = 'custom_model_development'
@@ -106,8 +105,13 @@ class FieldMLflowVisBackend(MLflowVisBackend):
                  tags: Optional[dict] = None,
                  http_timeout: int = 10,
                  **kwargs) -> None:
-        super().__init__(save_dir, exp_name=exp_name, run_name=run_name,
-                         tracking_uri=tracking_uri, tags=tags, **kwargs)
+        super().__init__(
+            save_dir,
+            exp_name=exp_name,
+            run_name=run_name,
+            tracking_uri=tracking_uri,
+            tags=tags,
+            **kwargs)
         self.run_id = run_id
         self.http_timeout = http_timeout
         self.failed = False
@@ -147,8 +151,9 @@ class FieldMLflowVisBackend(MLflowVisBackend):
         import mlflow
         self._mlflow = mlflow
         self._tracking_uri = resolve_tracking_uri(self._tracking_uri)
-        self._exp_name = (os.environ.get('MLFLOW_EXPERIMENT_NAME')
-                          or self._exp_name or DEFAULT_EXPERIMENT)
+        self._exp_name = (
+            os.environ.get('MLFLOW_EXPERIMENT_NAME') or self._exp_name
+            or DEFAULT_EXPERIMENT)
         self._call('connect', self._start_run)
 
     def _start_run(self) -> None:
@@ -191,8 +196,7 @@ class FieldMLflowVisBackend(MLflowVisBackend):
     def add_config(self, config, **kwargs) -> None:
         self.cfg = config
         if self._run_name is None and not self._resumed:
-            self._call('set run name', self._mlflow.set_tag,
-                       'mlflow.runName',
+            self._call('set run name', self._mlflow.set_tag, 'mlflow.runName',
                        osp.basename(osp.normpath(config.work_dir)))
         if not self._resumed:  # params are immutable in MLflow
             params = dict(config_params(config))
@@ -202,14 +206,17 @@ class FieldMLflowVisBackend(MLflowVisBackend):
                    'config.py')
 
     @force_init_env
-    def add_scalars(self, scalar_dict: dict, step: int = 0,
-                    file_path: Optional[str] = None, **kwargs) -> None:
+    def add_scalars(self,
+                    scalar_dict: dict,
+                    step: int = 0,
+                    file_path: Optional[str] = None,
+                    **kwargs) -> None:
         metrics = {
-            k: float(v) for k, v in rename_scalars(scalar_dict).items()
+            k: float(v)
+            for k, v in rename_scalars(scalar_dict).items()
             if isinstance(v, (int, float)) or hasattr(v, 'item')
         }
-        self._call('log metrics', self._mlflow.log_metrics, metrics,
-                   step=step)
+        self._call('log metrics', self._mlflow.log_metrics, metrics, step=step)
 
     @force_init_env
     def add_scalar(self, name: str, value, step: int = 0, **kwargs) -> None:
@@ -228,8 +235,10 @@ class FieldMLflowVisBackend(MLflowVisBackend):
 
     def set_tags(self, tags: dict) -> None:
         if self.active:
-            self._call('set tags', self._mlflow.set_tags,
-                       {k: str(v) for k, v in tags.items()})
+            self._call('set tags', self._mlflow.set_tags, {
+                k: str(v)
+                for k, v in tags.items()
+            })
 
     def log_artifact(self, path: str, artifact_path: Optional[str] = None):
         if self.active:
@@ -248,12 +257,16 @@ class FieldMLflowVisBackend(MLflowVisBackend):
         import torch
         requirements = [
             f'torch=={torch.__version__.split("+")[0]}',
-            f'mmengine=={mmengine.__version__}',
-            f'mmcv=={mmcv.__version__}', f'mmdet=={mmdet.__version__}'
+            f'mmengine=={mmengine.__version__}', f'mmcv=={mmcv.__version__}',
+            f'mmdet=={mmdet.__version__}'
         ]
-        self._call('log model', self._mlflow.pytorch.log_model, model,
-                   name=name, serialization_format='pickle',
-                   pip_requirements=requirements)
+        self._call(
+            'log model',
+            self._mlflow.pytorch.log_model,
+            model,
+            name=name,
+            serialization_format='pickle',
+            pip_requirements=requirements)
 
     def end(self, status: str = 'FINISHED') -> None:
         """End the run with ``status``; never raises."""

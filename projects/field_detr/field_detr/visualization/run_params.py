@@ -41,39 +41,65 @@ def config_params(cfg) -> Dict[str, object]:
     model = cfg.get('model', {})
     backbone = model.get('backbone', {})
     return {
-        'batch_size': _get(cfg, 'train_dataloader.batch_size'),
-        'accumulation_steps': optim.get('accumulative_counts', 1),
-        'optimizer': _get(optim, 'optimizer.type'),
-        'lr': _get(optim, 'optimizer.lr'),
-        'weight_decay': _get(optim, 'optimizer.weight_decay'),
-        'backbone_lr_mult': _get(
-            optim, 'paramwise_cfg.custom_keys.backbone.lr_mult', 1.0),
-        'grad_clip_max_norm': _get(optim, 'clip_grad.max_norm'),
-        'epochs': _get(cfg, 'train_cfg.max_epochs'),
-        'val_interval': _get(cfg, 'train_cfg.val_interval'),
-        'warmup_epochs': warmup[0].get('end') if warmup else 0,
-        'lr_schedule': ' -> '.join(s.get('type', '?') for s in schedulers),
-        'amp': optim.get('type') in AMP_WRAPPERS,
-        'amp_dtype': str(optim.get('dtype') or 'float16')
+        'batch_size':
+        _get(cfg, 'train_dataloader.batch_size'),
+        'accumulation_steps':
+        optim.get('accumulative_counts', 1),
+        'optimizer':
+        _get(optim, 'optimizer.type'),
+        'lr':
+        _get(optim, 'optimizer.lr'),
+        'weight_decay':
+        _get(optim, 'optimizer.weight_decay'),
+        'backbone_lr_mult':
+        _get(optim, 'paramwise_cfg.custom_keys.backbone.lr_mult', 1.0),
+        'grad_clip_max_norm':
+        _get(optim, 'clip_grad.max_norm'),
+        'epochs':
+        _get(cfg, 'train_cfg.max_epochs'),
+        'val_interval':
+        _get(cfg, 'train_cfg.val_interval'),
+        'warmup_epochs':
+        warmup[0].get('end') if warmup else 0,
+        'lr_schedule':
+        ' -> '.join(s.get('type', '?') for s in schedulers),
+        'amp':
+        optim.get('type') in AMP_WRAPPERS,
+        'amp_dtype':
+        str(optim.get('dtype') or 'float16')
         if optim.get('type') in AMP_WRAPPERS else None,
-        'compile': bool(cfg.get('compile')),
-        'num_workers': _get(cfg, 'train_dataloader.num_workers'),
-        'train_scales': _scales(train_pipeline),
-        'test_scale': _scales(test_pipeline),
-        'augmentation': ', '.join(
-            t['type'] for t in train_pipeline
-            if t['type'] not in ('LoadImageFromFile', 'LoadAnnotations',
-                                 'PackDetInputs')),
-        'seed': _get(cfg, 'randomness.seed'),
-        'model': model.get('type'),
-        'backbone': f'{backbone.get("type", "?")}-{backbone.get("depth", "")}',
-        'backbone_init': str(_get(backbone, 'init_cfg.checkpoint', 'none')),
-        'encoder_layers': _get(model, 'encoder.num_layers'),
-        'decoder_layers': _get(model, 'decoder.num_layers'),
-        'num_queries': model.get('num_queries'),
-        'embed_dims': _get(model, 'bbox_head.embed_dims'),
-        'num_classes': _get(model, 'bbox_head.num_classes'),
-        'coco_pretrained': any(
+        'compile':
+        bool(cfg.get('compile')),
+        'num_workers':
+        _get(cfg, 'train_dataloader.num_workers'),
+        'train_scales':
+        _scales(train_pipeline),
+        'test_scale':
+        _scales(test_pipeline),
+        'augmentation':
+        ', '.join(t['type'] for t in train_pipeline
+                  if t['type'] not in ('LoadImageFromFile', 'LoadAnnotations',
+                                       'PackDetInputs')),
+        'seed':
+        _get(cfg, 'randomness.seed'),
+        'model':
+        model.get('type'),
+        'backbone':
+        f'{backbone.get("type", "?")}-{backbone.get("depth", "")}',
+        'backbone_init':
+        str(_get(backbone, 'init_cfg.checkpoint', 'none')),
+        'encoder_layers':
+        _get(model, 'encoder.num_layers'),
+        'decoder_layers':
+        _get(model, 'decoder.num_layers'),
+        'num_queries':
+        model.get('num_queries'),
+        'embed_dims':
+        _get(model, 'bbox_head.embed_dims'),
+        'num_classes':
+        _get(model, 'bbox_head.num_classes'),
+        'coco_pretrained':
+        any(
             h.get('type') == 'CocoTransplantHook'
             for h in cfg.get('custom_hooks') or []),
     }
@@ -116,5 +142,7 @@ def dataset_params(name: str, dataset) -> Dict[str, object]:
 
 def as_mlflow_params(params: Dict[str, object]) -> Dict[str, str]:
     """Drop empty values; stringify and cut to MLflow's length limit."""
-    return {k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()
-            if v is not None and v != ''}
+    return {
+        k: str(v)[:MAX_PARAM_LENGTH]
+        for k, v in params.items() if v is not None and v != ''
+    }

@@ -14,8 +14,11 @@ class FieldTensorboardVisBackend(TensorboardVisBackend):
     ``tensorboard --logdir work_dirs`` shows every run."""
 
     @force_init_env
-    def add_scalars(self, scalar_dict: dict, step: int = 0,
-                    file_path=None, **kwargs) -> None:
+    def add_scalars(self,
+                    scalar_dict: dict,
+                    step: int = 0,
+                    file_path=None,
+                    **kwargs) -> None:
         for name, value in rename_scalars(scalar_dict).items():
             super().add_scalar(name, value, step)
 
