@@ -20,8 +20,9 @@ def _pins(lines):
 def test_pyproject_pins_equal_requirements():
     with open(osp.join(ROOT, 'requirements.txt')) as f:
         required = _pins(f)
-    with open(osp.join(ROOT, 'projects', 'field_detr',
-                       'pyproject.toml'), 'rb') as f:
+    with open(
+            osp.join(ROOT, 'projects', 'field_detr', 'pyproject.toml'),
+            'rb') as f:
         project = tomllib.load(f)['project']
     declared = _pins(project['dependencies'])
     for extra in ('onnx', 'supervision', 'postgres', 'browser-tests'):
@@ -30,8 +31,8 @@ def test_pyproject_pins_equal_requirements():
         assert required.get(name) == pin, (name, pin, required.get(name))
     # every runtime or extra package of requirements.txt is declared;
     # only the test tools are not
-    assert set(required) - set(declared) <= {'pytest', 'ruff', 'isort'}
-    assert {'onnx', 'supervision', 'postgres', 'browser-tests'} <= set(
-        project['optional-dependencies'])
-    assert osp.isfile(osp.join(ROOT, 'projects', 'field_detr', 'field_detr',
-                               'py.typed'))
+    assert set(required) - set(declared) <= {'pytest', 'ruff', 'isort', 'yapf'}
+    assert {'onnx', 'supervision', 'postgres',
+            'browser-tests'} <= set(project['optional-dependencies'])
+    assert osp.isfile(
+        osp.join(ROOT, 'projects', 'field_detr', 'field_detr', 'py.typed'))
