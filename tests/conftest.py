@@ -49,11 +49,13 @@ def demo_run(demo_data, tmp_path_factory):
 def learned(tmp_path_factory):
     """Overfit 4 generated images with the small DETR (about 4 minutes),
     then run tools/test.py on them. Shared by the learning, sliced-inference
-    and tracking-by-detection tests."""
+    and supervision (annotator, ByteTrack) tests."""
     from field_detr.demo_data import write_split
     root = tmp_path_factory.mktemp('sanity')
     split = str(root / 'pitch')
-    write_split(split, num_images=4, seed=7, empty_every=0)
+    # demo_data.split_layouts(**layout) gives the scenes back (for clips)
+    layout = dict(num_images=4, seed=7, empty_every=0)
+    write_split(split, **layout)
     work_dir = str(root / 'work')
     train(
         work_dir,
@@ -77,6 +79,7 @@ def learned(tmp_path_factory):
         metrics = json.load(f)
     return dict(
         split=split,
+        layout=layout,
         work_dir=work_dir,
         checkpoint=checkpoint,
         out=out,

@@ -9,7 +9,7 @@ shows whether a model learns.
 import json
 import os
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -42,12 +42,21 @@ def _draw_pitch(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     return img
 
 
+def _player_box(cx: float, foot_y: float, height: float) -> List[float]:
+    """The xywh box of a player standing at (cx, foot_y)."""
+    width = 0.38 * height
+    return [
+        float(cx - width / 2),
+        float(foot_y - height),
+        float(width),
+        float(height)
+    ]
+
+
 def _draw_player(img: np.ndarray, cx: float, foot_y: float, height: float,
                  shirt: Tuple[int, int, int]) -> List[float]:
     """Draw a player standing at (cx, foot_y); return its xywh box."""
-    hh = height
-    ww = 0.38 * hh
-    x0, y0 = cx - ww / 2, foot_y - hh
+    x0, y0, ww, hh = _player_box(cx, foot_y, height)
     head_r = 0.09 * hh
     skin = (120, 160, 210)
     shorts = (30, 30, 30) if sum(shirt) > 300 else (240, 240, 240)
@@ -69,7 +78,7 @@ def _draw_player(img: np.ndarray, cx: float, foot_y: float, height: float,
                  shirt, max(1, int(0.07 * hh)))
     cv2.circle(img, (int(cx), int(y0 + head_r + 1)), max(1, int(head_r)), skin,
                -1)
-    return [float(x0), float(y0), float(ww), float(hh)]
+    return [x0, y0, ww, hh]
 
 
 def _draw_ball(img: np.ndarray, cx: float, cy: float, r: float) -> List[float]:
@@ -89,11 +98,16 @@ def draw_scene(rng: np.random.Generator,
     ``scene`` (players and ball positions) may be given to draw a frame of a
     video; otherwise one is sampled.
     """
-    w, h = size
-    img = _draw_pitch(rng, w, h)
+    img = _draw_pitch(rng, *size)
     if empty:
         return img, []
-    scene = scene or sample_scene(rng, size)
+    return img, _draw_objects(img, scene or sample_scene(rng, size))
+
+
+def _draw_objects(img: np.ndarray, scene: dict) -> List[Tuple]:
+    """Draw the scene's players (the nearest last) and ball onto ``img``;
+    return their ``(category_id, [x, y, w, h])`` clipped to the image."""
+    h, w = img.shape[:2]
     objects = []
     for cx, foot_y, height, team in sorted(
             scene['players'], key=lambda p: p[1]):
@@ -102,7 +116,7 @@ def draw_scene(rng: np.random.Generator,
     if scene.get('ball') is not None:
         bx, by, r = scene['ball']
         objects.append((2, _clip_box(_draw_ball(img, bx, by, r), w, h)))
-    return img, objects
+    return objects
 
 
 def sample_scene(rng: np.random.Generator, size: Tuple[int, int]) -> dict:
@@ -142,13 +156,12 @@ def write_split(split_dir: str,
     Every ``empty_every``-th image shows an empty pitch (no annotation).
     Returns the COCO dict.
     """
-    rng = np.random.default_rng(seed)
     os.makedirs(osp.join(split_dir, IMG_RELDIR), exist_ok=True)
     os.makedirs(osp.dirname(osp.join(split_dir, ANN_RELPATH)), exist_ok=True)
     images, annotations = [], []
-    for i in range(num_images):
-        empty = empty_every > 0 and i % empty_every == empty_every - 1
-        img, objects = draw_scene(rng, size, empty=empty)
+    layouts = split_layouts(num_images, seed, size, empty_every)
+    for i, (img, scene) in enumerate(layouts):
+        objects = [] if scene is None else _draw_objects(img, scene)
         file_name = f'{i:06d}.jpg'
         cv2.imwrite(
             osp.join(split_dir, IMG_RELDIR, file_name), img,
@@ -171,6 +184,57 @@ def write_split(split_dir: str,
     with open(osp.join(split_dir, ANN_RELPATH), 'w') as f:
         json.dump(coco, f)
     return coco
+
+
+def split_layouts(
+        num_images: int,
+        seed: int,
+        size: Tuple[int, int] = (640, 384),
+        empty_every: int = 10) -> Iterator[Tuple[np.ndarray, Optional[dict]]]:
+    """The empty pitch and the scene (``None`` for an empty image) of each
+    image ``write_split`` draws with the same arguments, in order: the
+    scenes of a split, to draw video frames of them (``draw_clip``)."""
+    rng = np.random.default_rng(seed)
+    for i in range(num_images):
+        pitch = _draw_pitch(rng, *size)
+        empty = empty_every > 0 and i % empty_every == empty_every - 1
+        yield pitch, None if empty else sample_scene(rng, size)
+
+
+def draw_clip(pitch: np.ndarray,
+              scene: dict,
+              num_frames: int = 12,
+              step_px: float = 3.0,
+              span_px: float = 6.0,
+              seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """A short video of ``scene`` on ``pitch``: each player walks ``step_px``
+    pixels per frame in a random direction of its own and turns back
+    ``span_px`` from where it started (players shuffling on the spot); the
+    ball stays. Returns ``[(frame, boxes)]``, ``boxes`` the players' xyxy
+    boxes (clipped to the frame) in ``scene['players']`` order, so row ``j``
+    is the same player in every frame."""
+    h, w = pitch.shape[:2]
+    angles = np.random.default_rng(seed).uniform(0, 2 * np.pi,
+                                                 len(scene['players']))
+    frames = []
+    for t in range(num_frames):
+        # a triangle wave: 0 .. span .. 0 .. -span .. 0, step_px per frame
+        d = (t * step_px) % (4 * span_px)
+        offset = d if d <= span_px else (2 * span_px - d if d <= 3 *
+                                         span_px else d - 4 * span_px)
+        players = [(cx + offset * np.cos(a), foot_y + offset * np.sin(a),
+                    height, team)
+                   for (cx, foot_y, height,
+                        team), a in zip(scene['players'], angles)]
+        frame = pitch.copy()
+        _draw_objects(frame, dict(scene, players=players))
+        boxes = np.array([
+            _clip_box(_player_box(cx, foot_y, height), w, h)
+            for cx, foot_y, height, _ in players
+        ]).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        frames.append((frame, boxes))
+    return frames
 
 
 def make_demo_dataset(
