@@ -93,6 +93,21 @@ def train(work_dir,
     return run_tool('train.py', *args, env=env, check=check)
 
 
+def train_stopped(work_dir, config, data, epochs=3):
+    """Train ``config`` (a ``fault_config``) for ``epochs`` epochs; it must
+    stop with the tools' exit code 2 and no traceback. Returns the result."""
+    proc = train(
+        work_dir,
+        config=config,
+        data=data,
+        options=[f'train_cfg.max_epochs={epochs}'],
+        env=FAULTS_ENV,
+        check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    return proc
+
+
 def train_with_fault(work_dir, data, env, fault, epochs=3):
     """Train ``epochs`` epochs of the small demo config through
     tools/train.py in a subprocess; once the first epoch's
