@@ -201,6 +201,17 @@ def split_layouts(
         yield pitch, None if empty else sample_scene(rng, size)
 
 
+def _to_and_fro(distance: float, span: float) -> float:
+    """Where a walker is, from its start, after walking ``distance`` and
+    turning back at ``span`` on either side: 0 .. span .. 0 .. -span .. 0."""
+    d = distance % (4 * span)
+    if d <= span:
+        return d
+    if d <= 3 * span:
+        return 2 * span - d
+    return d - 4 * span
+
+
 def draw_clip(pitch: np.ndarray,
               scene: dict,
               num_frames: int = 12,
@@ -218,14 +229,11 @@ def draw_clip(pitch: np.ndarray,
                                                  len(scene['players']))
     frames = []
     for t in range(num_frames):
-        # a triangle wave: 0 .. span .. 0 .. -span .. 0, step_px per frame
-        d = (t * step_px) % (4 * span_px)
-        offset = d if d <= span_px else (2 * span_px - d if d <= 3 *
-                                         span_px else d - 4 * span_px)
-        players = [(cx + offset * np.cos(a), foot_y + offset * np.sin(a),
-                    height, team)
-                   for (cx, foot_y, height,
-                        team), a in zip(scene['players'], angles)]
+        offset = _to_and_fro(t * step_px, span_px)
+        players = []
+        for (cx, foot_y, height, team), angle in zip(scene['players'], angles):
+            players.append((cx + offset * np.cos(angle),
+                            foot_y + offset * np.sin(angle), height, team))
         frame = pitch.copy()
         _draw_objects(frame, dict(scene, players=players))
         boxes = np.array([
