@@ -11,7 +11,7 @@ parsing their arguments:
 
 The tools call them as ``runtime.<name>``.
 """
-from ..errors import InputError, exit_on_error
+from ..errors import exit_on_error
 from .cli import (add_runner_args, end_tracking, load_config, oom_advice,
                   parse_runner_args)
 from .config_edits import (LOADERS, add_optional_hooks, apply_device_fallbacks,
@@ -24,7 +24,7 @@ from .resume import (continue_mlflow_run, existing_checkpoints,
                      resume_checkpoint, set_resume, verify_start_checkpoints)
 
 __all__ = [
-    'InputError', 'LOADERS', 'add_optional_hooks', 'add_runner_args',
+    'LOADERS', 'add_optional_hooks', 'add_runner_args',
     'apply_device_fallbacks', 'apply_lr_scaling', 'continue_mlflow_run',
     'disable_amp', 'effective_batch', 'enable_amp', 'end_tracking',
     'existing_checkpoints', 'exit_on_error', 'finish_distributed',
