@@ -4,16 +4,15 @@ import os
 import os.path as osp
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
 
 from field_detr import InputError, LocalDetector
 from field_detr.runtime import resume_checkpoint
-from helpers.runs import (DEMO_CONFIG, FAST_OPTIONS, FAULTS_ENV, ROOT,
-                          TINY_CONFIG, TOOL_ENV, ckpt, fault_config, run_tool,
-                          train, train_stopped)
+from helpers.runs import (DEMO_CONFIG, FAULTS_ENV, ROOT, TINY_CONFIG, ckpt,
+                          fault_config, run_tool, tool_command, tool_env,
+                          train, train_args, train_stopped)
 
 
 class RunsACommand:
@@ -188,13 +187,14 @@ def test_kill_during_the_first_full_write_then_resume(demo_run, tmp_path):
 def _tiny_run(work_dir, data, store_uri):
     # 2 epochs (4 iterations): the race is in the first connection to the
     # store
-    cmd = [
-        sys.executable,
-        osp.join(ROOT, 'tools', 'train.py'), TINY_CONFIG, '--work-dir',
-        work_dir, '--train-dir', data['train'], '--val-dir', data['val'],
-        '--cfg-options', *FAST_OPTIONS, 'train_cfg.max_epochs=2'
-    ]
-    env = {**os.environ, **TOOL_ENV, 'MLFLOW_TRACKING_URI': store_uri}
+    cmd = tool_command(
+        'train.py',
+        *train_args(
+            work_dir,
+            config=TINY_CONFIG,
+            data=data,
+            options=['train_cfg.max_epochs=2']))
+    env = tool_env({'MLFLOW_TRACKING_URI': store_uri})
     return subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -271,11 +271,11 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
         **FAULTS_ENV, 'MLFLOW_TRACKING_URI': uri,
         'FIELD_DETR_MLFLOW_CHECKPOINTS': 'milestones'
     }
-    args = [
-        config, '--work-dir', work_dir, '--train-dir', demo_data['train'],
-        '--val-dir', demo_data['val'], '--cfg-options', *FAST_OPTIONS,
-        'train_cfg.max_epochs=3'
-    ]
+    args = train_args(
+        work_dir,
+        config=config,
+        data=demo_data,
+        options=['train_cfg.max_epochs=3'])
     killed = run_tool('train.py', *args, check=False, env=env)
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert osp.exists(tmp_path / 'killed')

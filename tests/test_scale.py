@@ -12,7 +12,7 @@ import torch
 
 from helpers.runs import (DEMO_CONFIG, FAST_OPTIONS, ROOT, SMALL_CONFIG,
                           TOOL_ENV, ckpt, fault_config, run_tool, scalars,
-                          train, train_stopped)
+                          tool_env, train, train_stopped)
 
 
 def _free_port():
@@ -60,12 +60,11 @@ train_dataloader = dict(
 def test_two_gloo_processes_equal_one_process(deterministic_config, demo_data,
                                               tmp_path):
     store = f'sqlite:///{tmp_path}/store/mlflow.db'
-    env = {
-        **os.environ,
-        **TOOL_ENV, 'OMP_NUM_THREADS': '1',
+    env = tool_env({
+        'OMP_NUM_THREADS': '1',
         'PORT': str(_free_port()),
         'MLFLOW_TRACKING_URI': store
-    }
+    })
     options = [*FAST_OPTIONS, 'train_cfg.max_epochs=1']
     single = str(tmp_path / 'single')
     train(

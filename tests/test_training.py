@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from helpers.runs import (DEMO_CONFIG, FAST_OPTIONS, SMALL_CONFIG, ckpt,
-                          run_tool, scalars, train)
+from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, ckpt, run_tool, scalars,
+                          train)
 
 
 def test_demo_training_trains_validates_and_checkpoints(demo_run):
@@ -134,17 +134,10 @@ def test_bad_split_stops_before_training_with_one_line(demo_data, tmp_path):
     coco['annotations'][3]['bbox'] = [5, 5, -2, 10]
     ann_file.write_text(json.dumps(coco))
     work_dir = tmp_path / 'work'
-    proc = run_tool(
-        'train.py',
-        DEMO_CONFIG,
-        '--train-dir',
-        bad_train,
-        '--val-dir',
-        demo_data['val'],
-        '--work-dir',
+    proc = train(
         work_dir,
-        '--cfg-options',
-        *FAST_OPTIONS,
+        config=DEMO_CONFIG,
+        data=dict(train=bad_train, val=demo_data['val']),
         check=False)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr

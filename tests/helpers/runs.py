@@ -38,20 +38,26 @@ TOOL_ENV = {
 }
 
 
+def tool_command(script, *args) -> list:
+    """``tools/<script>`` with ``args``, run by this interpreter."""
+    return [sys.executable, osp.join(ROOT, 'tools', script), *map(str, args)]
+
+
+def tool_env(env=None) -> dict:
+    """The tools' environment: this process's, ``TOOL_ENV``, then ``env``."""
+    return {**os.environ, **TOOL_ENV, **(env or {})}
+
+
 def run_tool(script, *args, check=True, timeout=1800, env=None):
     """Run ``tools/<script>`` with this interpreter; return the result."""
-    cmd = [sys.executable, osp.join(ROOT, 'tools', script), *map(str, args)]
+    cmd = tool_command(script, *args)
     proc = subprocess.run(
         cmd,
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={
-            **os.environ,
-            **TOOL_ENV,
-            **(env or {})
-        })
+        env=tool_env(env))
     if check and proc.returncode != 0:
         raise AssertionError(f'{" ".join(cmd)} exited {proc.returncode}\n'
                              f'--- stdout\n{proc.stdout[-6000:]}\n'
@@ -78,6 +84,21 @@ def fault_config(path, base, custom_hooks, checkpoint_hook=None):
     return path
 
 
+def train_args(work_dir,
+               *extra,
+               config=SMALL_CONFIG,
+               data=None,
+               options=()) -> list:
+    """tools/train.py's arguments for a test run: ``config`` into
+    ``work_dir`` on ``data``'s splits, ``extra`` arguments, then
+    ``FAST_OPTIONS`` and ``options`` as ``--cfg-options``."""
+    args = [config, '--work-dir', work_dir]
+    if data is not None:
+        args += ['--train-dir', data['train'], '--val-dir', data['val']]
+    args += list(extra)
+    return args + ['--cfg-options', *FAST_OPTIONS, *options]
+
+
 def train(work_dir,
           *extra,
           config=SMALL_CONFIG,
@@ -85,12 +106,12 @@ def train(work_dir,
           options=(),
           env=None,
           check=True):
-    args = [config, '--work-dir', work_dir]
-    if data is not None:
-        args += ['--train-dir', data['train'], '--val-dir', data['val']]
-    args += list(extra)
-    args += ['--cfg-options', *FAST_OPTIONS, *options]
-    return run_tool('train.py', *args, env=env, check=check)
+    return run_tool(
+        'train.py',
+        *train_args(
+            work_dir, *extra, config=config, data=data, options=options),
+        env=env,
+        check=check)
 
 
 def train_stopped(work_dir, config, data, epochs=3):
@@ -114,12 +135,10 @@ def train_with_fault(work_dir, data, env, fault, epochs=3):
     ``latest_checkpoint.pth`` exists, call ``fault()`` (stop a server,
     ...). Returns the exit code and the console output."""
     import time
-    cmd = [
-        sys.executable,
-        osp.join(ROOT, 'tools', 'train.py'), SMALL_CONFIG, '--work-dir',
-        work_dir, '--train-dir', data['train'], '--val-dir', data['val'],
-        '--cfg-options', *FAST_OPTIONS, f'train_cfg.max_epochs={epochs}'
-    ]
+    cmd = tool_command(
+        'train.py',
+        *train_args(
+            work_dir, data=data, options=[f'train_cfg.max_epochs={epochs}']))
     log = osp.join(work_dir + '.log')
     with open(log, 'w') as out:
         proc = subprocess.Popen(
@@ -127,11 +146,7 @@ def train_with_fault(work_dir, data, env, fault, epochs=3):
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={
-                **os.environ,
-                **TOOL_ENV,
-                **env
-            })
+            env=tool_env(env))
         try:
             latest = ckpt(work_dir, 'latest_checkpoint.pth')
             deadline = time.time() + 300
