@@ -13,18 +13,19 @@ from .hooks import (CheckpointLayoutHook, CocoTransplantHook, MemoryHook,
                     MLflowRunHook, RNGStateHook)
 from .inference import Detections, LocalDetector
 from .metric import FieldCocoMetric
-from .models import FastDETRHead, FieldDETR
+from .models import BallHeatmapHead, FastDETRHead, FieldDETR
 from .optim import Bf16AwareAmpOptimWrapper, GroupedOptimWrapperConstructor
+from .transforms import BallCentredCrop
 from .visualization import FieldMLflowVisBackend, FieldTensorboardVisBackend
 
 allow_mmengine_checkpoints()
 
 __all__ = [
-    'Bf16AwareAmpOptimWrapper', 'CheckpointLayoutHook', 'CocoTransplantHook',
-    'ConfigError', 'Detections', 'FastDETRHead', 'FieldCocoDataset',
-    'FieldCocoMetric', 'FieldDETR', 'FieldDetrError', 'FieldMLflowVisBackend',
-    'FieldTensorboardVisBackend', 'GroupedOptimWrapperConstructor',
-    'InputError', 'LocalDetector', 'MemoryHook', 'MLflowRunHook',
-    'RNGStateHook', 'TrainingStopped', 'allow_mmengine_checkpoints',
-    'load_coco_split'
+    'BallCentredCrop', 'BallHeatmapHead', 'Bf16AwareAmpOptimWrapper',
+    'CheckpointLayoutHook', 'CocoTransplantHook', 'ConfigError', 'Detections',
+    'FastDETRHead', 'FieldCocoDataset', 'FieldCocoMetric', 'FieldDETR',
+    'FieldDetrError', 'FieldMLflowVisBackend', 'FieldTensorboardVisBackend',
+    'GroupedOptimWrapperConstructor', 'InputError', 'LocalDetector',
+    'MemoryHook', 'MLflowRunHook', 'RNGStateHook', 'TrainingStopped',
+    'allow_mmengine_checkpoints', 'load_coco_split'
 ]

@@ -1,6 +1,6 @@
 """MMDetection's DETR with its attention through PyTorch's fused
-scaled-dot-product attention, and optional channels-last backbone and
-compiled submodules.
+scaled-dot-product attention, optional channels-last backbone and compiled
+submodules, and an optional ball head on the same backbone.
 
 mmcv's ``MultiheadAttention`` calls ``nn.MultiheadAttention`` with its
 default ``need_weights=True``, which makes PyTorch compute the attention
@@ -10,11 +10,15 @@ DETR never reads. With ``need_weights=False`` the same module runs
 GPU). Parameters, their names and the computation are unchanged, so
 checkpoints load both ways.
 """
+import copy
 from typing import Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.detectors import DETR
 from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmengine.logging import MMLogger
+from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 
@@ -56,8 +60,16 @@ def use_sdpa_attention(module: nn.Module) -> int:
 
 @MODELS.register_module()
 class FieldDETR(DETR):
-    """MMDetection's ``DETR`` with three speed settings; the layers,
-    parameter names and outputs are ``DETR``'s.
+    """MMDetection's ``DETR`` with three speed settings and an optional ball
+    head; without the head, the layers, parameter names and outputs are
+    ``DETR``'s.
+
+    With ``ball_head`` (a :class:`BallHeatmapHead` config), the backbone
+    also returns the levels the head reads, the head's loss is added to the
+    DETR's, and the ``ball`` detections of the output are the head's: the
+    DETR still trains on both classes (its loss stays MMDetection's), but
+    its ball predictions are dropped, so each class has one source and no
+    ball is reported twice with scores of two different scales.
 
     Args:
         attention (str): ``'sdpa'`` (default) computes the transformer's
@@ -73,12 +85,15 @@ class FieldDETR(DETR):
         compile_options (dict): keyword arguments of ``torch.compile``.
             Defaults to ``dict(dynamic=True)``: one graph for every input
             size of the multi-scale pipeline.
+        ball_head (dict, optional): a ball head config. Defaults to None
+            (MMDetection's DETR exactly).
         **kwargs: ``DETR``'s arguments.
     """
 
     def __init__(self,
                  *args,
                  attention: str = 'sdpa',
+                 ball_head: Optional[dict] = None,
                  channels_last: bool = False,
                  compile_modules: Sequence[str] = (),
                  compile_options: Optional[dict] = None,
@@ -86,7 +101,26 @@ class FieldDETR(DETR):
         if attention not in ('sdpa', 'stock'):
             raise ValueError(f"attention must be 'sdpa' or 'stock', "
                              f'not {attention!r}')
+        # positions of the DETR's and the head's levels among the
+        # backbone's outputs (None: the backbone returns the DETR's alone)
+        self._detr_levels = self._ball_levels = None
+        if ball_head is not None:
+            # the backbone returns the DETR's levels and the head's; the
+            # ResNet's layers are the same whatever it returns
+            backbone = copy.deepcopy(kwargs['backbone'])
+            detr_indices = tuple(backbone['out_indices'])
+            ball_indices = tuple(ball_head['in_indices'])
+            levels = sorted(set(detr_indices) | set(ball_indices))
+            backbone['out_indices'] = tuple(levels)
+            kwargs['backbone'] = backbone
+            self._detr_levels = [levels.index(i) for i in detr_indices]
+            self._ball_levels = [levels.index(i) for i in ball_indices]
         super().__init__(*args, **kwargs)
+        self.ball_head = None
+        if ball_head is not None:
+            self.ball_head = MODELS.build(ball_head)
+            self._register_load_state_dict_pre_hook(
+                _initialise_missing_ball_head, with_module=True)
         self.attention = attention
         if attention == 'sdpa':
             use_sdpa_attention(self.encoder)
@@ -110,11 +144,90 @@ class FieldDETR(DETR):
             getattr(self, name).compile(**self.compile_options)
         self._compiled = True
 
+    @property
+    def with_ball_head(self) -> bool:
+        return self.ball_head is not None
+
     def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor]:
+        """The DETR's features (after the neck)."""
+        return self.extract_feats(batch_inputs)[0]
+
+    def extract_feats(
+            self, batch_inputs: Tensor) -> Tuple[Tuple[Tensor], Tuple[Tensor]]:
+        """``(the DETR's features after the neck, the ball head's backbone
+        levels or None)`` from one backbone pass."""
         if self.compile_modules and not self._compiled \
                 and batch_inputs.is_cuda:
             self.compile_submodules()
         if self.channels_last:
             batch_inputs = batch_inputs.contiguous(
                 memory_format=torch.channels_last)
-        return super().extract_feat(batch_inputs)
+        feats = self.backbone(batch_inputs)
+        ball_feats = None
+        if self._detr_levels is not None:
+            if self.with_ball_head:
+                ball_feats = tuple(feats[i] for i in self._ball_levels)
+            feats = tuple(feats[i] for i in self._detr_levels)
+        if self.with_neck:
+            feats = self.neck(feats)
+        return feats, ball_feats
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> dict:
+        img_feats, ball_feats = self.extract_feats(batch_inputs)
+        head_inputs_dict = self.forward_transformer(img_feats,
+                                                    batch_data_samples)
+        losses = self.bbox_head.loss(
+            **head_inputs_dict, batch_data_samples=batch_data_samples)
+        if self.with_ball_head:
+            losses.update(self.ball_head.loss(ball_feats, batch_data_samples))
+        return losses
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        img_feats, ball_feats = self.extract_feats(batch_inputs)
+        head_inputs_dict = self.forward_transformer(img_feats,
+                                                    batch_data_samples)
+        results_list = self.bbox_head.predict(
+            **head_inputs_dict,
+            rescale=rescale,
+            batch_data_samples=batch_data_samples)
+        if self.with_ball_head:
+            balls = self.ball_head.predict(ball_feats, batch_data_samples,
+                                           rescale)
+            label = self.ball_head.label
+            results_list = [
+                InstanceData.cat([detr[detr.labels != label], ball])
+                for detr, ball in zip(results_list, balls)
+            ]
+        return self.add_pred_to_datasample(batch_data_samples, results_list)
+
+    def _forward(self,
+                 batch_inputs: Tensor,
+                 batch_data_samples: Optional[SampleList] = None) -> tuple:
+        """The DETR head's raw outputs, followed by the ball head's
+        ``(heatmap, wh, offset)`` when there is one."""
+        img_feats, ball_feats = self.extract_feats(batch_inputs)
+        head_inputs_dict = self.forward_transformer(img_feats,
+                                                    batch_data_samples)
+        results = self.bbox_head.forward(**head_inputs_dict)
+        if self.with_ball_head:
+            results = tuple(results) + tuple(self.ball_head(ball_feats))
+        return results
+
+
+def _initialise_missing_ball_head(module: FieldDETR, state_dict: dict,
+                                  prefix: str, *args) -> None:
+    """``load_state_dict`` pre-hook: a checkpoint of the model without the
+    ball head (trained before it existed, or with it off) loads, the head
+    keeping its initial weights, with one log line."""
+    head = f'{prefix}ball_head.'
+    if any(key.startswith(head) for key in state_dict):
+        return
+    own = module.ball_head.state_dict(prefix=head)
+    state_dict.update(own)
+    MMLogger.get_current_instance().info(
+        f'the checkpoint has no ball head: ball_head starts from its '
+        f'initialisation ({len(own)} tensors)')

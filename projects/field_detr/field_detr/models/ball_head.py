@@ -1,0 +1,316 @@
+"""A ball head beside the DETR: a CenterNet heatmap at stride 4.
+
+DETR predicts from one stride-32 (R-50) or stride-16 map with a set loss
+that weighs a 2-8 px ball like any box; it finds no ball. This head follows
+the DeepBall / FootAndBall / CenterNet recipe instead: the backbone's levels
+are fused top-down (FPN-style, a 1x1 lateral conv per level, nearest
+upsampling, one 3x3 conv) into a stride-4 map, and MMDetection's
+``CenterNetHead`` branches predict from it a centre heatmap, the box size
+and the sub-cell offset, trained with its ``GaussianFocalLoss`` and
+``L1Loss`` on Gaussian peaks at the ball centres.
+
+What differs from ``CenterNetHead``:
+
+* the input is several backbone levels (finest first), fused here;
+* the targets of the whole batch are built with tensor operations, with no
+  host read per image or box (``CenterNetHead.get_targets`` loops over
+  images and boxes in Python and reads each centre and radius back); the
+  Gaussian radius is CenterNet's, with a floor of ``min_radius`` cells so a
+  ball of a few pixels still gets a peak wider than one cell;
+* one class: the detections carry the label ``label`` (the ball's index in
+  the detector's classes), and the ground truth of other classes is ignored.
+"""
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.models.dense_heads import CenterNetHead
+from mmdet.models.utils import (get_local_maximum, get_topk_from_heatmap,
+                                transpose_and_gather_feat)
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.utils import InstanceList
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+
+from .fast_detr_head import box_loss
+
+
+def gaussian_radius(height: Tensor, width: Tensor,
+                    min_overlap: float) -> Tensor:
+    """CenterNet's ``gaussian_radius`` (``mmdet.models.utils``) on tensors
+    of box heights and widths: the largest radius a corner may move by
+    while the box keeps IoU ``min_overlap`` with the true one."""
+    a1 = 1
+    b1 = height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 - torch.sqrt(b1**2 - 4 * a1 * c1)) / (2 * a1)
+    a2 = 4
+    b2 = 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 - torch.sqrt(b2**2 - 4 * a2 * c2)) / (2 * a2)
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + torch.sqrt(b3**2 - 4 * a3 * c3)) / (2 * a3)
+    return torch.minimum(torch.minimum(r1, r2), r3)
+
+
+@MODELS.register_module()
+class BallHeatmapHead(CenterNetHead):
+    """Ball centres as a stride-4 heatmap from fused backbone levels.
+
+    Args:
+        in_channels (Sequence[int]): channels of the backbone levels it
+            reads, finest (stride 4) first, each next level at twice the
+            stride of the previous one.
+        in_indices (Sequence[int]): the backbone's stage indices of those
+            levels (ResNet's ``out_indices`` numbering); the detector asks
+            its backbone for them.
+        feat_channels (int): channels of the fused map and of the branches.
+            Defaults to 32.
+        label (int): the class index of the ball in the detector's classes.
+            Defaults to 1 (``('player', 'ball')``).
+        min_overlap (float): CenterNet's IoU for the Gaussian radius.
+            Defaults to 0.3.
+        min_radius (int): the smallest Gaussian radius, in heatmap cells.
+            Defaults to 1.
+        backbone_grad (float): the share of the head's gradient that flows
+            into the shared backbone levels (the forward pass is the same).
+            0 detaches them: the DETR then trains exactly as without the
+            head, and the head learns on the DETR's features. Defaults to
+            1.0.
+        loss_center_heatmap, loss_wh, loss_offset (dict): the losses, as in
+            ``CenterNetHead``.
+        test_cfg (dict): ``topk`` (ball candidates per image, default 10)
+            and ``local_maximum_kernel`` (default 3).
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 in_indices: Sequence[int],
+                 feat_channels: int = 32,
+                 label: int = 1,
+                 min_overlap: float = 0.3,
+                 min_radius: int = 1,
+                 backbone_grad: float = 1.0,
+                 loss_center_heatmap: dict = dict(
+                     type='GaussianFocalLoss', loss_weight=1.0),
+                 loss_wh: dict = dict(type='L1Loss', loss_weight=0.1),
+                 loss_offset: dict = dict(type='L1Loss', loss_weight=1.0),
+                 test_cfg: dict = dict(topk=10, local_maximum_kernel=3),
+                 init_cfg=None) -> None:
+        if len(in_channels) != len(in_indices) or not in_channels:
+            raise ValueError('BallHeatmapHead: in_channels and in_indices '
+                             'must name the same backbone levels')
+        super().__init__(
+            in_channels=feat_channels,
+            feat_channels=feat_channels,
+            num_classes=1,
+            loss_center_heatmap=loss_center_heatmap,
+            loss_wh=loss_wh,
+            loss_offset=loss_offset,
+            test_cfg=ConfigDict(test_cfg),
+            init_cfg=init_cfg)
+        self.in_indices = tuple(in_indices)
+        self.label = label
+        self.min_overlap = min_overlap
+        self.min_radius = min_radius
+        if not 0 <= backbone_grad <= 1:
+            raise ValueError(f'BallHeatmapHead: backbone_grad must be in '
+                             f'[0, 1], not {backbone_grad}')
+        self.backbone_grad = backbone_grad
+        self.lateral_convs = nn.ModuleList(
+            nn.Conv2d(c, feat_channels, kernel_size=1) for c in in_channels)
+        self.fuse_conv = nn.Sequential(
+            nn.Conv2d(feat_channels, feat_channels, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True))
+        # CenterNetHead.init_weights sets the heatmap's bias to a prior of
+        # 0.1 and small regression weights; do it on construction too, so
+        # a model built without init_weights() (an exported model before
+        # its weights load, a checkpoint without the head) starts the same.
+        self.init_weights()
+
+    def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+        """``(heatmap (B, 1, H, W) after sigmoid, wh (B, 2, H, W),
+        offset (B, 2, H, W))`` at the finest level's resolution."""
+        if self.backbone_grad < 1:
+            g = self.backbone_grad
+            feats = [
+                f.detach() if g == 0 else f * g + f.detach() * (1 - g)
+                for f in feats
+            ]
+        x = self.lateral_convs[-1](feats[-1])
+        for lateral, feat in zip(self.lateral_convs[-2::-1], feats[-2::-1]):
+            x = lateral(feat) + F.interpolate(
+                x, size=feat.shape[-2:], mode='nearest')
+        return self.forward_single(self.fuse_conv(x))
+
+    # -- training ------------------------------------------------------------
+    def loss(self, feats: Sequence[Tensor],
+             batch_data_samples: SampleList) -> dict:
+        heatmap, wh, offset = self(feats)
+        gts = [s.gt_instances for s in batch_data_samples]
+        metas = [s.metainfo for s in batch_data_samples]
+        return self.loss_by_feat([heatmap], [wh], [offset], gts, metas)
+
+    def loss_by_feat(self,
+                     center_heatmap_preds: List[Tensor],
+                     wh_preds: List[Tensor],
+                     offset_preds: List[Tensor],
+                     batch_gt_instances: InstanceList,
+                     batch_img_metas: List[dict],
+                     batch_gt_instances_ignore=None) -> dict:
+        """``CenterNetHead``'s losses in float32 (the heatmap's focal loss
+        takes logs of sigmoid outputs) on batched targets."""
+        heatmap = center_heatmap_preds[0].float()
+        targets, avg_factor = self.get_targets(
+            [gt.bboxes for gt in batch_gt_instances],
+            [gt.labels for gt in batch_gt_instances], heatmap.shape,
+            batch_img_metas[0]['batch_input_shape'])
+        weight = targets['wh_offset_target_weight']
+        # as CenterNetHead: the regressions' factor is twice the heatmap's
+        # (two channels each). box_loss: L1Loss without its torch.any()
+        # test of the weights, a host read (all-zero weights give 0 either
+        # way)
+        return dict(
+            loss_ball_heatmap=self.loss_center_heatmap(
+                heatmap,
+                targets['center_heatmap_target'],
+                avg_factor=avg_factor),
+            loss_ball_wh=box_loss(self.loss_wh, wh_preds[0].float(),
+                                  targets['wh_target'], weight, avg_factor * 2,
+                                  True),
+            loss_ball_offset=box_loss(self.loss_offset,
+                                      offset_preds[0].float(),
+                                      targets['offset_target'], weight,
+                                      avg_factor * 2, True))
+
+    def get_targets(self, gt_bboxes: List[Tensor], gt_labels: List[Tensor],
+                    feat_shape: Sequence[int],
+                    img_shape: Sequence[int]) -> Tuple[dict, Tensor]:
+        """``CenterNetHead.get_targets`` for the whole batch at once, the
+        ground truth of classes other than ``label`` left out by weight.
+
+        Returns the targets (heatmap, wh, offset, and the wh/offset weight
+        at each ball's centre cell) and ``CenterNetHead``'s average factor
+        (the number of peaks, at least 1) as a tensor, so nothing is read
+        back to the host.
+        """
+        bs, _, feat_h, feat_w = feat_shape
+        img_h, img_w = img_shape[:2]
+        device = gt_bboxes[0].device
+        boxes = pad_sequence(gt_bboxes, batch_first=True).float()
+        labels = pad_sequence(gt_labels, batch_first=True, padding_value=-1)
+        ball = (labels == self.label).float()  # (B, M); padding is not
+        if boxes.numel() == 0:  # no box in the batch at all
+            boxes = boxes.new_zeros((bs, 1, 4))
+            ball = ball.new_zeros((bs, 1))
+        # centres and sizes in heatmap cells; x and y apart, so that only
+        # Python scalars meet the device tensors (no host-to-device copy)
+        ratio_x, ratio_y = feat_w / img_w, feat_h / img_h
+        cx = (boxes[..., 0] + boxes[..., 2]) / 2 * ratio_x  # (B, M)
+        cy = (boxes[..., 1] + boxes[..., 3]) / 2 * ratio_y
+        w = (boxes[..., 2] - boxes[..., 0]) * ratio_x
+        h = (boxes[..., 3] - boxes[..., 1]) * ratio_y
+        cell_x = cx.floor().clamp(0, feat_w - 1)
+        cell_y = cy.floor().clamp(0, feat_h - 1)
+        radius = gaussian_radius(
+            h, w, self.min_overlap).floor().clamp(min=self.min_radius)
+        sigma = (2 * radius + 1) / 6  # gen_gaussian_target's
+
+        # gen_gaussian_target: a Gaussian around the centre cell, cut to
+        # the (2r+1)^2 window and where it falls below eps * its peak; the
+        # maximum where peaks overlap
+        xs = torch.arange(feat_w, device=device, dtype=boxes.dtype)
+        ys = torch.arange(feat_h, device=device, dtype=boxes.dtype)
+        dx = xs.view(1, 1, 1, -1) - cell_x[..., None, None]
+        dy = ys.view(1, 1, -1, 1) - cell_y[..., None, None]
+        r = radius[..., None, None]
+        gauss = torch.exp(-(dx**2 + dy**2) / (2 * sigma[..., None, None]**2))
+        inside = (dx.abs() <= r) & (dy.abs() <= r) & (
+            gauss >= torch.finfo(gauss.dtype).eps)
+        gauss = gauss * inside * ball[..., None, None]
+        heatmap = gauss.amax(dim=1, keepdim=True)  # (B, 1, H, W)
+
+        # size and offset at each ball's centre cell (a mean where two balls
+        # share one)
+        index = (cell_y * feat_w + cell_x).long()  # (B, M)
+        index = index[:, None].expand(-1, 2, -1)
+        weight = ball[:, None].expand(-1, 2, -1)
+        values = dict(
+            wh=torch.stack([w, h], dim=1),
+            offset=torch.stack([cx - cell_x, cy - cell_y], dim=1))
+        count = boxes.new_zeros(
+            (bs, 2, feat_h * feat_w)).scatter_add_(2, index, weight)
+        out = dict(center_heatmap_target=heatmap)
+        for name, value in values.items():
+            total = boxes.new_zeros(
+                (bs, 2, feat_h * feat_w)).scatter_add_(2, index,
+                                                       value * weight)
+            out[f'{name}_target'] = (total / count.clamp(min=1)).view(
+                bs, 2, feat_h, feat_w)
+        out['wh_offset_target_weight'] = count.clamp(max=1).view(
+            bs, 2, feat_h, feat_w)
+        # CenterNetHead's: the number of peaks, at least 1
+        return out, (count[:, 0] > 0).sum().clamp(min=1).float()
+
+    # -- prediction ----------------------------------------------------------
+    def predict(self,
+                feats: Sequence[Tensor],
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> InstanceList:
+        heatmap, wh, offset = self(feats)
+        metas = [s.metainfo for s in batch_data_samples]
+        return self.predict_by_feat([heatmap], [wh], [offset], metas, rescale)
+
+    def predict_by_feat(self,
+                        center_heatmap_preds: List[Tensor],
+                        wh_preds: List[Tensor],
+                        offset_preds: List[Tensor],
+                        batch_img_metas: List[dict],
+                        rescale: bool = True,
+                        with_nms: bool = False) -> InstanceList:
+        """The ``topk`` heatmap peaks of each image as ball detections,
+        in the input image's pixels, or the original image's with
+        ``rescale``; decoded for the whole batch at once."""
+        boxes, scores = self.decode_balls(
+            center_heatmap_preds[0].float(), wh_preds[0].float(),
+            offset_preds[0].float(), batch_img_metas[0]['batch_input_shape'])
+        results = []
+        for img_boxes, img_scores, meta in zip(boxes, scores, batch_img_metas):
+            if rescale and 'scale_factor' in meta:
+                img_boxes = img_boxes / img_boxes.new_tensor(
+                    meta['scale_factor']).repeat(2)
+            result = InstanceData()
+            result.bboxes = img_boxes
+            result.scores = img_scores
+            result.labels = torch.full_like(
+                img_scores, self.label, dtype=torch.long)
+            results.append(result)
+        return results
+
+    def decode_balls(self, heatmap: Tensor, wh: Tensor, offset: Tensor,
+                     input_shape: Sequence[int]) -> Tuple[Tensor, Tensor]:
+        """``(boxes (B, k, 4) xyxy in input pixels, scores (B, k))`` of the
+        ``k = test_cfg.topk`` strongest local maxima (tensor operations
+        only, so the ONNX export traces it too)."""
+        height, width = heatmap.shape[2:]
+        k = min(self.test_cfg.get('topk', 10), height * width)
+        peaks = get_local_maximum(
+            heatmap, kernel=self.test_cfg.get('local_maximum_kernel', 3))
+        scores, index, _, ys, xs = get_topk_from_heatmap(peaks, k=k)
+        wh = transpose_and_gather_feat(wh, index)
+        offset = transpose_and_gather_feat(offset, index)
+        cx = xs + offset[..., 0]
+        cy = ys + offset[..., 1]
+        scale_x = input_shape[1] / width
+        scale_y = input_shape[0] / height
+        boxes = torch.stack([(cx - wh[..., 0] / 2) * scale_x,
+                             (cy - wh[..., 1] / 2) * scale_y,
+                             (cx + wh[..., 0] / 2) * scale_x,
+                             (cy + wh[..., 1] / 2) * scale_y],
+                            dim=-1)
+        return boxes, scores

@@ -1,0 +1,275 @@
+"""BallHeatmapHead against MMDetection's CenterNetHead, and FieldDETR with
+the head against FieldDETR without it."""
+import copy
+import logging
+
+import pytest
+import torch
+from mmdet.models.dense_heads import CenterNetHead
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+from field_detr.models import BallHeatmapHead
+from helpers.runs import ROOT, TINY_CONFIG
+
+register_all_modules()
+
+MAIN_CONFIG = f'{ROOT}/configs/detr_r50_field.py'
+BALL = 1
+
+
+def head(**kwargs):
+    return BallHeatmapHead(
+        in_channels=(8, 16), in_indices=(0, 1), label=BALL, **kwargs)
+
+
+def ball_boxes(g, n, img_w, img_h, size=(4, 14)):
+    """``n`` balls of ``size`` px inside the image, centres apart."""
+    d = size[0] + torch.rand(n, generator=g) * (size[1] - size[0])
+    cx = 20 + torch.arange(n) * (img_w - 40) / max(n, 1) + torch.rand(
+        n, generator=g) * 10
+    cy = 10 + torch.rand(n, generator=g) * (img_h - 20)
+    return torch.stack([cx - d / 2, cy - d / 2, cx + d / 2, cy + d / 2], 1)
+
+
+@pytest.mark.parametrize('min_radius', [0, 1])
+def test_batched_targets_equal_centernet_head(min_radius):
+    """CenterNetHead.get_targets (a Python loop over images and boxes), with
+    the other classes' boxes left out: the same heatmap, size, offset,
+    weights and average factor. CenterNet's radius has no floor, so
+    min_radius=0 is the exact comparison; with min_radius=1 the peaks are
+    at least CenterNet's."""
+    g = torch.Generator().manual_seed(0)
+    img_h, img_w = 192, 320
+    feat_shape = (3, 1, img_h // 4, img_w // 4)
+    boxes, labels = [], []
+    for n in (2, 0, 3):
+        players = ball_boxes(g, 2, img_w, img_h, size=(20, 60))
+        boxes.append(torch.cat([ball_boxes(g, n, img_w, img_h), players]))
+        labels.append(torch.tensor([BALL] * n + [0, 0]))
+    ours, avg = head(min_radius=min_radius).get_targets(
+        boxes, labels, feat_shape, (img_h, img_w))
+    stock = CenterNetHead(in_channels=8, feat_channels=8, num_classes=1)
+    ball_only = [b[lab == BALL] for b, lab in zip(boxes, labels)]
+    expected, stock_avg = stock.get_targets(
+        ball_only, [torch.zeros(len(b), dtype=torch.long) for b in ball_only],
+        feat_shape, (img_h, img_w))
+    for key in ('wh_target', 'offset_target', 'wh_offset_target_weight'):
+        torch.testing.assert_close(ours[key], expected[key], msg=key)
+    assert float(avg) == float(stock_avg) == 5
+    heat, stock_heat = ours['center_heatmap_target'], expected[
+        'center_heatmap_target']
+    if min_radius == 0:
+        torch.testing.assert_close(heat, stock_heat)
+    else:
+        assert (heat >= stock_heat - 1e-6).all()
+        assert (heat > stock_heat).any()  # the floor widened a peak
+    assert (heat == 1).sum() == 5  # one peak per ball, none per player
+
+
+def test_targets_decode_to_the_balls():
+    """Predictions equal to the targets decode to the ground-truth boxes,
+    in original pixels after the rescale."""
+    g = torch.Generator().manual_seed(1)
+    img_h, img_w = 192, 320
+    ball = head()
+    boxes = [ball_boxes(g, 1, img_w, img_h), ball_boxes(g, 2, img_w, img_h)]
+    labels = [torch.full((len(b), ), BALL) for b in boxes]
+    targets, _ = ball.get_targets(boxes, labels,
+                                  (2, 1, img_h // 4, img_w // 4),
+                                  (img_h, img_w))
+    metas = [dict(batch_input_shape=(img_h, img_w), scale_factor=(0.5, 0.5))
+             ] * 2
+    results = ball.predict_by_feat([targets['center_heatmap_target']],
+                                   [targets['wh_target']],
+                                   [targets['offset_target']], metas)
+    for gt, result in zip(boxes, results):
+        assert (result.labels == BALL).all()
+        found = result.bboxes[result.scores == 1]
+        assert len(found) == len(gt)
+        order = found[:, 0].argsort()
+        torch.testing.assert_close(
+            found[order], gt[gt[:, 0].argsort()] / 0.5, rtol=0, atol=1e-3)
+
+
+def test_head_learns_a_ball_on_its_own():
+    """Fifty steps on one feature map: the heatmap peak moves onto the
+    ball (the loss and its gradients are wired)."""
+    torch.manual_seed(0)
+    ball = head()
+    feats = (torch.randn(1, 8, 24, 40), torch.randn(1, 16, 12, 20))
+    sample = DetDataSample(
+        metainfo=dict(
+            batch_input_shape=(96, 160),
+            img_shape=(96, 160),
+            scale_factor=(1, 1)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[100., 40., 108., 48.]]),
+        labels=torch.tensor([BALL]))
+    opt = torch.optim.Adam(ball.parameters(), lr=1e-2)
+    first = None
+    for _ in range(50):
+        losses = ball.loss(feats, [sample])
+        loss = sum(losses.values())
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.2 * first
+    with torch.no_grad():
+        result = ball.predict(feats, [sample])[0]
+    best = result.bboxes[result.scores.argmax()]
+    centre = (best[:2] + best[2:]) / 2
+    assert torch.dist(centre, torch.tensor([104., 44.])) <= 2
+
+
+def model_cfg(path, **changes):
+    cfg = copy.deepcopy(Config.fromfile(path).model)
+    cfg.backbone.init_cfg = None
+    cfg.update(changes)
+    return cfg
+
+
+def samples_batch(seed, n=2, size=(96, 128)):
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    inputs = torch.randn(n, 3, h, w, generator=g)
+    samples = []
+    for i in range(n):
+        s = DetDataSample(
+            metainfo=dict(
+                img_shape=(h, w),
+                batch_input_shape=(h, w),
+                pad_shape=(h, w),
+                scale_factor=(1, 1),
+                ori_shape=(h, w)))
+        players = ball_boxes(g, 2, w, h, size=(20, 40))
+        s.gt_instances = InstanceData(
+            bboxes=torch.cat([players, ball_boxes(g, 1, w, h)]),
+            labels=torch.tensor([0, 0, BALL]))
+        samples.append(s)
+    return inputs, samples
+
+
+def test_one_config_line_turns_the_head_off():
+    """model.ball_head=None builds the model of the config without the
+    head: the same modules, parameter names, initial weights and
+    backbone levels."""
+    cfg = Config.fromfile(TINY_CONFIG)
+    assert cfg.model.ball_head.type == 'BallHeatmapHead'
+    without = model_cfg(TINY_CONFIG)
+    without.pop('ball_head')
+    torch.manual_seed(0)
+    a = MODELS.build(without)
+    torch.manual_seed(0)
+    b = MODELS.build(model_cfg(TINY_CONFIG, ball_head=None))
+    assert b.ball_head is None and not b.with_ball_head
+    assert b.backbone.out_indices == a.backbone.out_indices == (2, )
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+@pytest.mark.parametrize('config', [TINY_CONFIG, MAIN_CONFIG])
+def test_detr_with_the_head_is_the_detr_without_it(config):
+    """The same weights with and without the head: the DETR's losses,
+    outputs and player detections are identical; the head adds its three
+    losses and the ball detections, and the DETR's ball rows are gone."""
+    torch.manual_seed(0)
+    on = MODELS.build(model_cfg(config)).eval()
+    off = MODELS.build(model_cfg(config, ball_head=None)).eval()
+    state = {
+        k: v
+        for k, v in on.state_dict().items() if not k.startswith('ball_head.')
+    }
+    off.load_state_dict(state, strict=True)
+    inputs, samples = samples_batch(0)
+    with torch.no_grad():
+        loss_on = on(inputs, copy.deepcopy(samples), mode='loss')
+        loss_off = off(inputs, copy.deepcopy(samples), mode='loss')
+        assert set(loss_on) - set(loss_off) == {
+            'loss_ball_heatmap', 'loss_ball_wh', 'loss_ball_offset'
+        }
+        for key in loss_off:
+            assert torch.equal(loss_on[key], loss_off[key]), key
+        out_on = on(inputs, copy.deepcopy(samples), mode='tensor')
+        out_off = off(inputs, copy.deepcopy(samples), mode='tensor')
+        assert len(out_on) == len(out_off) + 3
+        for a, b in zip(out_on, out_off):
+            assert torch.equal(a, b)
+        pred_on = on.predict(inputs, copy.deepcopy(samples))
+        pred_off = off.predict(inputs, copy.deepcopy(samples))
+    topk = on.ball_head.test_cfg.topk
+    for a, b in zip(pred_on, pred_off):
+        a, b = a.pred_instances, b.pred_instances
+        players_b = b.labels != BALL
+        assert (a.labels == BALL).sum() == topk
+        assert torch.equal(a.bboxes[a.labels != BALL], b.bboxes[players_b])
+        assert torch.equal(a.scores[a.labels != BALL], b.scores[players_b])
+
+
+class Lines(logging.Handler):
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_checkpoint_without_the_head_loads_with_one_line():
+    """A state dict of today's model (no ball_head keys) loads strictly
+    into the model with the head; the head keeps its initial weights and
+    one line says so."""
+    from mmengine.logging import MMLogger
+    torch.manual_seed(0)
+    old = MODELS.build(model_cfg(TINY_CONFIG, ball_head=None)).state_dict()
+    torch.manual_seed(1)
+    new = MODELS.build(model_cfg(TINY_CONFIG))
+    initial = copy.deepcopy(new.ball_head.state_dict())
+    logger = MMLogger.get_instance('ball_head_test')  # the current logger
+    handler = Lines()
+    logger.addHandler(handler)
+    new.load_state_dict(old, strict=True)
+    logger.removeHandler(handler)
+    for key, value in new.state_dict().items():
+        if key.startswith('ball_head.'):
+            assert torch.equal(value, initial[key[len('ball_head.'):]])
+        else:
+            assert torch.equal(value, old[key]), key
+    lines = [m for m in handler.lines if 'ball head' in m]
+    assert len(lines) == 1 and 'ball_head starts from its initial' in lines[0]
+
+
+def test_detached_head_leaves_the_detr_gradients_alone():
+    """backbone_grad=0: every DETR parameter gets the gradient it gets
+    without the head; backbone_grad=1: the head's loss reaches the
+    backbone's stride-8 stage."""
+    grads = {}
+    for name, head_cfg in (('off', None), ('detached', dict(backbone_grad=0.)),
+                           ('joint', dict(backbone_grad=1.))):
+        cfg = model_cfg(TINY_CONFIG)
+        if head_cfg is None:
+            cfg.ball_head = None
+        else:
+            cfg.ball_head.update(head_cfg)
+        torch.manual_seed(0)
+        model = MODELS.build(cfg).train()
+        inputs, samples = samples_batch(3)
+        losses = model(inputs, samples, mode='loss')
+        sum(losses.values()).backward()
+        grads[name] = {
+            n: p.grad.clone()
+            for n, p in model.named_parameters()
+            if p.grad is not None and not n.startswith('ball_head.')
+        }
+    assert grads['detached'].keys() == grads['off'].keys()
+    for n, g in grads['off'].items():
+        torch.testing.assert_close(grads['detached'][n], g, msg=n)
+    stage = 'backbone.layer2.0.conv1.weight'
+    assert not torch.allclose(grads['joint'][stage], grads['off'][stage])
