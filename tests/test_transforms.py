@@ -1,0 +1,110 @@
+"""The ball transforms: BallCentredCrop (mmdet's RandomCrop placed around
+a ball) and BallCopyPaste."""
+import numpy as np
+import pytest
+from mmdet.structures.bbox import HorizontalBoxes
+
+from field_detr.transforms import BallCentredCrop
+
+BALL = 1
+
+
+def results(with_ball=True):
+    boxes = [[100, 50, 180, 250]]  # a player
+    labels = [0]
+    if with_ball:
+        boxes.append([500, 300, 510, 310])
+        labels.append(BALL)
+    return dict(
+        img=np.zeros((384, 640, 3), np.uint8),
+        img_shape=(384, 640),
+        gt_bboxes=HorizontalBoxes(np.array(boxes, np.float32)),
+        gt_bboxes_labels=np.array(labels, np.int64),
+        gt_ignore_flags=np.zeros(len(labels), bool))
+
+
+def test_the_ball_is_inside_every_crop_and_moves_around():
+    crop = BallCentredCrop(crop_size=(160, 96), prob=1.0)
+    np.random.seed(0)
+    positions = set()
+    for _ in range(100):
+        out = crop(results())
+        assert out['img'].shape[:2] == (96, 160)
+        boxes = out['gt_bboxes'].numpy()
+        ball = boxes[out['gt_bboxes_labels'] == BALL]
+        assert len(ball) == 1
+        x1, y1, x2, y2 = ball[0]
+        assert (x2 - x1, y2 - y1) == (10, 10)  # whole, not clipped
+        assert 0 <= x1 and x2 <= 160 and 0 <= y1 and y2 <= 96
+        positions.add((int(x1) // 20, int(y1) // 20))
+    assert len(positions) >= 15  # anywhere in the crop, not centred
+
+
+def test_probability_and_frames_without_a_ball():
+    np.random.seed(1)
+    whole = BallCentredCrop(crop_size=(160, 96), prob=0.0)(results())
+    assert whole['img'].shape[:2] == (384, 640)
+    cropped = [
+        BallCentredCrop(crop_size=(160, 96), prob=0.5)(results())['img'].shape
+        for _ in range(200)
+    ]
+    share = sum(s[:2] == (96, 160) for s in cropped) / len(cropped)
+    assert 0.4 < share < 0.6
+    # no ball: a random crop (allow_negative_crop keeps the empty ones)
+    crop = BallCentredCrop(
+        crop_size=(160, 96), prob=1.0, allow_negative_crop=True)
+    assert crop(results(with_ball=False))['img'].shape[:2] == (96, 160)
+    with pytest.raises(ValueError, match='prob'):
+        BallCentredCrop(crop_size=(160, 96), prob=1.5)
+
+
+def test_copies_of_the_ball_are_pasted_where_there_is_no_box():
+    from field_detr.demo_data import draw_scene
+    from field_detr.transforms import BallCopyPaste
+    img, objects = draw_scene(
+        np.random.default_rng(0),
+        scene=dict(
+            teams=[(40, 40, 220), (220, 80, 30)],
+            players=[(200, 300, 120, 0)],
+            ball=(500, 300, 5)))
+    boxes = np.array([[x, y, x + w, y + h] for _, (x, y, w, h) in objects],
+                     np.float32)
+    labels = np.array([c - 1 for c, _ in objects])
+    np.random.seed(0)
+    paste = BallCopyPaste(copies=(3, 3), scale=(1.0, 1.0), prob=1.0)
+    out = paste(
+        dict(
+            img=img.copy(),
+            gt_bboxes=HorizontalBoxes(boxes),
+            gt_bboxes_labels=labels,
+            gt_ignore_flags=np.zeros(len(labels), bool)))
+    new = out['gt_bboxes'].numpy()[len(boxes):]
+    assert len(new) == 3 and (out['gt_bboxes_labels'][len(boxes):]
+                              == BALL).all()
+    assert len(out['gt_ignore_flags']) == len(boxes) + 3
+    ball = np.round(boxes[1]).astype(int)
+    src = img[ball[1]:ball[3], ball[0]:ball[2]].astype(int)
+    for x1, y1, x2, y2 in new.astype(int):
+        # the same ball (its centre pixels), on grass where no box was
+        copy = out['img'][y1:y2, x1:x2].astype(int)
+        assert copy.shape == src.shape
+        c = src.shape[0] // 2
+        assert np.abs(copy[c - 1:c + 2, c - 1:c + 2] -
+                      src[c - 1:c + 2, c - 1:c + 2]).max() == 0
+        for other in np.concatenate([boxes, new]):
+            if (other == [x1, y1, x2, y2]).all():
+                continue
+            assert (x2 <= other[0] or other[2] <= x1 or y2 <= other[1]
+                    or other[3] <= y1)
+    # no ball, or prob 0: unchanged
+    no_ball = dict(
+        img=img.copy(),
+        gt_bboxes=HorizontalBoxes(boxes[:1]),
+        gt_bboxes_labels=labels[:1])
+    assert len(paste(no_ball)['gt_bboxes']) == 1
+    unchanged = BallCopyPaste(prob=0.0)(
+        dict(
+            img=img.copy(),
+            gt_bboxes=HorizontalBoxes(boxes),
+            gt_bboxes_labels=labels))
+    assert np.array_equal(unchanged['img'], img)
