@@ -123,7 +123,8 @@ def test_onnx_matches_pytorch(exported):
     import onnxruntime as ort
     sess = ort.InferenceSession(
         exported['onnx'], providers=['CPUExecutionProvider'])
-    assert [o.name for o in sess.get_outputs()] == ['scores', 'boxes']
+    assert [o.name for o in sess.get_outputs()
+            ] == ['scores', 'boxes', 'ball_scores', 'ball_boxes']
 
 
 def test_infer_on_a_video_writes_an_annotated_video(exported, tmp_path):
@@ -152,7 +153,7 @@ def test_infer_on_a_video_writes_an_annotated_video(exported, tmp_path):
     assert {c['name'] for c in coco['categories']} == {'player', 'ball'}
 
 
-def _detr(num_classes):
+def _detr(num_classes, ball_head=True):
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
@@ -160,6 +161,8 @@ def _detr(num_classes):
     cfg = Config.fromfile(MAIN_CONFIG)
     cfg.model.backbone.init_cfg = None
     cfg.model.bbox_head.num_classes = num_classes
+    if not ball_head:
+        cfg.model.ball_head = None
     model = MODELS.build(cfg.model)
     model.init_weights()
     return model.eval()
@@ -170,7 +173,7 @@ def coco_detr(tmp_path_factory):
     """An 80-class COCO DETR made and saved here: it stands in for
     MMDetection's COCO checkpoint, which cannot be downloaded offline."""
     torch.manual_seed(0)
-    model = _detr(80)
+    model = _detr(80, ball_head=False)  # MMDetection's DETR has none
     path = str(tmp_path_factory.mktemp('coco') / 'coco_detr.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
     return model, path
@@ -178,8 +181,9 @@ def coco_detr(tmp_path_factory):
 
 def test_coco_head_transplant(coco_detr):
     """The 2-class model gets the person / sports-ball / no-object
-    classifier rows and every other weight, and predicts exactly what the
-    80-class model predicts for those classes."""
+    classifier rows and every other weight, and its DETR predicts exactly
+    what the 80-class model predicts for those classes; the ball head,
+    which COCO's DETR does not have, is reported as new."""
     from mmdet.datasets import CocoDataset
     from mmdet.structures import DetDataSample
 
@@ -187,9 +191,17 @@ def test_coco_head_transplant(coco_detr):
     coco_model, path = coco_detr
 
     model = _detr(2)
-    n = transplant_coco_head(model, path, ('player', 'ball'),
-                             dict(player='person', ball='sports ball'))
-    assert n == len(model.state_dict())
+    initial_head = {
+        k: v.clone()
+        for k, v in model.ball_head.state_dict().items()
+    }
+    n, new = transplant_coco_head(model, path, ('player', 'ball'),
+                                  dict(player='person', ball='sports ball'))
+    assert new and all(k.startswith('ball_head.') for k in new)
+    assert sorted(new) == sorted(f'ball_head.{k}' for k in initial_head)
+    assert n == len(model.state_dict()) - len(new)
+    for key, value in model.ball_head.state_dict().items():
+        assert torch.equal(value, initial_head[key]), key
     coco_classes = CocoDataset.METAINFO['classes']
     rows = [
         coco_classes.index('person'),
@@ -200,7 +212,7 @@ def test_coco_head_transplant(coco_detr):
         key = f'bbox_head.fc_cls.{part}'
         assert torch.equal(dst[key], src[key][rows])
     for key in dst:
-        if 'fc_cls' not in key:
+        if 'fc_cls' not in key and key not in new:
             assert torch.equal(dst[key], src[key]), key
 
     from field_detr.demo_data import draw_scene
@@ -216,8 +228,10 @@ def test_coco_head_transplant(coco_detr):
             scale_factor=(1.0, 1.0)))
     with torch.no_grad():
         logits80, boxes80 = coco_model._forward(x, [sample])
-        logits2, boxes2 = model._forward(x, [sample])
+        logits2, boxes2 = model._forward(x, [sample])[:2]
         pred2 = model.predict(x, [sample.clone()])[0].pred_instances
+    # the ball detections are the head's; the DETR's are its players
+    pred2 = pred2[pred2.labels == 0]
     assert torch.allclose(boxes2, boxes80)
     assert torch.allclose(logits2, logits80[..., rows], atol=1e-6)
     # the 80-class model's person/ball predictions, decoded as DETRHead
@@ -225,6 +239,7 @@ def test_coco_head_transplant(coco_detr):
     probs = logits80[-1, 0][:, rows].softmax(-1)[:, :-1]
     scores, labels = probs.max(-1)
     order = scores.argsort(descending=True)
+    order = order[labels[order] == 0]
     assert torch.allclose(pred2.scores, scores[order], atol=1e-6)
     assert torch.equal(pred2.labels, labels[order])
 
@@ -249,6 +264,7 @@ def test_training_starts_from_the_transplanted_head(coco_detr, demo_data,
                                                     tmp_path):
     log = _train_with_transplant(coco_detr[1], demo_data, tmp_path)
     assert f'from {coco_detr[1]}; classifier rows' in log
+    assert 'tensors new to this model, trained from scratch: ball_head' in log
 
 
 def test_transplant_falls_back_when_unavailable(demo_data, tmp_path):

@@ -4,8 +4,12 @@ The ONNX graph takes one normalised RGB image tensor ``image`` of shape
 ``(1, 3, H, W)`` (a fixed size, the model's input after resizing) and returns
 the last decoder layer's ``scores`` ``(1, Q, C)`` (softmax over the classes,
 no-object column dropped) and ``boxes`` ``(1, Q, 4)`` (``cx, cy, w, h``
-relative to the image). Pre-processing is ``(rgb - mean) / std`` with the
-``normalization`` stored in the exported model.
+relative to the image). A model with a ball head also returns the head's
+``ball_scores`` ``(1, K)`` and ``ball_boxes`` ``(1, K, 4)`` (``x1, y1, x2,
+y2`` in the input image's pixels, its ``topk`` strongest heatmap peaks);
+the model's ball detections are those, and the DETR's ball column of
+``scores`` is then not used. Pre-processing is ``(rgb - mean) / std`` with
+the ``normalization`` stored in the exported model.
 """
 import os
 import os.path as osp
@@ -30,11 +34,23 @@ class DetrOnnxWrapper(nn.Module):
         ]
 
     def forward(self, image: torch.Tensor):
-        feats = self.model.extract_feat(image)
+        feats, ball_feats = self.model.extract_feats(image)
         head_inputs = self.model.forward_transformer(feats, self.samples)
         cls_scores, bbox_preds = self.model.bbox_head(**head_inputs)
         scores = cls_scores[-1].softmax(-1)[..., :-1]
-        return scores, bbox_preds[-1]
+        if ball_feats is None:
+            return scores, bbox_preds[-1]
+        ball_head = self.model.ball_head
+        ball_boxes, ball_scores = ball_head.decode_balls(
+            *ball_head(ball_feats), image.shape[2:])
+        return scores, bbox_preds[-1], ball_scores, ball_boxes
+
+    @property
+    def output_names(self):
+        names = ['scores', 'boxes']
+        if self.model.with_ball_head:
+            names += ['ball_scores', 'ball_boxes']
+        return names
 
 
 def export_onnx(model_path: str,
@@ -61,7 +77,7 @@ def export_onnx(model_path: str,
             wrapper, (x, ),
             onnx_path,
             input_names=['image'],
-            output_names=['scores', 'boxes'],
+            output_names=wrapper.output_names,
             opset_version=opset,
             dynamo=False)
     session = ort.InferenceSession(

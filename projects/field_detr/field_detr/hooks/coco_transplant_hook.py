@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 import socket
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmdet.registry import HOOKS
@@ -56,9 +56,11 @@ def transplant_coco_head(model: torch.nn.Module,
                          checkpoint: str,
                          classes,
                          class_map: Dict[str, str],
-                         source_classes=None) -> int:
+                         source_classes=None) -> Tuple[int, List[str]]:
     """Load ``checkpoint`` (path or URL) into ``model`` with
-    :func:`transplant_state_dict`; return how many tensors came from it."""
+    :func:`transplant_state_dict`; return how many tensors came from it and
+    the keys it does not have (new to the model, such as the ball head's:
+    they keep their initialisation)."""
     if source_classes is None:
         from mmdet.datasets import CocoDataset
         source_classes = list(CocoDataset.METAINFO['classes'])
@@ -76,7 +78,8 @@ def transplant_coco_head(model: torch.nn.Module,
     new = transplant_state_dict(source, target, list(classes),
                                 list(source_classes), class_map)
     model.load_state_dict(new)
-    return sum(1 for k in target if k in source)
+    return (sum(1 for k in target
+                if k in source), [k for k in target if k not in source])
 
 
 @HOOKS.register_module()
@@ -88,6 +91,8 @@ class CocoTransplantHook(Hook):
     weight (backbone, transformer, box head, queries) is copied, so epoch 0
     already detects both classes. Skipped when the run resumes or has a
     ``load_from``, or when the environment sets ``FIELD_DETR_COCO_START=0``.
+    Weights the checkpoint does not have (the ball head's) keep their
+    initialisation and are named as new in the log line.
     If the checkpoint cannot be read or fetched (a download that stalls for
     30 s fails), the run logs one warning and keeps its ImageNet or random
     initialisation.
@@ -124,8 +129,8 @@ class CocoTransplantHook(Hook):
         model = getattr(model, 'module', model)
         classes = runner.train_dataloader.dataset.metainfo['classes']
         try:
-            n = transplant_coco_head(model, self.checkpoint, classes,
-                                     self.class_map, self.source_classes)
+            n, new = transplant_coco_head(model, self.checkpoint, classes,
+                                          self.class_map, self.source_classes)
         except InputError:  # a local file that is corrupt or unsafe
             raise
         except Exception as e:  # download, file or format problems
@@ -135,6 +140,9 @@ class CocoTransplantHook(Hook):
                 f'{type(e).__name__}: {reason}); training from the '
                 'configured initialisation instead')
             return
+        modules = sorted({key.split('.')[0] for key in new})
+        fresh = f'; {len(new)} tensors new to this model, trained from ' \
+            f'scratch: {", ".join(modules)}' if new else ''
         runner.logger.info(
             f'initialised {n} tensors from {self.checkpoint}; classifier '
-            f'rows {self.class_map} transplanted')
+            f'rows {self.class_map} transplanted{fresh}')
