@@ -7,13 +7,17 @@ with --profile the aten ops and syncing ops (.item(), nonzero, unique,
 device-to-host copies) of one loss forward + backward, the CUDA driver's
 synchronisations per step and a profiler table; with --ceiling the same
 batch through the backbone alone (forward + backward), the practical limit;
-with --data-only the input pipeline alone against what the model consumes.
+with --data-only the input pipeline alone against what the model consumes;
+with --ball-head-cost the same model without its ball head, and the
+ratio (what the head adds to a step).
 
 Examples:
     python tools/analysis_tools/benchmark.py configs/detr_r50_field.py --compare-stock
     python tools/analysis_tools/benchmark.py configs/detr_r50_field_demo.py \\
         --input-size 320x192 --batch-size 16 --workers 0 \\
         --profile --compare-stock --ceiling
+    python tools/analysis_tools/benchmark.py tests/configs/detr_demo_small.py \\
+        --input-size 320x192 --batch-size 4 --workers 0 --ball-head-cost
 """
 import argparse
 import json
@@ -28,7 +32,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Benchmark training speed.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 7)[7])
+        epilog='Examples:' + __doc__.split('Examples:', 1)[1])
     parser.add_argument('config')
     parser.add_argument(
         '--train-dir',
@@ -79,6 +83,11 @@ def parse_args(argv=None):
         help='also time the backbone alone, forward + '
         'backward, on the same batch')
     parser.add_argument(
+        '--ball-head-cost',
+        action='store_true',
+        help='also time the model without its ball head '
+        '(model.ball_head=None), alternating rounds')
+    parser.add_argument(
         '--data-only',
         action='store_true',
         help='also time the input pipeline alone')
@@ -99,7 +108,9 @@ def print_table(res: dict, title: str) -> None:
     if profiled:
         cols += f'{"aten ops":>10}{"sync ops":>10}{"CUDA syncs":>11}'
     print(cols)
-    rows = [n for n in ('field_detr', 'stock_mmdet') if n in res]
+    rows = [
+        n for n in ('field_detr', 'no_ball_head', 'stock_mmdet') if n in res
+    ]
     for name in rows:
         r = res[name]
         line = (f'{name:16}{r["step_s"]:9.3f}{100 * r["data_share"]:7.1f}%'
@@ -121,6 +132,9 @@ def print_table(res: dict, title: str) -> None:
             print(f'aten ops field_detr / stock: '
                   f'{f["aten_ops"] / s["aten_ops"]:.3f}; sync ops '
                   f'{f["sync_ops"]} vs {s["sync_ops"]}')
+    if 'ratio_ball_head' in res:
+        print(f'step time with / without the ball head: '
+              f'{res["ratio_ball_head"]:.3f}')
     if 'ratio_ceiling' in res:
         print(f'field_detr speed / backbone-only ceiling: '
               f'{res["ratio_ceiling"]:.3f}')
@@ -145,7 +159,8 @@ def main(argv=None):
         args.compare_stock,
         amp=amp,
         profile=args.profile,
-        ceiling=args.ceiling)
+        ceiling=args.ceiling,
+        ball_head_cost=args.ball_head_cost)
     if args.profile:
         print(res['profile_table'])
     print_table(

@@ -307,18 +307,28 @@ def benchmark(cfg: Config,
               rounds: int = 2,
               amp: Optional[bool] = None,
               profile: bool = False,
-              ceiling: bool = False) -> dict:
+              ceiling: bool = False,
+              ball_head_cost: bool = False) -> dict:
     """Time the config (and, with ``compare_stock``, MMDetection's stock DETR
     at the same size, batch, workers and precision), in ``rounds``
     alternating rounds of ``iters // rounds`` iterations each so that
     machine noise hits both alike. With ``profile``, count ops and syncs
     (``count_ops``, ``count_cuda_syncs``) and keep a profiler table of the
     config's step; with ``ceiling``, time the backbone alone on the same
-    batch. Returns the figures."""
+    batch; with ``ball_head_cost``, also the same model without its ball
+    head (``model.ball_head=None``). Returns the figures."""
     work_dir = tempfile.mkdtemp(prefix='field_detr_bench_')
     ours = prepare(cfg, train_dir, size, batch_size, workers,
                    osp.join(work_dir, 'field'), amp)
     benches = [TrainBench(ours, 'field_detr')]
+    if ball_head_cost and cfg.model.get('ball_head'):
+        without = copy.deepcopy(cfg)
+        without.model.ball_head = None
+        benches.append(
+            TrainBench(
+                prepare(without, train_dir, size, batch_size, workers,
+                        osp.join(work_dir, 'no_ball_head'), amp),
+                'no_ball_head'))
     if compare_stock:
         data_root = ours.train_dataloader.dataset.data_root
         stock = prepare(
@@ -357,6 +367,10 @@ def benchmark(cfg: Config,
         results['ratio_ceiling'] = (
             results['backbone_ceiling']['step_s'] /
             results['field_detr']['step_s'])
+    if 'no_ball_head' in results:
+        results['ratio_ball_head'] = (
+            results['field_detr']['step_s'] /
+            results['no_ball_head']['step_s'])
     if compare_stock:
         results['ratio_step'] = (
             results['field_detr']['step_s'] / results['stock_mmdet']['step_s'])
