@@ -15,6 +15,8 @@ model = dict(
         out_indices=(2, ),
         init_cfg=None),
     neck=dict(in_channels=[256]),
+    # the ball head reads the first two stages (strides 4 and 8)
+    ball_head=dict(in_indices=(0, 1), in_channels=(64, 128)),
     encoder=dict(
         num_layers=2, layer_cfg=dict(ffn_cfg=dict(feedforward_channels=512))),
     decoder=dict(
@@ -23,6 +25,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='BallCopyPaste', prob=0.5),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
     dict(
