@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from field_detr.models import BallHeatmapHead
+from helpers.models import model_cfg
 from helpers.runs import ROOT, TINY_CONFIG
 
 register_all_modules()
@@ -124,13 +125,6 @@ def test_head_learns_a_ball_on_its_own():
     best = result.bboxes[result.scores.argmax()]
     centre = (best[:2] + best[2:]) / 2
     assert torch.dist(centre, torch.tensor([104., 44.])) <= 2
-
-
-def model_cfg(path, **changes):
-    cfg = copy.deepcopy(Config.fromfile(path).model)
-    cfg.backbone.init_cfg = None
-    cfg.update(changes)
-    return cfg
 
 
 def samples_batch(seed, n=2, size=(96, 128)):

@@ -6,27 +6,18 @@ import copy
 import pytest
 import torch
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from mmengine.structures import InstanceData
 from torch import nn
 
 from field_detr.models import SDPAMultiheadAttention
+from helpers.models import batch, model_cfg
 from helpers.runs import DEMO_CONFIG, ROOT, TINY_CONFIG
 
 register_all_modules()  # mmdet's default scope, as the Runner sets it
 
 MAIN_CONFIG = f'{ROOT}/configs/detr_r50_field.py'
-
-
-def model_cfg(path, **changes):
-    cfg = Config.fromfile(path)
-    model = copy.deepcopy(cfg.model)
-    model.backbone.init_cfg = None
-    model.update(changes)
-    return model
 
 
 def stock_cfg(cfg):
@@ -46,28 +37,6 @@ def no_dropout(cfg):
                 layer[attn].dropout = 0.0
         layer.ffn_cfg.ffn_drop = 0.0
     return cfg
-
-
-def batch(seed, n=2, size=(96, 128)):
-    g = torch.Generator().manual_seed(seed)
-    h, w = size
-    inputs = torch.randn(n, 3, h, w, generator=g)
-    samples = []
-    for i in range(n):
-        s = DetDataSample(
-            metainfo=dict(
-                img_shape=(h - 8 * i, w),
-                batch_input_shape=(h, w),
-                pad_shape=(h, w),
-                scale_factor=(1, 1),
-                ori_shape=(h - 8 * i, w)))
-        xy = torch.rand(3, 2, generator=g) * 40
-        s.gt_instances = InstanceData(
-            bboxes=torch.cat(
-                [xy, xy + 10 + torch.rand(3, 2, generator=g) * 30], 1),
-            labels=torch.tensor([0, 1, 0]))
-        samples.append(s)
-    return inputs, samples
 
 
 def test_main_config_builds_field_classes():
