@@ -29,8 +29,9 @@ from mmdet.models.utils import (get_local_maximum, get_topk_from_heatmap,
                                 transpose_and_gather_feat)
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.utils import InstanceList
+from mmdet.utils import InstanceList, reduce_mean
 from mmengine.config import ConfigDict
+from mmengine.dist import get_world_size
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
@@ -171,6 +172,12 @@ class BallHeatmapHead(CenterNetHead):
             [gt.labels for gt in batch_gt_instances], heatmap.shape,
             batch_img_metas[0]['batch_input_shape'])
         weight = targets['wh_offset_target_weight']
+        world_size = get_world_size()
+        if world_size > 1:
+            # the peaks of all processes: with DDP's mean of the gradients,
+            # the loss of the whole batch, as one process would compute it
+            peaks = reduce_mean(weight[:, 0].sum())
+            avg_factor = peaks.clamp(min=1 / world_size)
         # as CenterNetHead: the regressions' factor is twice the heatmap's
         # (two channels each). box_loss: L1Loss without its torch.any()
         # test of the weights, a host read (all-zero weights give 0 either
