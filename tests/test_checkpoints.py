@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 import torch
 
-from helpers.runs import SMALL_CONFIG, ckpt, run_tool, scalars, train
+from helpers.runs import SMALL_CONFIG, ckpt, run_tool_process, scalars, train
 
 
 def _load(path):
@@ -51,19 +51,21 @@ def test_best_model_is_the_best_validation_epoch(demo_run):
 
 
 def test_truncated_checkpoint_is_refused_with_its_name(demo_run, tmp_path):
+    """Also the command-line smoke test of train.py, test.py and
+    export_model.py: each a process, its exit status and one line."""
     bad = tmp_path / 'truncated.pth'
     data = open(ckpt(demo_run['work_dir'], 'latest_checkpoint.pth'),
                 'rb').read()
     bad.write_bytes(data[:len(data) // 2])
-    for proc in (run_tool(
+    for proc in (run_tool_process(
             'train.py',
             SMALL_CONFIG,
             '--work-dir',
             tmp_path / 'w',
             '--resume',
             bad,
-            check=False), run_tool('test.py', SMALL_CONFIG, bad, check=False),
-                 run_tool(
+            check=False), run_tool_process('test.py', SMALL_CONFIG, bad, check=False),
+                 run_tool_process(
                      'export_model.py',
                      '--checkpoint',
                      bad,

@@ -11,7 +11,7 @@ import torch
 from field_detr import InputError, LocalDetector
 from field_detr.runtime import resume_checkpoint
 from helpers.runs import (DEMO_CONFIG, FAULTS_ENV, ROOT, TINY_CONFIG, ckpt,
-                          fault_config, run_tool, tool_command, tool_env,
+                          fault_config, run_tool, run_tool_process, tool_command, tool_env,
                           train, train_args, train_stopped)
 
 
@@ -276,11 +276,11 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
         config=config,
         data=demo_data,
         options=['train_cfg.max_epochs=3'])
-    killed = run_tool('train.py', *args, check=False, env=env)
+    killed = run_tool_process('train.py', *args, check=False, env=env)
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert osp.exists(tmp_path / 'killed')
 
-    resumed = run_tool('train.py', *args, '--resume', env=env)
+    resumed = run_tool_process('train.py', *args, '--resume', env=env)
     log = resumed.stdout + resumed.stderr
     resumed_from = [line for line in log.splitlines() if '--resume: ' in line]
     assert len(resumed_from) == 1, log[-3000:]

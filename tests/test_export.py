@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.runs import DEMO_CONFIG, ROOT, SMALL_CONFIG, ckpt, run_tool
+from helpers.runs import ROOT, SMALL_CONFIG, ckpt, run_tool
 
 MAIN_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field.py')
 
@@ -253,30 +253,61 @@ def test_coco_head_transplant(coco_detr):
     assert torch.equal(pred2.labels, labels[order])
 
 
-def _train_with_transplant(checkpoint, data, tmp_path):
-    from helpers.runs import train
-    config = tmp_path / 'coco_start.py'
-    config.write_text(f'_base_ = {DEMO_CONFIG!r}\n'
-                      'custom_hooks = [dict(type="CocoTransplantHook", '
-                      f'checkpoint={checkpoint!r})]\n')
-    proc = train(
-        str(tmp_path / 'w'),
-        config=str(config),
-        data=data,
-        options=['train_cfg.max_epochs=1'],
-        env={'FIELD_DETR_COCO_START': '1'})
-    assert osp.isfile(ckpt(str(tmp_path / 'w'), 'latest_checkpoint.pth'))
-    return proc.stdout + proc.stderr
+class _Logger:
+    """What a hook tells ``runner.logger``, by level."""
+
+    def __init__(self):
+        self.lines = []
+
+    def info(self, msg):
+        self.lines.append(('info', msg))
+
+    def warning(self, msg):
+        self.lines.append(('warning', msg))
 
 
-def test_training_starts_from_the_transplanted_head(coco_detr, demo_data,
-                                                    tmp_path):
-    log = _train_with_transplant(coco_detr[1], demo_data, tmp_path)
-    assert f'from {coco_detr[1]}; classifier rows' in log
-    assert 'tensors new to this model, trained from scratch: ball_head' in log
+def _transplant_in_a_run(checkpoint, **cfg):
+    """Run ``CocoTransplantHook(checkpoint).before_train`` as MMEngine's
+    Runner does before the first step, on the main config's 2-class model;
+    return the model and what the hook logged."""
+    from unittest.mock import Mock
+
+    from mmengine.config import Config
+
+    from field_detr.hooks.coco_transplant_hook import CocoTransplantHook
+    runner = Mock()
+    runner.cfg = Config(cfg)
+    runner.model = _detr(2)
+    runner.train_dataloader.dataset.metainfo = dict(classes=('player', 'ball'))
+    runner.logger = _Logger()
+    CocoTransplantHook(checkpoint).before_train(runner)
+    return runner.model, runner.logger.lines
 
 
-def test_transplant_falls_back_when_unavailable(demo_data, tmp_path):
-    log = _train_with_transplant('/nonexistent/coco.pth', demo_data, tmp_path)
-    assert 'COCO-pretrained start unavailable (/nonexistent/coco.pth' in log
-    assert 'training from the configured initialisation instead' in log
+def test_training_starts_from_the_transplanted_head(coco_detr, monkeypatch):
+    monkeypatch.setenv('FIELD_DETR_COCO_START', '1')
+    coco_model, path = coco_detr
+    model, lines = _transplant_in_a_run(path)
+    assert len(lines) == 1 and lines[0][0] == 'info'
+    assert f'from {path}; classifier rows' in lines[0][1]
+    assert lines[0][1].endswith(
+        'tensors new to this model, trained from scratch: ball_head')
+    assert torch.equal(model.bbox_head.fc_reg.weight,
+                       coco_model.bbox_head.fc_reg.weight)
+    # a resumed run or one with load_from keeps its own weights
+    for cfg in (dict(resume=True), dict(load_from='x.pth')):
+        model, lines = _transplant_in_a_run(path, **cfg)
+        assert not torch.equal(model.bbox_head.fc_reg.weight,
+                               coco_model.bbox_head.fc_reg.weight)
+        assert lines == [('info', 'COCO head transplant skipped: the run '
+                          'starts from a checkpoint')]
+
+
+def test_transplant_falls_back_when_unavailable(monkeypatch):
+    monkeypatch.setenv('FIELD_DETR_COCO_START', '1')
+    _, lines = _transplant_in_a_run('/nonexistent/coco.pth')
+    assert len(lines) == 1 and lines[0][0] == 'warning'
+    assert 'COCO-pretrained start unavailable (/nonexistent/coco.pth' \
+        in lines[0][1]
+    assert 'training from the configured initialisation instead' \
+        in lines[0][1]

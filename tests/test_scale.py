@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.runs import (DEMO_CONFIG, FAST_OPTIONS, ROOT, SMALL_CONFIG,
+from helpers.runs import (FAST_OPTIONS, ROOT, SMALL_CONFIG,
                           TOOL_ENV, ckpt, fault_config, run_tool, scalars,
                           tool_env, train, train_stopped)
 
@@ -166,7 +166,7 @@ def test_auto_scale_lr_uses_the_effective_batch(demo_data, tmp_path):
 
 def test_benchmark_prints_the_comparison(demo_data, tmp_path):
     out = tmp_path / 'bench.json'
-    proc = run_tool('analysis_tools/benchmark.py', DEMO_CONFIG, '--train-dir',
+    proc = run_tool('analysis_tools/benchmark.py', SMALL_CONFIG, '--train-dir',
                     demo_data['train'], '--input-size', '320x192', '--iters',
                     '2', '--warmup', '1', '--workers', '0', '--compare-stock',
                     '--data-only', '--json', out)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, ckpt, run_tool, scalars,
+from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, ckpt, run_tool, run_tool_process, scalars,
                           train)
 
 
@@ -115,7 +115,8 @@ def test_new_run_never_overwrites_an_old_one(demo_run):
 
 
 def test_resume_with_nothing_to_resume_says_so(tmp_path, demo_data):
-    proc = run_tool(
+    """A process, as the user runs it: exit status 2 and one line."""
+    proc = run_tool_process(
         'train.py',
         DEMO_CONFIG,
         '--work-dir',

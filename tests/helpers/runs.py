@@ -1,12 +1,24 @@
-"""Running the command-line tools as a user does, in subprocesses, and
-reading what they leave: shared by the end-to-end tests."""
+"""Running the command-line tools as a user does and reading what they
+leave: shared by the end-to-end tests.
+
+:func:`run_tool` calls a tool's ``main(argv)`` in the test process (the
+imports are paid once, not per run); :func:`run_tool_process` starts it as
+a process, for the tests whose subject is the process: its exit status
+when killed, several at once, torchrun, the CLI itself.
+"""
+import contextlib
 import glob
+import importlib.util
+import io
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
 import tempfile
+import time
+import traceback
+import warnings
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field_demo.py')
@@ -48,21 +60,124 @@ def tool_env(env=None) -> dict:
     return {**os.environ, **TOOL_ENV, **(env or {})}
 
 
-def run_tool(script, *args, check=True, timeout=1800, env=None):
-    """Run ``tools/<script>`` with this interpreter; return the result."""
-    cmd = tool_command(script, *args)
+def _check(result, check):
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f'{" ".join(map(str, result.args))} exited {result.returncode}\n'
+            f'--- stdout\n{result.stdout[-6000:]}\n'
+            f'--- stderr\n{result.stderr[-6000:]}')
+    return result
+
+
+def run_tool_process(script, *args, check=True, timeout=1800, env=None):
+    """Run ``tools/<script>`` in a new process with this interpreter;
+    return the ``subprocess.CompletedProcess``."""
     proc = subprocess.run(
-        cmd,
+        tool_command(script, *args),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
         env=tool_env(env))
-    if check and proc.returncode != 0:
-        raise AssertionError(f'{" ".join(cmd)} exited {proc.returncode}\n'
-                             f'--- stdout\n{proc.stdout[-6000:]}\n'
-                             f'--- stderr\n{proc.stderr[-6000:]}')
-    return proc
+    return _check(proc, check)
+
+
+_TOOLS = {}
+# Python's warning filters as a new process has them (pytest replaces them
+# while a test runs)
+_PROCESS_FILTERS = list(warnings.filters)
+
+
+def tool_main(script):
+    """``tools/<script>``'s ``main``, its module loaded once."""
+    if script not in _TOOLS:
+        name = 'tools_' + script[:-3].replace('/', '_')
+        spec = importlib.util.spec_from_file_location(
+            name, osp.join(ROOT, 'tools', script))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[script] = module
+    return _TOOLS[script].main
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(
+        warnings.formatwarning(message, category, filename, lineno, line))
+
+
+@contextlib.contextmanager
+def _tool_process_state(env):
+    """What a new process gives a tool: ``tool_env(env)``'s variables
+    (``PYTHONPATH`` entries importable), Python's default warning filters
+    (each warning printed to stderr, as if never seen), torch's
+    non-deterministic default and a logger of its own for what it says
+    before MMEngine's Runner makes one; all restored afterwards."""
+    import mlflow
+    import torch
+    from mmengine.logging import MMLogger
+    variables = {**TOOL_ENV, **(env or {})}
+    saved_env = {k: os.environ.get(k) for k in variables}
+    saved_path = list(sys.path)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    os.environ.update(variables)
+    if 'PYTHONPATH' in variables:
+        sys.path[:0] = variables['PYTHONPATH'].split(os.pathsep)
+    try:
+        with warnings.catch_warnings():
+            warnings.filters[:] = _PROCESS_FILTERS
+            warnings.showwarning = _show_warning
+            MMLogger.get_instance(f'tool_{time.time_ns()}')
+            yield
+    finally:
+        while mlflow.active_run() is not None:  # as mlflow's atexit does
+            mlflow.end_run()
+        torch.use_deterministic_algorithms(deterministic)
+        sys.path[:] = saved_path
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _unique_experiment(script, args):
+    """``args`` with a unique ``experiment_name`` for a tool that builds a
+    Runner: MMEngine keys its logger, message hub and visualizer by the
+    experiment name, which is the config's name and a timestamp to the
+    second, so two runs in one process and second would share them."""
+    if script not in ('train.py', 'test.py'):
+        return args
+    name = f'experiment_name={script[:-3]}_{time.time_ns()}'
+    if '--cfg-options' not in args:
+        return [*args, '--cfg-options', name]
+    at = args.index('--cfg-options') + 1
+    return [*args[:at], name, *args[at:]]
+
+
+def run_tool(script, *args, check=True, env=None):
+    """Run ``tools/<script>``'s ``main(argv)`` in this process, as
+    ``run_tool_process`` runs it in a new one: same environment, console
+    output captured, the exit status from ``SystemExit`` (1 and the
+    traceback on stderr for an uncaught exception). Returns a
+    ``subprocess.CompletedProcess``."""
+    args = [str(a) for a in args]
+    argv = _unique_experiment(script, args)
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            _tool_process_state(env):
+        try:
+            tool_main(script)(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (e.code is not None)
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    result = subprocess.CompletedProcess(
+        tool_command(script, *args), code, out.getvalue(), err.getvalue())
+    return _check(result, check)
 
 
 # tests/helpers/fault_injection.py's hooks, importable by the tools
