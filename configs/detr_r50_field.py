@@ -152,7 +152,10 @@ test_evaluator = val_evaluator
 # latest_checkpoint.pth (full) every epoch, best_model.pth by validation mAP.
 # Validation metrics are logged at the iteration they were computed, on the
 # same x-axis as the training scalars.
+# `lr` is the transformer's learning rate (optimizer.lr), `backbone_lr` the
+# backbone's (MMEngine's RuntimeInfoHook logs the first param group's).
 default_hooks = dict(
+    runtime_info=dict(type='FieldRuntimeInfoHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     # a few validation images with predicted boxes (TensorBoard, MLflow)
     visualization=dict(

@@ -20,7 +20,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory):
     """A small generated dataset: 6 training and 4 validation images."""
-    from field_detr.demo_data import make_demo_dataset
+    from field_detr.utils.demo_data import make_demo_dataset
     root = tmp_path_factory.mktemp('data')
     train_dir, val_dir = make_demo_dataset(
         str(root), splits=(('train', 6, 0), ('val', 4, 1)))
@@ -50,7 +50,7 @@ def learned(tmp_path_factory):
     """Overfit 4 generated images with the small DETR (about 4 minutes),
     then run tools/test.py on them. Shared by the learning, sliced-inference
     and supervision (annotator, ByteTrack) tests."""
-    from field_detr.demo_data import write_split
+    from field_detr.utils.demo_data import write_split
     root = tmp_path_factory.mktemp('sanity')
     split = str(root / 'pitch')
     # demo_data.split_layouts(**layout) gives the scenes back (for clips)

@@ -9,9 +9,9 @@ import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from field_detr.ball_metrics import SIZE_BINS, ball_localisation
-from field_detr.demo_data import write_split
-from field_detr.metric import FieldCocoMetric
+from field_detr.evaluation.ball_metrics import SIZE_BINS, ball_localisation
+from field_detr.evaluation.metric import FieldCocoMetric
+from field_detr.utils.demo_data import write_split
 
 CLASSES = ('player', 'ball')
 

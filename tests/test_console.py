@@ -1,5 +1,5 @@
-"""The demo's short console (field_detr.console) on real MMEngine lines."""
-from field_detr.console import filter_lines
+"""The demo's short console (field_detr.utils.console) on real MMEngine lines."""
+from field_detr.utils.console import filter_lines
 
 LOG = """\
 11/27 15:07:10 - mmengine - INFO - 

@@ -11,8 +11,9 @@ import torch
 from field_detr import InputError, LocalDetector
 from field_detr.runtime import resume_checkpoint
 from helpers.runs import (DEMO_CONFIG, FAULTS_ENV, ROOT, TINY_CONFIG, ckpt,
-                          fault_config, run_tool, run_tool_process, tool_command, tool_env,
-                          train, train_args, train_stopped)
+                          fault_config, run_tool, run_tool_process,
+                          tool_command, tool_env, train, train_args,
+                          train_stopped)
 
 
 class RunsACommand:

@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 from PIL import Image
 
-from field_detr.data_validation import load_coco_split
+from field_detr.datasets.validation import load_coco_split
 from field_detr.errors import InputError
 
 

@@ -6,7 +6,7 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from field_detr.demo_data import draw_clip, split_layouts, write_split
+from field_detr.utils.demo_data import draw_clip, split_layouts, write_split
 
 
 def test_clip_starts_from_the_split_image_and_moves_as_asked(tmp_path):

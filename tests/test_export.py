@@ -132,7 +132,7 @@ def test_onnx_matches_pytorch(exported):
 
 
 def test_infer_on_a_video_writes_an_annotated_video(exported, tmp_path):
-    from field_detr.demo_data import draw_scene, sample_scene
+    from field_detr.utils.demo_data import draw_scene, sample_scene
     rng = np.random.default_rng(3)
     scene = sample_scene(rng, (640, 384))
     video = str(tmp_path / 'clip.mp4')
@@ -224,7 +224,7 @@ def test_coco_head_transplant(coco_detr):
         if 'fc_cls' not in key and key not in new:
             assert torch.equal(dst[key], src[key]), key
 
-    from field_detr.demo_data import draw_scene
+    from field_detr.utils.demo_data import draw_scene
     img, _ = draw_scene(np.random.default_rng(1))
     x = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1).float()
     x = ((x - torch.tensor([123.675, 116.28, 103.53])[:, None, None]) /

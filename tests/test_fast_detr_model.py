@@ -151,13 +151,13 @@ def test_grouped_optimiser_trains_like_stock():
 
 
 def test_field_detr_loss_dispatches_fewer_ops_and_no_syncs():
-    """What benchmark.py --profile counts, on the CPU: the ops that would
-    make the host wait for a GPU (.item(), nonzero, unique, ...) and all
+    """What bench_train_step.py --profile counts, on the CPU: the ops that
+    would make the host wait for a GPU (.item(), nonzero, unique, ...) and all
     aten ops of one loss forward + backward, batch 8; the ball head's
     loss adds no sync either."""
     from mmengine.optim import OptimWrapper
 
-    from field_detr.benchmark import count_ops
+    from field_detr.utils.benchmark import count_ops
 
     cfg = model_cfg(MAIN_CONFIG, ball_head=None)
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ from helpers.runs import scalars
 pytestmark = pytest.mark.slow
 
 # The ball head on held-out frames, recall and precision at 5 px. Measured
-# with this model, split and budget (tools/analysis_tools/ball_bench.py,
+# with this model, split and budget (tools/analysis_tools/eval_ball_head.py,
 # held-out seeds 1007 and 2007): recall 0.789 / 0.810, precision 1.000 /
 # 0.944. A model without the head finds no ball (0.000).
 BALL_RECALL = 0.65
@@ -117,7 +117,7 @@ def held_out(learned, tmp_path_factory):
     without a ball; with the learned model's ball detections on each
     (LocalDetector, its default threshold 0.5)."""
     from field_detr import LocalDetector
-    from field_detr.demo_data import write_split
+    from field_detr.utils.demo_data import write_split
     split = str(tmp_path_factory.mktemp('held_out'))
     coco = write_split(
         split,
@@ -140,7 +140,7 @@ def held_out(learned, tmp_path_factory):
 def test_ball_found_on_held_out_frames(held_out):
     """The ball head finds the ball on frames it never saw, within 5 px of
     its centre, with few false balls (measured: see BALL_RECALL)."""
-    from field_detr.ball_metrics import ball_localisation
+    from field_detr.evaluation.ball_metrics import ball_localisation
     scores = ball_localisation(held_out, distances=(5, 10))
     assert scores['ball_count'] >= 18  # the frames do hold balls
     assert scores['ball_recall_5px'] >= BALL_RECALL, scores

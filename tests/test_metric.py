@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from field_detr.demo_data import write_split
-from field_detr.metric import FieldCocoMetric
+from field_detr.evaluation.metric import FieldCocoMetric
+from field_detr.utils.demo_data import write_split
 
 
 def _samples(coco, classes=('player', 'ball'), shift=0.0, swap=False):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.runs import (FAST_OPTIONS, ROOT, SMALL_CONFIG,
-                          TOOL_ENV, ckpt, fault_config, run_tool, scalars,
-                          tool_env, train, train_stopped)
+from helpers.runs import (FAST_OPTIONS, ROOT, SMALL_CONFIG, TOOL_ENV, ckpt,
+                          fault_config, run_tool, scalars, tool_env, train,
+                          train_stopped)
 
 
 def _free_port():
@@ -166,10 +166,10 @@ def test_auto_scale_lr_uses_the_effective_batch(demo_data, tmp_path):
 
 def test_benchmark_prints_the_comparison(demo_data, tmp_path):
     out = tmp_path / 'bench.json'
-    proc = run_tool('analysis_tools/benchmark.py', SMALL_CONFIG, '--train-dir',
-                    demo_data['train'], '--input-size', '320x192', '--iters',
-                    '2', '--warmup', '1', '--workers', '0', '--compare-stock',
-                    '--data-only', '--json', out)
+    proc = run_tool('analysis_tools/bench_train_step.py', SMALL_CONFIG,
+                    '--train-dir', demo_data['train'], '--input-size',
+                    '320x192', '--iters', '2', '--warmup', '1', '--workers',
+                    '0', '--compare-stock', '--data-only', '--json', out)
     assert 'step time field_detr / stock:' in proc.stdout
     assert 'input pipeline alone:' in proc.stdout
     res = json.loads(out.read_text())
@@ -182,7 +182,7 @@ def test_benchmark_prints_the_comparison(demo_data, tmp_path):
 
 
 def test_eval_backends_agree(tmp_path):
-    proc = run_tool('analysis_tools/eval_speed.py', '--images', '60',
+    proc = run_tool('analysis_tools/bench_coco_eval.py', '--images', '60',
                     '--repeats', '1')
     line = [s for s in proc.stdout.splitlines() if 'speed-up' in s][0]
     stats_diff = float(line.split('stats ')[1].split(',')[0])
@@ -191,8 +191,8 @@ def test_eval_backends_agree(tmp_path):
 
 
 def test_metric_with_faster_coco_eval_matches(tmp_path):
-    from field_detr.demo_data import write_split
-    from field_detr.metric import FieldCocoMetric
+    from field_detr.evaluation.metric import FieldCocoMetric
+    from field_detr.utils.demo_data import write_split
     coco = write_split(str(tmp_path / 's'), 6, seed=4)
     ann_file = str(tmp_path / 's' / 'annotations' / 'annotations.json')
     rng = np.random.default_rng(0)

@@ -119,7 +119,7 @@ def test_players_cut_by_tile_borders_are_kept(detector, frames, learned):
     import torch
     from mmdet.structures.bbox import bbox_overlaps
 
-    from field_detr.slicing import tile_windows
+    from field_detr.inference.slicing import tile_windows
     with open(osp.join(learned['split'], 'annotations',
                        'annotations.json')) as f:
         coco = json.load(f)

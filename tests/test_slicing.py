@@ -1,11 +1,11 @@
-"""Tiles and box merging of sliced inference (field_detr.slicing), on
+"""Tiles and box merging of sliced inference (field_detr.inference.slicing), on
 hand-made detections. The real model's sliced inference is tested in
 test_learning.py, with the model that test trains."""
 import numpy as np
 import pytest
 
-from field_detr.slicing import (merge_views, parse_tile, slicing_settings,
-                                tile_windows)
+from field_detr.inference.slicing import (merge_views, parse_tile,
+                                          slicing_settings, tile_windows)
 
 
 @pytest.mark.parametrize('size,tile', [((1280, 768), (640, 384)),

@@ -83,7 +83,7 @@ def test_bytetrack_keeps_each_players_id(detector, learned):
     memorised 4 images; it does not find players much further away). The
     same player keeps one tracker id from frame to frame; players that
     never overlap have different ids; most players are followed through."""
-    from field_detr.demo_data import draw_clip, split_layouts
+    from field_detr.utils.demo_data import draw_clip, split_layouts
     followed = players = 0
     for k, (pitch, scene) in enumerate(split_layouts(**learned['layout'])):
         frames = draw_clip(

@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, ckpt, run_tool, run_tool_process, scalars,
-                          train)
+from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, ckpt, run_tool,
+                          run_tool_process, scalars, train)
 
 
 def test_demo_training_trains_validates_and_checkpoints(demo_run):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from mmdet.structures.bbox import HorizontalBoxes
 
-from field_detr.transforms import BallCentredCrop
+from field_detr.datasets.transforms import BallCentredCrop
 
 BALL = 1
 
@@ -59,8 +59,8 @@ def test_probability_and_frames_without_a_ball():
 
 
 def test_copies_of_the_ball_are_pasted_where_there_is_no_box():
-    from field_detr.demo_data import draw_scene
-    from field_detr.transforms import BallCopyPaste
+    from field_detr.datasets.transforms import BallCopyPaste
+    from field_detr.utils.demo_data import draw_scene
     img, objects = draw_scene(
         np.random.default_rng(0),
         scene=dict(

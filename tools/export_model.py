@@ -2,24 +2,26 @@
 """Export a training checkpoint to one self-describing inference file
 (weights without optimizer state, model config, class names, normalisation,
 test pipeline, checksum), and optionally to ONNX.
-
-Examples:
-    python tools/export_model.py --checkpoint work_dirs/x/checkpoints/best_model.pth \\
-        --output models/detr_trained.pth
-    python tools/export_model.py --checkpoint C --output O --fp16 --onnx models/detr.onnx
 """
 import argparse
 import os.path as osp
 
 from field_detr import runtime
-from field_detr.export import export_model
+from field_detr.inference.export import export_model
+
+# the examples of --help
+EPILOG = r'''Examples:
+    python tools/export_model.py --checkpoint work_dirs/x/checkpoints/best_model.pth \
+        --output models/detr_trained.pth
+    python tools/export_model.py --checkpoint C --output O --fp16 --onnx models/detr.onnx
+'''
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Export a checkpoint for inference.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 4)[4])
+        epilog=EPILOG)
     parser.add_argument(
         '--checkpoint',
         required=True,
@@ -58,7 +60,7 @@ def main(argv=None):
           f'({exported["dtype"]}, {size_mb:.1f} MiB, classes '
           f'{exported["classes"]}, sha256 {exported["sha256"][:12]})')
     if args.onnx:
-        from field_detr.onnx_export import export_onnx
+        from field_detr.inference.onnx_export import export_onnx
         w, h = (int(v) for v in args.onnx_size.lower().split('x'))
         report = export_onnx(args.output, args.onnx, (w, h))
         print(f'ONNX written to {args.onnx} ({report["size_mb"]:.1f} MiB); '

@@ -68,11 +68,11 @@ stamp "generating $IMAGES synthetic 1333x800 training images"
 [[ -d $DATA/train ]] || "$PY" tools/make_demo_data.py --out "$DATA" \
     --train "$IMAGES" --val 2 --size 1333x800 > /dev/null || exit 1
 
-bench() {  # name, time limit (s), benchmark.py arguments
+bench() {  # name, time limit (s), bench_train_step.py arguments
     local name=$1 limit=$2; shift 2
     stamp "benchmark: $name"
     limit=$(( limit * SLOW ))
-    timeout "$limit" "$PY" tools/analysis_tools/benchmark.py \
+    timeout "$limit" "$PY" tools/analysis_tools/bench_train_step.py \
         configs/detr_r50_field.py --train-dir "$DATA/train" \
         --iters "$ITERS" --warmup "$WARMUP" --workers "$WORKERS" \
         --json "$RESULTS/$name.json" "$@" >"$RESULTS/$name.log" \

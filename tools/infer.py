@@ -4,11 +4,6 @@
 Writes annotated copies (images keep their names; a video becomes
 <name>_det.mp4) and one COCO-style detections.json to --out-dir, and prints
 the throughput.
-
-Examples:
-    python tools/infer.py models/detr_trained.pth match.mp4 --out-dir out/
-    python tools/infer.py models/detr_trained.pth frames/ img1.jpg --threshold 0.3
-    python tools/infer.py models/detr_trained.pth match_4k.mp4 --slice 1280x720 --overlap 0.2
 """
 import argparse
 import json
@@ -21,18 +16,26 @@ from tqdm import tqdm
 
 from field_detr import runtime
 from field_detr.errors import InputError
-from field_detr.inference import LocalDetector, coco_records, draw_detections
-from field_detr.slicing import parse_tile, slicing_settings
+from field_detr.inference.detector import (LocalDetector, coco_records,
+                                           draw_detections)
+from field_detr.inference.slicing import parse_tile, slicing_settings
 
 IMAGE_EXT = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 VIDEO_EXT = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
+
+# the examples of --help
+EPILOG = r'''Examples:
+    python tools/infer.py models/detr_trained.pth match.mp4 --out-dir out/
+    python tools/infer.py models/detr_trained.pth frames/ img1.jpg --threshold 0.3
+    python tools/infer.py models/detr_trained.pth match_4k.mp4 --slice 1280x720 --overlap 0.2
+'''
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Run a trained model on images and videos.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 6)[6])
+        epilog=EPILOG)
     parser.add_argument('model', help='exported model or training checkpoint')
     parser.add_argument(
         'inputs',

@@ -25,7 +25,7 @@ mkdir -p "$WORK_DIR"
 echo "[demo] training $CONFIG into $WORK_DIR"
 start=$(date +%s)
 "$PY" -u tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@" 2>&1 \
-    | tee "$WORK_DIR/train_console.log" | "$PY" -u -m field_detr.console
+    | tee "$WORK_DIR/train_console.log" | "$PY" -u -m field_detr.utils.console
 echo "[demo] training took $(( $(date +%s) - start )) s"
 
 if grep -q 'COCO-pretrained start unavailable' "$WORK_DIR/train_console.log"; then

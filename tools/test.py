@@ -2,11 +2,6 @@
 """Evaluate a checkpoint: COCO box mAP, mAP@0.5 and mAP@0.75, overall and
 per class, then the ball: AP by size bin and recall / precision / F1 by
 centre distance.
-
-Examples:
-    python tools/test.py configs/detr_r50_field.py work_dirs/detr_r50_field/checkpoints/best_model.pth
-    python tools/test.py CONFIG CKPT --test-dir datasets/test --out results.json
-    python tools/test.py CONFIG CKPT --out-metrics metrics.json
 """
 import argparse
 import os
@@ -17,16 +12,23 @@ import tempfile
 from mmengine.runner import Runner
 
 from field_detr import runtime
-from field_detr.ball_metrics import format_ball_report
-from field_detr.checkpoint_file import verify_checkpoint_file
-from field_detr.metric import format_report, write_metrics
+from field_detr.checkpoint.files import verify_checkpoint_file
+from field_detr.evaluation.ball_metrics import format_ball_report
+from field_detr.evaluation.metric import format_report, write_metrics
+
+# the examples of --help
+EPILOG = r'''Examples:
+    python tools/test.py configs/detr_r50_field.py work_dirs/detr_r50_field/checkpoints/best_model.pth
+    python tools/test.py CONFIG CKPT --test-dir datasets/test --out results.json
+    python tools/test.py CONFIG CKPT --out-metrics metrics.json
+'''
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Evaluate a checkpoint with COCO mAP.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 3)[3])
+        epilog=EPILOG)
     parser.add_argument(
         'config', help='config file the model was trained '
         'with')

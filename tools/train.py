@@ -1,14 +1,5 @@
 #!/usr/bin/env python
-"""Train a field_detr config with MMEngine's Runner.
-
-Examples:
-    python tools/train.py configs/detr_r50_field.py
-    python tools/train.py configs/detr_r50_field_demo.py --work-dir work_dirs/demo
-    python tools/train.py configs/detr_r50_field.py --resume            # newest checkpoint
-    python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/checkpoints/checkpoint_epoch_10.pth
-    python tools/train.py configs/detr_r50_field.py --ema --early-stop 3
-    bash tools/dist_train.sh configs/detr_r50_field.py 4 --auto-scale-lr   # torchrun, 4 GPUs
-"""
+"""Train a field_detr config with MMEngine's Runner."""
 import argparse
 
 import torch
@@ -17,12 +8,22 @@ from mmengine.runner import Runner
 from field_detr import runtime
 from field_detr.errors import TrainingStopped
 
+# the examples of --help
+EPILOG = r'''Examples:
+    python tools/train.py configs/detr_r50_field.py
+    python tools/train.py configs/detr_r50_field_demo.py --work-dir work_dirs/demo
+    python tools/train.py configs/detr_r50_field.py --resume            # newest checkpoint
+    python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/checkpoints/checkpoint_epoch_10.pth
+    python tools/train.py configs/detr_r50_field.py --ema --early-stop 3
+    bash tools/dist_train.sh configs/detr_r50_field.py 4 --auto-scale-lr   # torchrun, 4 GPUs
+'''
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train DETR on a player/ball COCO dataset.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 2)[2])
+        epilog=EPILOG)
     parser.add_argument('config', help='training config file')
     parser.add_argument(
         '--train-dir',

@@ -4,7 +4,7 @@
 # batch, 1000 iterations) on a CPU in about four minutes. Its ball head is
 # wider (64 channels) and sees 2-4 copies of the ball in every image: with
 # the 3 balls of 4 images it learns what a ball looks like, measured on
-# frames it never saw (tools/analysis_tools/ball_bench.py). The dataset,
+# frames it never saw (tools/analysis_tools/eval_ball_head.py). The dataset,
 # the DETR head, the Hungarian assigner and the losses are the demo
 # config's, and so the main config's.
 _base_ = './detr_demo_small.py'

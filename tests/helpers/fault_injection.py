@@ -54,7 +54,7 @@ class KillAtHook(Hook):
             self._kill_in_upload(name)
 
     def _kill_in_write(self, name: str, nth: str = '1') -> None:
-        from field_detr.hooks import checkpoint_layout_hook as layout
+        from field_detr.checkpoint import hook as layout
         original = layout.fsync_replace
 
         def fsync_replace(tmp_path, final_path):
@@ -69,7 +69,7 @@ class KillAtHook(Hook):
         layout.fsync_replace = fsync_replace
 
     def _kill_in_upload(self, name: str) -> None:
-        from field_detr.visualization import FieldMLflowVisBackend
+        from field_detr.tracking import FieldMLflowVisBackend
         original = FieldMLflowVisBackend.log_artifact
         hook = self
 

@@ -141,17 +141,20 @@ def _tool_process_state(env):
 
 
 def _unique_experiment(script, args):
-    """``args`` with a unique ``experiment_name`` for a tool that builds a
-    Runner: MMEngine keys its logger, message hub and visualizer by the
-    experiment name, which is the config's name and a timestamp to the
-    second, so two runs in one process and second would share them."""
+    """``args`` with a unique experiment and visualizer name for a tool
+    that builds a Runner. MMEngine keys its logger and message hub by the
+    experiment name (the config's name and a timestamp to the second) and
+    the visualizer by its name (``'visualizer'`` in MMDetection's configs):
+    a second run in the same process would get the first one's, and write
+    its scalars into the first run's folder."""
     if script not in ('train.py', 'test.py'):
         return args
-    name = f'experiment_name={script[:-3]}_{time.time_ns()}'
+    name = f'{script[:-3]}_{time.time_ns()}'
+    names = [f'experiment_name={name}', f'visualizer.name={name}']
     if '--cfg-options' not in args:
-        return [*args, '--cfg-options', name]
+        return [*args, '--cfg-options', *names]
     at = args.index('--cfg-options') + 1
-    return [*args[:at], name, *args[at:]]
+    return [*args[:at], *names, *args[at:]]
 
 
 def run_tool(script, *args, check=True, env=None):

@@ -4,24 +4,26 @@ MMEngine JSON logs (<work_dir>/<timestamp>/vis_data/scalars.json).
 
 Keys may be MMEngine's names (loss, lr, coco/bbox_mAP, loss_bbox) or the
 tracking names (train_loss, learning_rate, val_map, val_ap_player).
-
-Examples:
-    python tools/analysis_tools/analyze_logs.py plot_curve work_dirs/x/*/vis_data/scalars.json \\
-        --keys train_loss val_map learning_rate --out curves.png
-    python tools/analysis_tools/analyze_logs.py cal_train_time work_dirs/x/*/vis_data/scalars.json
 """
 import argparse
 import json
 import sys
 
-from field_detr.analysis import plot_curves, train_time
+from field_detr.utils.analysis import plot_curves, train_time
+
+# the examples of --help
+EPILOG = r'''Examples:
+    python tools/analysis_tools/analyze_logs.py plot_curve work_dirs/x/*/vis_data/scalars.json \
+        --keys train_loss val_map learning_rate --out curves.png
+    python tools/analysis_tools/analyze_logs.py cal_train_time work_dirs/x/*/vis_data/scalars.json
+'''
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Analyse field_detr training logs.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 5)[5])
+        epilog=EPILOG)
     sub = parser.add_subparsers(dest='task', required=True)
     plot = sub.add_parser('plot_curve', help='plot curves to a PNG')
     plot.add_argument('logs', nargs='+', help='scalars.json logs')

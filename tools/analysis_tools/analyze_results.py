@@ -1,11 +1,6 @@
 #!/usr/bin/env python
 """Per-class precision-recall curves and a confusion matrix (PNG, with the
 numbers as JSON beside them) from a tools/test.py --out results file.
-
-Example:
-    python tools/test.py CONFIG CKPT --out results.json
-    python tools/analysis_tools/analyze_results.py results.json \\
-        datasets/val/annotations/annotations.json --out-dir work_dirs/analysis
 """
 import argparse
 import json
@@ -13,15 +8,22 @@ import os
 import os.path as osp
 
 from field_detr import runtime
-from field_detr.analysis import (confusion_matrix, plot_confusion_matrix,
-                                 plot_pr_curves, pr_curves)
+from field_detr.utils.analysis import (confusion_matrix, plot_confusion_matrix,
+                                       plot_pr_curves, pr_curves)
+
+# the examples of --help
+EPILOG = r'''Example:
+    python tools/test.py CONFIG CKPT --out results.json
+    python tools/analysis_tools/analyze_results.py results.json \
+        datasets/val/annotations/annotations.json --out-dir work_dirs/analysis
+'''
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='PR curves and confusion matrix of detection results.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 3)[3])
+        epilog=EPILOG)
     parser.add_argument('results', help='COCO results JSON (test.py --out)')
     parser.add_argument('ann_file', help='the split\'s annotations.json')
     parser.add_argument('--out-dir', default='work_dirs/analysis')

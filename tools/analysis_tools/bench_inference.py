@@ -6,21 +6,26 @@ model's own test pipeline (the main config resizes to 1333x800 at most).
 With --ball-head-cost, a model with a ball head is also timed without it
 (the same weights, the DETR alone), in alternating runs, and the ratio is
 printed.
-
-Example:
-    python tools/analysis_tools/bench_inference.py models/detr_trained.pth \\
-        --sizes 640x384 1333x800 --runs 5
-    python tools/analysis_tools/bench_inference.py models/detr_trained.pth \\
-        --sizes 1333x750 --ball-head-cost --device cpu
 """
 import argparse
 import time
 
 import numpy as np
 
+# the examples of --help
+EPILOG = r'''Example:
+    python tools/analysis_tools/bench_inference.py models/detr_trained.pth \
+        --sizes 640x384 1333x800 --runs 5
+    python tools/analysis_tools/bench_inference.py models/detr_trained.pth \
+        --sizes 1333x750 --ball-head-cost --device cpu
+'''
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description='LocalDetector latency per image at given input sizes.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG)
     parser.add_argument('model', help='exported model or checkpoint')
     parser.add_argument(
         '--sizes',
@@ -46,7 +51,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from field_detr import LocalDetector
-    from field_detr.demo_data import draw_scene
+    from field_detr.utils.demo_data import draw_scene
     detector = LocalDetector(args.model, 0.5, args.device)
     if args.scale:
         w, h = (int(v) for v in args.scale.split('x'))

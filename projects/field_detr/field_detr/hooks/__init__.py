@@ -1,11 +1,12 @@
-from .checkpoint_layout_hook import CheckpointLayoutHook
+"""Training hooks that are neither checkpoints (:mod:`field_detr.checkpoint`)
+nor tracking (:mod:`field_detr.tracking`)."""
 from .coco_transplant_hook import CocoTransplantHook
 from .finite_loss_hook import FiniteLossHook
 from .memory_hook import MemoryHook
-from .mlflow_hook import MLflowRunHook
 from .rng_state_hook import RNGStateHook
+from .runtime_info_hook import FieldRuntimeInfoHook
 
 __all__ = [
-    'CheckpointLayoutHook', 'CocoTransplantHook', 'FiniteLossHook',
-    'MemoryHook', 'MLflowRunHook', 'RNGStateHook'
+    'CocoTransplantHook', 'FieldRuntimeInfoHook', 'FiniteLossHook',
+    'MemoryHook', 'RNGStateHook'
 ]

@@ -9,7 +9,7 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from ..checkpoint_file import revise_keys, verify_checkpoint_file
+from ..checkpoint.files import revise_keys, verify_checkpoint_file
 from ..errors import InputError, error_line
 
 #: MMDetection's COCO-trained DETR R-50 (150 epochs, box AP 39.9).

@@ -7,8 +7,8 @@ import torch
 from mmdet.engine.hooks import CheckInvalidLossHook
 from mmdet.registry import HOOKS
 
+from ..checkpoint.layout import CHECKPOINT_DIR, LATEST
 from ..errors import TrainingStopped
-from .checkpoint_layout_hook import CHECKPOINT_DIR, LATEST
 
 
 @HOOKS.register_module()

@@ -117,7 +117,8 @@ class FastDETRHead(DETRHead):
         targets = self.batched_targets(all_layers_cls_scores,
                                        all_layers_bbox_preds,
                                        batch_gt_instances, batch_img_metas)
-        self.normalisers(targets, all_layers_cls_scores.device)
+        targets = dict(
+            targets, **self.normalisers(targets, all_layers_cls_scores.device))
         losses_cls, losses_bbox, losses_iou = [], [], []
         for layer in range(all_layers_cls_scores.size(0)):
             loss_cls, loss_bbox, loss_iou = self.layer_loss(
@@ -261,11 +262,12 @@ class FastDETRHead(DETRHead):
             num_neg=num_imgs * num_queries - num_pos)
 
     # -- losses --------------------------------------------------------------
-    def normalisers(self, targets: dict, device: torch.device) -> None:
-        """``DETRHead``'s ``cls_avg_factor`` and ``num_total_pos`` from the
-        host-side counts, into ``targets``: the same for every layer, so one
-        all-reduce per step when distributed and no device read otherwise
-        (the stock head reduces and reads them once per layer)."""
+    def normalisers(self, targets: dict, device: torch.device) -> dict:
+        """``DETRHead``'s ``cls_avg_factor`` and ``num_total_pos`` (as
+        ``mean_pos``) from the host-side counts in ``targets``: the same for
+        every layer, so one all-reduce per step when distributed and no
+        device read otherwise (the stock head reduces and reads them once per
+        layer)."""
         num_pos = targets['num_pos']
         cls_avg_factor = num_pos * 1.0 + targets['num_neg'] * \
             self.bg_cls_weight
@@ -278,8 +280,7 @@ class FastDETRHead(DETRHead):
             cls_mean, num_pos = values.tolist()
             if self.sync_cls_avg_factor:
                 cls_avg_factor = cls_mean
-        targets['cls_avg_factor'] = max(cls_avg_factor, 1)
-        targets['mean_pos'] = num_pos
+        return dict(cls_avg_factor=max(cls_avg_factor, 1), mean_pos=num_pos)
 
     def layer_loss(self, cls_scores: Tensor, bbox_preds: Tensor, layer: int,
                    targets: dict) -> Tuple[Tensor, ...]:

@@ -1,27 +1,26 @@
 """What ``tools/train.py``, ``tools/test.py`` and the other tools do besides
-parsing their arguments:
+parsing their arguments, as ``runtime.<name>``:
 
 * :mod:`.cli` — Runner arguments (``--cfg-options``, ``--launcher``),
-  reading the config, ending the MLflow run of a failed training, the
-  out-of-memory advice;
+  reading the config, the out-of-memory advice;
 * :mod:`.config_edits` — split folders, work dir, AMP and device fallbacks,
   learning-rate scaling, EMA / early stopping, data loader options;
-* :mod:`.resume` — ``--resume`` and the checkpoints a run starts from;
-* :mod:`.distributed` — the CPU process group under torchrun.
-
-The tools call them as ``runtime.<name>``.
+* :mod:`.distributed` — the CPU process group under torchrun;
+* from their homes: ``--resume`` and the checkpoints a run starts from
+  (:mod:`field_detr.checkpoint.resume`), the MLflow run of a training
+  (:mod:`field_detr.tracking.runs`).
 """
+from ..checkpoint.resume import (existing_checkpoints, resume_checkpoint,
+                                 set_resume, verify_start_checkpoints)
 from ..errors import exit_on_error
-from .cli import (add_runner_args, end_tracking, load_config, oom_advice,
-                  parse_runner_args)
+from ..tracking.runs import continue_mlflow_run, end_tracking, without_mlflow
+from .cli import add_runner_args, load_config, oom_advice, parse_runner_args
 from .config_edits import (LOADERS, add_optional_hooks, apply_device_fallbacks,
                            apply_lr_scaling, disable_amp, effective_batch,
                            enable_amp, normalise_dataloaders, set_split,
-                           set_work_dir, without_mlflow)
+                           set_work_dir)
 from .distributed import (finish_distributed, init_cpu_distributed,
                           world_size_from_env)
-from .resume import (continue_mlflow_run, existing_checkpoints,
-                     resume_checkpoint, set_resume, verify_start_checkpoints)
 
 __all__ = [
     'LOADERS', 'add_optional_hooks', 'add_runner_args',

@@ -1,5 +1,5 @@
 """The command-line part every tool shares: Runner arguments, reading the
-config, how a run that failed is reported."""
+config, the out-of-memory advice."""
 import os
 import os.path as osp
 from typing import Optional
@@ -7,7 +7,6 @@ from typing import Optional
 from mmengine.config import Config
 
 from ..errors import InputError
-from ..visualization.mlflow_backend import mlflow_backend_of
 
 
 def add_runner_args(parser) -> None:
@@ -50,14 +49,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
-
-
-def end_tracking(runner, status: str) -> None:
-    """Mark the MLflow run of ``runner`` (if any) as ended with ``status``,
-    e.g. ``'FAILED'`` when training stops on an error."""
-    backend = mlflow_backend_of(runner)
-    if backend is not None:
-        backend.end(status)
 
 
 def oom_advice(cfg: Config, iteration: int, error: Exception) -> str:

@@ -7,12 +7,10 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..data_validation import ANN_RELPATH
+from ..datasets.validation import ANN_RELPATH
 from ..optim import AMP_WRAPPERS
-from ..visualization.mlflow_backend import FieldMLflowVisBackend
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-MLFLOW_BACKEND = FieldMLflowVisBackend.__name__
 
 
 def set_split(cfg: Config, loader: str, split_dir: Optional[str]) -> None:
@@ -33,15 +31,6 @@ def set_work_dir(cfg: Config, config_path: str,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs',
                                 osp.splitext(osp.basename(config_path))[0])
-
-
-def without_mlflow(cfg: Config) -> None:
-    """Evaluation is not a training run: keep it out of MLflow."""
-    vis = cfg.get('visualizer') or {}
-    if vis.get('vis_backends'):
-        vis.vis_backends = [
-            b for b in vis.vis_backends if b.get('type') != MLFLOW_BACKEND
-        ]
 
 
 def enable_amp(cfg: Config) -> None:
