@@ -91,7 +91,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'ball_head': dict(lr_mult=4.0)}))
 # MMEngine's compile=True compiles the whole train_step, Hungarian matching
 # included, and does not finish; FieldDETR(compile_modules=('backbone',))
-# compiles the backbone alone. Both off: see the README's GPU figures.
+# compiles the backbone alone. Both off: see docs/performance.md.
 compile = False
 # Linear LR scaling, off by default (tools/train.py --auto-scale-lr turns it
 # on): lr x (processes x batch x accumulation) / 8, the base being this
@@ -192,7 +192,7 @@ custom_hooks = [
 # enable=True here):
 # * EMA of the weights: mmdet's EMAHook with ExpMomentumEMA. Validation,
 #   best_model.pth, export and LocalDetector then use the averaged weights,
-#   and --resume restores the average. Off: see the README's measurement.
+#   and --resume restores the average. Off: see docs/training.md.
 # * Early stopping: MMEngine's EarlyStoppingHook; patience counts validation
 #   rounds (train_cfg.val_interval epochs each); min_delta 0.001 = 0.1 mAP
 #   point. A stopped run writes its final checkpoints and ends its MLflow

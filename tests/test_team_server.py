@@ -1,6 +1,6 @@
 """A team's MLflow server on PostgreSQL: a throw-away cluster (Debian's
 server binaries), ``mlflow server --backend-store-uri postgresql://...``,
-training against it, the README's snippet reading it back, and PostgreSQL
+training against it, the tracking page's snippet reading it back, and PostgreSQL
 stopped in the middle of a run."""
 import os
 import os.path as osp
@@ -38,7 +38,7 @@ def test_training_on_a_postgresql_backed_server(team_server, demo_data,
         data=demo_data,
         env=dict(MLFLOW_TRACKING_URI=team_server['url']),
         options=['train_cfg.max_epochs=1'])
-    # the README's snippet, as a user runs it against the server
+    # docs/tracking.md's snippet, as a user runs it against the server
     code = '''
 import mlflow
 runs = mlflow.search_runs(experiment_names=["detr_training"])
