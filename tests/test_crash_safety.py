@@ -258,7 +258,8 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
     epoch 3 with every iteration, having lost at most the killed epoch;
     every final-named file loads (none is truncated), no temporary file is
     left, and MLflow holds one FINISHED run, continued under the same id.
-    (``mid_iteration`` is kill -9 in the middle of epoch 2.)"""
+    (``mid_iteration`` is kill -9 in the middle of epoch 2.) The killed run
+    is a process; the resume runs in the test process."""
     import mlflow
     config = fault_config(
         tmp_path / 'kill.py', TINY_CONFIG,
@@ -281,7 +282,7 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert osp.exists(tmp_path / 'killed')
 
-    resumed = run_tool_process('train.py', *args, '--resume', env=env)
+    resumed = run_tool('train.py', *args, '--resume', env=env)
     log = resumed.stdout + resumed.stderr
     resumed_from = [line for line in log.splitlines() if '--resume: ' in line]
     assert len(resumed_from) == 1, log[-3000:]

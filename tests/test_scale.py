@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from helpers.runs import (FAST_OPTIONS, ROOT, SMALL_CONFIG, TOOL_ENV, ckpt,
-                          fault_config, run_tool, scalars, tool_env, train,
-                          train_stopped)
+                          fault_config, run_tool, run_tool_process, scalars,
+                          tool_env, train, train_args, train_stopped)
 
 
 def _free_port():
@@ -67,12 +67,18 @@ def test_two_gloo_processes_equal_one_process(deterministic_config, demo_data,
     })
     options = [*FAST_OPTIONS, 'train_cfg.max_epochs=1']
     single = str(tmp_path / 'single')
-    train(
-        single,
-        config=deterministic_config,
-        data=demo_data,
-        env={'OMP_NUM_THREADS': '1'},
-        options=['train_dataloader.batch_size=2', 'train_cfg.max_epochs=1'])
+    # a process of its own: torch reads OMP_NUM_THREADS when it starts, and
+    # one thread, as each torchrun process has, sums as they do
+    run_tool_process(
+        'train.py',
+        *train_args(
+            single,
+            config=deterministic_config,
+            data=demo_data,
+            options=[
+                'train_dataloader.batch_size=2', 'train_cfg.max_epochs=1'
+            ]),
+        env={'OMP_NUM_THREADS': '1'})
     multi = str(tmp_path / 'multi')
     proc = subprocess.run([
         'bash',

@@ -1,7 +1,7 @@
 """A team's MLflow server on PostgreSQL: a throw-away cluster (Debian's
 server binaries), ``mlflow server --backend-store-uri postgresql://...``,
-training against it, the tracking page's snippet reading it back, and PostgreSQL
-stopped in the middle of a run."""
+training against it, docs/tracking.md's snippet reading it back, and
+PostgreSQL stopped in the middle of a run."""
 import os
 import os.path as osp
 import subprocess

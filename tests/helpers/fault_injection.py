@@ -39,6 +39,7 @@ class KillAtHook(Hook):
     def __init__(self, moment: str, marker: str, epoch: int = 2) -> None:
         self.moment, self.marker, self.epoch = moment, marker, epoch
         self.writes = 0
+        self._restore = []  # (owner, name, original) of what it patched
 
     def kill(self) -> None:
         if os.path.exists(self.marker):
@@ -66,6 +67,7 @@ class KillAtHook(Hook):
                     self.kill()
             original(tmp_path, final_path)
 
+        self._restore.append((layout, 'fsync_replace', original))
         layout.fsync_replace = fsync_replace
 
     def _kill_in_upload(self, name: str) -> None:
@@ -78,7 +80,15 @@ class KillAtHook(Hook):
                 hook.kill()
             return original(backend, path, artifact_path)
 
+        self._restore.append((FieldMLflowVisBackend, 'log_artifact', original))
         FieldMLflowVisBackend.log_artifact = log_artifact
+
+    def after_run(self, runner) -> None:
+        """Undo the patches: a run in the test process leaves the modules as
+        it found them."""
+        for owner, name, original in reversed(self._restore):
+            setattr(owner, name, original)
+        self._restore.clear()
 
     def after_train_iter(self,
                          runner,
