@@ -1,8 +1,7 @@
 """Shared fixtures: generated data and real (short) training runs.
 
 Runs go through the command-line tools' ``main(argv)`` in this process
-(``helpers/runs.py``); the learning test's model trains in a process of its
-own.
+(``helpers/runs.py``).
 """
 import glob
 import json
@@ -11,8 +10,7 @@ import shutil
 
 import pytest
 
-from helpers.runs import (MLFLOW_STORE, TINY_CONFIG, run_tool,
-                          run_tool_process, train, train_args)
+from helpers.runs import MLFLOW_STORE, TINY_CONFIG, run_tool, train
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -59,20 +57,13 @@ def learned(tmp_path_factory):
     layout = dict(num_images=4, seed=7, empty_every=0)
     write_split(split, **layout)
     work_dir = str(root / 'work')
-    # A process of its own, as a user trains: the model, and so every
-    # threshold the tests measured on it, does not depend on which tests
-    # ran before in this process (modules a first run imports after
-    # seeding draw from the random generators).
-    run_tool_process(
-        'train.py',
-        *train_args(
-            work_dir,
-            config=TINY_CONFIG,
-            data=dict(train=split, val=split),
-            options=[
-                'train_cfg.val_interval=1000',
-                'default_hooks.logger.interval=10'
-            ]))
+    train(
+        work_dir,
+        config=TINY_CONFIG,
+        data=dict(train=split, val=split),
+        options=[
+            'train_cfg.val_interval=1000', 'default_hooks.logger.interval=10'
+        ])
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     out = str(root / 'results.json')

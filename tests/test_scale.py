@@ -115,10 +115,17 @@ def test_two_gloo_processes_equal_one_process(deterministic_config, demo_data,
     a = torch.load(ckpt(single, 'latest_checkpoint.pth'), weights_only=True)
     b = torch.load(ckpt(multi, 'latest_checkpoint.pth'), weights_only=True)
     assert a['meta']['iter'] == b['meta']['iter'] == 3
-    diff = max((a['state_dict'][k] - b['state_dict'][k]).abs().max().item()
-               for k in a['state_dict'])
-    # measured 3e-6; Adam moves weights by ~1e-4 per step at these rates
-    assert diff < 1e-5, diff
+    diffs = torch.cat([
+        (a['state_dict'][k] - b['state_dict'][k]).abs().flatten()
+        for k in a['state_dict'] if a['state_dict'][k].is_floating_point()
+    ])
+    # Adam moves a weight by up to lr (1e-4) a step whatever its gradient's
+    # size: where a gradient is ~0, float noise sets the step's sign, so a
+    # few weights may differ by up to a step; broken gradient averaging or
+    # sampling would move a large share of them. Measured: 3e-6 at most on
+    # one machine; 5.3e-5 at most on another, 8 of 5.7M weights beyond 1e-5.
+    assert diffs.max() < 1e-4, diffs.max()
+    assert (diffs > 1e-5).float().mean() < 1e-5, (diffs > 1e-5).sum()
     # validation gathered from both ranks scores the same 4 images
     va = [r for r in scalars(single) if 'coco/bbox_mAP' in r][-1]
     vb = [r for r in scalars(multi) if 'coco/bbox_mAP' in r][-1]
