@@ -109,7 +109,7 @@ def test_batch_and_single_frame_agree(detector, frames):
     np.testing.assert_allclose(plain.boxes, reference.boxes, atol=1e-3)
 
 
-def test_players_found_on_the_full_frame_are_kept(detector, frames, learned):
+def test_players_found_on_the_full_frame_are_kept(detector, frames):
     """The players the full-frame pass finds are not lost with slicing: each
     full-frame box lies inside a sliced box, bar a few. SAHI's greedy
     merging grows the box a detection merges into to contain it, but drops a

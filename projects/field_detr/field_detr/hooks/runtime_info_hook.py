@@ -31,6 +31,9 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
     dictionaries, log as MMEngine does.
     """
 
+    #: (transformer's group, backbone's group or None), found before training
+    _groups = None
+
     def before_train(self, runner) -> None:
         super().before_train(runner)
         self._groups = None
@@ -50,7 +53,7 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
                           batch_idx: int,
                           data_batch=None) -> None:
         super().before_train_iter(runner, batch_idx, data_batch)
-        if not getattr(self, '_groups', None):
+        if self._groups is None:
             return
         base, backbone = self._groups
         lrs = runner.optim_wrapper.get_lr()['lr']
