@@ -5,12 +5,72 @@ Runs go through the command-line tools' ``main(argv)`` in this process
 """
 import glob
 import json
+import os
 import os.path as osp
 import shutil
 
 import pytest
 
 from helpers.runs import MLFLOW_STORE, TINY_CONFIG, run_tool, train
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``tools/run_tests.sh`` runs one worker per core),
+    each worker and the tools it starts get an equal share of the cores:
+    torch's default, a thread per core in every worker, would oversubscribe
+    them."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:
+        import torch
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ['OMP_NUM_THREADS'] = str(threads)
+        torch.set_num_threads(threads)
+
+
+# The test modules that use the ``learned`` model: one work unit under
+# pytest-xdist, so that it is trained once.
+LEARNED_MODULES = ('tests/test_learning.py', 'tests/test_sliced_inference.py',
+                   'tests/test_supervision.py')
+
+
+def _work_unit(nodeid):
+    """A test's xdist work unit: ``learned`` or its module."""
+    module = nodeid.split('::')[0]
+    return 'learned' if module in LEARNED_MODULES else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Work units of whole modules (module and session fixtures computed
+    once per module), the ``learned`` modules as one; in collection order
+    (``pytest_collection_modifyitems``). MMDetection-sized fixtures make
+    per-test units dearer than the balance they buy."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleUnits(LoadScopeScheduling):
+
+        def _split_scope(self, nodeid):
+            return _work_unit(nodeid)
+
+    return ModuleUnits(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The units with slow tests first, the ``learned`` one leading, so the
+    longest chains start at once; a test that uses ``learned`` outside
+    ``LEARNED_MODULES`` is an error (it would train the model again)."""
+    for item in items:
+        if ('learned' in item.fixturenames
+                and _work_unit(item.nodeid) != 'learned'):
+            raise pytest.UsageError(
+                f'{item.nodeid} uses the learned model: add its module to '
+                'LEARNED_MODULES in tests/conftest.py')
+    slow = {
+        _work_unit(i.nodeid)
+        for i in items if i.get_closest_marker('slow')
+    }
+    items.sort(key=lambda i: (_work_unit(i.nodeid) != 'learned',
+                              _work_unit(i.nodeid) not in slow))
 
 
 def pytest_sessionfinish(session, exitstatus):

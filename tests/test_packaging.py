@@ -31,7 +31,9 @@ def test_pyproject_pins_equal_requirements():
         assert required.get(name) == pin, (name, pin, required.get(name))
     # every runtime or extra package of requirements.txt is declared;
     # only the test tools are not
-    assert set(required) - set(declared) <= {'pytest', 'ruff', 'isort', 'yapf'}
+    assert set(required) - set(declared) <= {
+        'pytest', 'pytest-xdist', 'ruff', 'isort', 'yapf'
+    }
     assert {'onnx', 'supervision', 'postgres',
             'browser-tests'} <= set(project['optional-dependencies'])
     assert osp.isfile(

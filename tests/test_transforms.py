@@ -108,3 +108,34 @@ def test_copies_of_the_ball_are_pasted_where_there_is_no_box():
             gt_bboxes=HorizontalBoxes(boxes),
             gt_bboxes_labels=labels))
     assert np.array_equal(unchanged['img'], img)
+
+
+def test_copies_over_players_only_when_asked():
+    """A player filling the frame leaves no free place: no copy by default;
+    with ``over_players`` three copies lie over the player, none over a
+    ball, and the player's box stays."""
+    from field_detr.datasets.transforms import BallCopyPaste
+    img = np.full((96, 160, 3), 90, np.uint8)
+    img[44:52, 76:84] = 250
+    boxes = np.array([[0, 0, 160, 96], [76, 44, 84, 52]], np.float32)
+    labels = np.array([0, BALL])
+
+    def paste(**kwargs):
+        np.random.seed(0)
+        return BallCopyPaste(
+            copies=(3, 3), prob=1.0, **kwargs)(
+                dict(
+                    img=img.copy(),
+                    gt_bboxes=HorizontalBoxes(boxes),
+                    gt_bboxes_labels=labels))
+
+    assert len(paste()['gt_bboxes']) == 2
+    out = paste(over_players=True)
+    got = out['gt_bboxes'].numpy()
+    assert np.array_equal(got[:2], boxes) and len(got) == 5
+    assert (out['gt_bboxes_labels'][2:] == BALL).all()
+    for i, (x1, y1, x2, y2) in enumerate(got[1:]):
+        for j, other in enumerate(got[1:]):
+            if i != j:
+                assert (x2 <= other[0] or other[2] <= x1 or y2 <= other[1]
+                        or other[3] <= y1)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Set up (tools/setup.sh), then run the test suite. Extra arguments go to
-# pytest, e.g. `bash tools/run_tests.sh -m "not slow"`.
+# Set up (tools/setup.sh), then run the test suite, one pytest-xdist worker
+# per core (tests/conftest.py: whole modules as work units, the modules of
+# the learned model as one, longest first). Extra arguments go to pytest, e.g.
+# `bash tools/run_tests.sh -m "not slow"`; `-n 0` runs in one process.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/setup.sh
-exec "$ROOT/.venv/bin/python" -m pytest "$@"
+exec "$ROOT/.venv/bin/python" -m pytest -n auto --dist loadscope \
+    --no-loadscope-reorder "$@"

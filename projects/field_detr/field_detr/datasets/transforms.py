@@ -81,7 +81,8 @@ class BallCopyPaste(BaseTransform):
     box: the copy-paste augmentation for small objects (Kisantal et al.,
     "Augmentation for small object detection", 2019). The ball is cut out
     as the disc inscribed in its box, rescaled, and pasted where it
-    overlaps no box; an image without a ball passes unchanged.
+    overlaps no other ball (and, unless ``over_players``, no box at all);
+    an image without a ball passes unchanged.
 
     A few whole frames hold a few balls; copies put more of them at other
     places, sizes and backgrounds, so the ball head learns what a ball
@@ -96,6 +97,9 @@ class BallCopyPaste(BaseTransform):
         ball_label (int): the ball's class index. Defaults to 1.
         max_tries (int): placements tried per copy before it is given up.
             Defaults to 20.
+        over_players (bool): copies may lie over boxes of other classes,
+            as a ball in front of a player does (the box stays). Defaults to
+            False.
     """
 
     def __init__(self,
@@ -103,7 +107,8 @@ class BallCopyPaste(BaseTransform):
                  scale: Tuple[float, float] = (0.6, 1.4),
                  prob: float = 0.5,
                  ball_label: int = 1,
-                 max_tries: int = 20) -> None:
+                 max_tries: int = 20,
+                 over_players: bool = False) -> None:
         if not 0 <= prob <= 1:
             raise ValueError(f'BallCopyPaste: prob must be in [0, 1], '
                              f'not {prob}')
@@ -115,6 +120,7 @@ class BallCopyPaste(BaseTransform):
         self.prob = prob
         self.ball_label = ball_label
         self.max_tries = max_tries
+        self.over_players = over_players
 
     def transform(self, results: dict) -> dict:
         labels = results.get('gt_bboxes_labels')
@@ -138,7 +144,8 @@ class BallCopyPaste(BaseTransform):
             ph = max(2, int(round((y2 - y1) * s)))
             if pw >= w or ph >= h:
                 continue
-            placed = self._place(boxes, new, pw, ph, w, h)
+            placed = self._place(boxes[balls] if self.over_players else boxes,
+                                 new, pw, ph, w, h)
             if placed is None:
                 continue
             px, py = placed
@@ -166,8 +173,8 @@ class BallCopyPaste(BaseTransform):
 
     def _place(self, boxes: np.ndarray, new: list, pw: int, ph: int, w: int,
                h: int) -> Optional[Tuple[int, int]]:
-        """A top-left corner where a ``pw`` x ``ph`` copy overlaps no box,
-        or None."""
+        """A top-left corner where a ``pw`` x ``ph`` copy overlaps none of
+        ``boxes`` and ``new``, or None."""
         taken = np.concatenate(
             [boxes.reshape(-1, 4),
              np.array(new, np.float32).reshape(-1, 4)])
@@ -182,4 +189,5 @@ class BallCopyPaste(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(copies={self.copies}, '
                 f'scale={self.scale}, prob={self.prob}, '
-                f'ball_label={self.ball_label})')
+                f'ball_label={self.ball_label}, '
+                f'over_players={self.over_players})')
