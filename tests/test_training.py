@@ -146,3 +146,38 @@ def test_bad_split_stops_before_training_with_one_line(demo_data, tmp_path):
     assert err == (f'error: {ann_file}: annotations[3] (id=4): bbox '
                    '[5, 5, -2, 10] has non-positive width or height')
     assert not list(work_dir.glob('**/*.pth'))
+
+
+def test_resume_a_run_of_the_model_without_the_head(demo_data, tmp_path):
+    """A run trained before the ball head (or with it off), resumed with the
+    head on: its optimizer state has no group for the head, so it resumes
+    as from a lightweight checkpoint (weights, epoch, schedules moved
+    forward), the head initialised; each said in one line."""
+    work_dir = str(tmp_path / 'run')
+    train(
+        work_dir,
+        data=demo_data,
+        options=['train_cfg.max_epochs=1', 'model.ball_head=None'])
+    old = torch.load(
+        ckpt(work_dir, 'latest_checkpoint.pth'), weights_only=True)
+    assert not any(k.startswith('ball_head.') for k in old['state_dict'])
+    proc = train(
+        work_dir,
+        '--resume',
+        data=demo_data,
+        options=['train_cfg.max_epochs=2'])
+    log = proc.stdout + proc.stderr
+    assert 'the checkpoint has no ball head: ball_head starts from its ' \
+        'initialisation' in log, log[-3000:]
+    assert 'resuming from a checkpoint without the ball head (epoch 1): ' \
+        'its optimizer state has no place for the head' in log, log[-3000:]
+    new = torch.load(
+        ckpt(work_dir, 'latest_checkpoint.pth'), weights_only=True)
+    assert new['meta']['epoch'] == 2
+    assert new['meta']['iter'] == 2 * old['meta']['iter']
+    # the DETR's weights went on from the checkpoint's, the head trained
+    head = [k for k in new['state_dict'] if k.startswith('ball_head.')]
+    assert head and len(new['optimizer']['param_groups']) > len(
+        old['optimizer']['param_groups'])
+    steps = {float(s['step']) for s in new['optimizer']['state'].values()}
+    assert steps == {float(old['meta']['iter'])}  # one epoch since resume

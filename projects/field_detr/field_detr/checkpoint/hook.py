@@ -114,8 +114,19 @@ class CheckpointLayoutHook(CheckpointHook):
         return self.max_keep_ckpts
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        self._cold_resume = bool(
-            runner.cfg.get('resume')) and ('optimizer' not in checkpoint)
+        resuming = bool(runner.cfg.get('resume'))
+        self._cold_from = ('a lightweight checkpoint',
+                           'it has no optimizer state')
+        if resuming and 'optimizer' in checkpoint and _ball_head_is_new(
+                runner, checkpoint):
+            # its optimizer state has no group for the head's parameters:
+            # resume as from a lightweight checkpoint
+            for key in ('optimizer', 'param_schedulers'):
+                checkpoint.pop(key, None)
+            self._cold_from = ('a checkpoint without the ball head',
+                               'its optimizer state has no place for the '
+                               'head\'s parameters')
+        self._cold_resume = resuming and ('optimizer' not in checkpoint)
 
     def before_train(self, runner) -> None:
         # the base class restores keep_ckpt_ids from the message hub (and
@@ -169,16 +180,15 @@ class CheckpointLayoutHook(CheckpointHook):
         else:
             runner.logger.info(note)
 
-    @staticmethod
-    def _fast_forward_schedules(runner) -> None:
+    def _fast_forward_schedules(self, runner) -> None:
         """Resuming from a lightweight checkpoint: no optimizer or scheduler
         state. Warn, and step the schedules to the resumed epoch so the
         learning rate is where it would have been."""
         runner.logger.warning(
-            f'resuming from a lightweight checkpoint (epoch {runner.epoch}): '
-            'it has no optimizer state, so AdamW moments and the AMP loss '
-            'scale start cold; the learning-rate schedule is moved forward '
-            'to the resumed epoch')
+            f'resuming from {self._cold_from[0]} (epoch {runner.epoch}): '
+            f'{self._cold_from[1]}, so AdamW moments and the AMP loss scale '
+            'start cold; the learning-rate schedule is moved forward to the '
+            'resumed epoch')
         schedulers = runner.param_schedulers or []
         if isinstance(schedulers, dict):
             schedulers = [s for group in schedulers.values() for s in group]
@@ -327,3 +337,12 @@ class CheckpointLayoutHook(CheckpointHook):
         runner.message_hub.update_info('keep_ckpt_ids',
                                        list(self.keep_ckpt_ids))
         return outdated
+
+
+def _ball_head_is_new(runner, checkpoint: dict) -> bool:
+    """The model has a ball head and the checkpoint's weights have none (a
+    run of the model before the head, or with it off)."""
+    model = getattr(runner.model, 'module', runner.model)
+    return getattr(model, 'with_ball_head', False) and not any(
+        key.startswith('ball_head.')
+        for key in checkpoint.get('state_dict', {}))
