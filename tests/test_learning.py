@@ -14,9 +14,10 @@ pytestmark = pytest.mark.slow
 
 # The ball head on held-out frames, recall and precision at 5 px. Measured
 # with this model, split and budget (tools/analysis_tools/eval_ball_head.py,
-# held-out seeds 1007 and 2007): recall 0.789 / 0.810, precision 1.000 /
-# 0.944. A model without the head finds no ball (0.000).
-BALL_RECALL = 0.65
+# held-out seeds 1007 and 2007): recall 0.842 / 0.857, precision 0.941 /
+# 0.947 (16 of 19 and 18 of 21 balls). A model without the head finds no
+# ball (0.000).
+BALL_RECALL = 0.7
 BALL_PRECISION = 0.85
 
 
