@@ -175,7 +175,7 @@ def test_resume_a_run_of_the_model_without_the_head(demo_data, tmp_path):
         ckpt(work_dir, 'latest_checkpoint.pth'), weights_only=True)
     assert new['meta']['epoch'] == 2
     assert new['meta']['iter'] == 2 * old['meta']['iter']
-    # the DETR's weights went on from the checkpoint's, the head trained
+    # the head is in the weights, with its own optimizer group
     head = [k for k in new['state_dict'] if k.startswith('ball_head.')]
     assert head and len(new['optimizer']['param_groups']) > len(
         old['optimizer']['param_groups'])

@@ -107,6 +107,9 @@ class CheckpointLayoutHook(CheckpointHook):
             **kwargs)
         self.full_interval = full_interval
 
+    #: (what, why) when --resume starts the optimizer cold, else None
+    _cold_from = None
+
     @property
     def keep_lightweight(self) -> int:
         """Lightweight checkpoints kept: the base class's
@@ -114,11 +117,13 @@ class CheckpointLayoutHook(CheckpointHook):
         return self.max_keep_ckpts
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        resuming = bool(runner.cfg.get('resume'))
-        self._cold_from = ('a lightweight checkpoint',
-                           'it has no optimizer state')
-        if resuming and 'optimizer' in checkpoint and _ball_head_is_new(
-                runner, checkpoint):
+        self._cold_from = None
+        if not runner.cfg.get('resume'):
+            return
+        if 'optimizer' not in checkpoint:
+            self._cold_from = ('a lightweight checkpoint',
+                               'it has no optimizer state')
+        elif _ball_head_is_new(runner, checkpoint):
             # its optimizer state has no group for the head's parameters:
             # resume as from a lightweight checkpoint
             for key in ('optimizer', 'param_schedulers'):
@@ -126,7 +131,6 @@ class CheckpointLayoutHook(CheckpointHook):
             self._cold_from = ('a checkpoint without the ball head',
                                'its optimizer state has no place for the '
                                'head\'s parameters')
-        self._cold_resume = resuming and ('optimizer' not in checkpoint)
 
     def before_train(self, runner) -> None:
         # the base class restores keep_ckpt_ids from the message hub (and
@@ -141,7 +145,7 @@ class CheckpointLayoutHook(CheckpointHook):
                     'removed unfinished checkpoint writes of a killed run: ' +
                     ', '.join(removed))
             self._check_disk(runner)
-        if getattr(self, '_cold_resume', False):
+        if self._cold_from:
             self._fast_forward_schedules(runner)
 
     def kept_files(self, max_epochs: int) -> dict:
