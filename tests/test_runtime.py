@@ -161,14 +161,39 @@ def test_exit_on_error_prints_one_line(error, capsys):
         'error: x.json: annotations[3] (id=4): bbox [1, 2] bad\n'
 
 
-def test_other_errors_keep_their_traceback():
+def test_other_errors_keep_their_traceback_without_credentials(capsys):
 
     @exit_on_error
     def main():
-        raise KeyError('a bug')
+        raise KeyError('a bug near postgresql://u:secret@db/mlflow')
 
-    with pytest.raises(KeyError):
+    with pytest.raises(SystemExit) as info:
         main()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith('Traceback (most recent call last):')
+    assert err.endswith(
+        "KeyError: 'a bug near postgresql://u:***@db/mlflow'\n")
+
+
+def test_error_from_a_data_loader_worker_is_one_line(capsys):
+    """torch re-raises a worker's exception as the same type around the
+    worker's traceback; the tools print the error's own line."""
+    from torch._utils import ExceptionWrapper
+    try:
+        raise InputError('x.jpg: image unreadable during training (gone)')
+    except InputError:
+        wrapped = ExceptionWrapper(where='in DataLoader worker process 0')
+
+    @exit_on_error
+    def main():
+        wrapped.reraise()
+
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    assert capsys.readouterr().err == \
+        'error: x.jpg: image unreadable during training (gone)\n'
 
 
 def test_oom_advice_halves_the_batch(cfg):

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Optional
 
 
 def mlflow_artifacts(client, run_id, path=None) -> list:
@@ -105,11 +106,12 @@ def postgres_bin_dir() -> str:
 
 class PostgresCluster:
     """A PostgreSQL cluster in a temporary directory, listening on a
-    loopback port, with database ``mlflow`` (trust authentication: it is
-    reachable from this machine only). PostgreSQL refuses to run as root:
-    as root, its commands run as the ``postgres`` system user."""
+    loopback port, with database ``mlflow``: trust authentication (it is
+    reachable from this machine only), or user ``mlflow`` with
+    ``password`` (SCRAM) when one is given. PostgreSQL refuses to run as
+    root: as root, its commands run as the ``postgres`` system user."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: Optional[str] = None) -> None:
         self.bin = postgres_bin_dir()
         self.version = subprocess.run(
             [osp.join(self.bin, 'postgres'), '--version'],
@@ -121,12 +123,22 @@ class PostgresCluster:
         self.data = osp.join(self.root, 'data')
         self.log = osp.join(self.root, 'server.log')
         self.port = free_port()
-        self.uri = f'postgresql://mlflow@127.0.0.1:{self.port}/mlflow'
+        user = 'mlflow' if password is None else f'mlflow:{password}'
+        self.uri = f'postgresql://{user}@127.0.0.1:{self.port}/mlflow'
         self._as = (['runuser', '-u', 'postgres', '--']
                     if os.geteuid() == 0 else [])
+        self._env = dict(os.environ)
+        auth = ['--auth=trust']
+        if password is not None:
+            pwfile = osp.join(self.root, 'password')
+            with open(pwfile, 'w') as f:
+                f.write(password + '\n')
+            os.chmod(pwfile, 0o644)
+            auth = ['--auth=scram-sha-256', f'--pwfile={pwfile}']
+            self._env['PGPASSWORD'] = password
         try:
-            self._run('initdb', '-D', self.data, '-U', 'mlflow',
-                      '--auth=trust', '-E', 'UTF8')
+            self._run('initdb', '-D', self.data, '-U', 'mlflow', *auth, '-E',
+                      'UTF8')
             self.start()
             self._run('createdb', '-h', '127.0.0.1', '-p', str(self.port),
                       '-U', 'mlflow', 'mlflow')
@@ -138,7 +150,8 @@ class PostgresCluster:
         subprocess.run([*self._as, osp.join(self.bin, tool), *args],
                        check=True,
                        capture_output=True,
-                       cwd=self.root)
+                       cwd=self.root,
+                       env=self._env)
 
     def start(self) -> None:
         self._run(

@@ -4,10 +4,14 @@ them.
 Every tool wraps its ``main`` in :func:`exit_on_error`: a
 :class:`FieldDetrError` prints ``error: <message>`` (one line naming the file
 and, for data, the record) and exits with status 2; anything else is a bug
-and keeps its traceback.
+and keeps its traceback. Both have their credentials redacted
+(:mod:`field_detr.redaction`).
 """
 import sys
+import traceback
 from functools import wraps
+
+from .redaction import redact
 
 
 class FieldDetrError(Exception):
@@ -31,9 +35,23 @@ class TrainingStopped(FieldDetrError, RuntimeError):
 
 def error_line(error: BaseException, default: str = '') -> str:
     """The last line of an exception's message, at most 200 characters
-    (``default`` when it has none): the cause in a one-line error."""
-    text = str(error).strip()
+    (``default`` when it has none), credentials redacted: the cause in a
+    one-line error."""
+    text = redact(str(error)).strip()
     return text.splitlines()[-1][:200] if text else default
+
+
+def error_message(error: FieldDetrError) -> str:
+    """A :class:`FieldDetrError`'s one line. Raised in a DataLoader worker,
+    it reaches the main process re-made by torch around the worker's
+    traceback ("Caught InputError in DataLoader worker process 0. Original
+    Traceback ..."): its own message is the traceback's last line."""
+    text = redact(str(error)).strip()
+    if 'Original Traceback' in text:
+        last = text.splitlines()[-1]
+        name = type(error).__name__ + ': '
+        return last[last.index(name) + len(name):] if name in last else last
+    return text
 
 
 def exit_on_error(main):
@@ -45,7 +63,10 @@ def exit_on_error(main):
         try:
             return main(*args, **kwargs)
         except FieldDetrError as e:
-            print(f'error: {e}', file=sys.stderr)
+            print(f'error: {error_message(e)}', file=sys.stderr)
             sys.exit(2)
+        except Exception:  # a bug: its traceback, without credentials
+            sys.stderr.write(redact(traceback.format_exc()))
+            sys.exit(1)
 
     return wrapper

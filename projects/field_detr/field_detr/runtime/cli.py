@@ -7,6 +7,7 @@ from typing import Optional
 from mmengine.config import Config
 
 from ..errors import InputError
+from ..redaction import hide_config_credentials
 
 
 def add_runner_args(parser) -> None:
@@ -42,12 +43,15 @@ def parse_runner_args(parser, argv=None):
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and apply ``--cfg-options``."""
+    """Read a config file and apply ``--cfg-options``; a password in a
+    tracking URI is taken out of it before anything logs or dumps it
+    (:func:`~field_detr.redaction.hide_config_credentials`)."""
     if not osp.isfile(path):
         raise InputError(f'{path}: config file not found')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    hide_config_credentials(cfg)
     return cfg
 
 

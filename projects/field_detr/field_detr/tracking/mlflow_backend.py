@@ -11,6 +11,7 @@ from mmengine.logging import MMLogger
 from mmengine.visualization import MLflowVisBackend
 from mmengine.visualization.vis_backend import force_init_env
 
+from ..redaction import redact, reveal
 from .metric_names import rename_scalars
 from .run_params import as_mlflow_params, config_params, environment_params
 
@@ -28,9 +29,10 @@ def default_tracking_uri(store_dir: str = DEFAULT_STORE_DIR) -> str:
 
 
 def resolve_tracking_uri(configured: Optional[str]) -> str:
-    """``MLFLOW_TRACKING_URI``, else the config's, else the embedded
-    SQLite store ``./mlruns/mlflow.db``."""
-    return (os.environ.get('MLFLOW_TRACKING_URI') or configured
+    """``MLFLOW_TRACKING_URI``, else the config's (its password, which the
+    config shows redacted, restored), else the embedded SQLite store
+    ``./mlruns/mlflow.db``."""
+    return (os.environ.get('MLFLOW_TRACKING_URI') or reveal(configured)
             or default_tracking_uri())
 
 
@@ -140,7 +142,7 @@ class FieldMLflowVisBackend(MLflowVisBackend):
                 self.failed = True
                 MMLogger.get_current_instance().warning(
                     f'MLflow tracking failed ({what}: {type(e).__name__}: '
-                    f'{str(e).splitlines()[0][:300] if str(e) else ""}); '
+                    f'{(redact(str(e)).splitlines() or [""])[0][:300]}); '
                     'training continues without it')
                 return None
 
@@ -195,7 +197,7 @@ class FieldMLflowVisBackend(MLflowVisBackend):
         MMLogger.get_current_instance().info(
             f'MLflow: run {self.run_id} '
             f'({"continued" if self._resumed else "new"}) in experiment '
-            f'"{self._exp_name}" at {self._tracking_uri}')
+            f'"{self._exp_name}" at {redact(self._tracking_uri)}')
 
     @force_init_env
     def add_config(self, config, **kwargs) -> None:
