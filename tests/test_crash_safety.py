@@ -2,6 +2,7 @@
 behind, hostile checkpoint files, two runs on one MLflow store."""
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 
@@ -10,10 +11,10 @@ import torch
 
 from field_detr import InputError, LocalDetector
 from field_detr.runtime import resume_checkpoint
-from helpers.runs import (DEMO_CONFIG, FAULTS_ENV, ROOT, TINY_CONFIG, ckpt,
-                          fault_config, run_tool, run_tool_process,
-                          tool_command, tool_env, train, train_args,
-                          train_stopped)
+from helpers.runs import (DEMO_CONFIG, FAULTS_ENV, ROOT, SMALL_CONFIG,
+                          TINY_CONFIG, ckpt, fault_config, run_tool,
+                          run_tool_process, tool_command, tool_env, train,
+                          train_args, train_stopped)
 
 
 class RunsACommand:
@@ -334,6 +335,39 @@ def test_full_disk_stops_with_one_line_and_keeps_earlier_files(
         'best_model.pth', 'checkpoint_epoch_1_lightweight.pth',
         'latest_checkpoint.pth'
     ]  # no partial file
+    assert torch.load(latest, weights_only=True)['meta']['epoch'] == 1
+
+
+def test_image_cut_short_during_training_stops_with_one_line(
+        demo_data, tmp_path):
+    """Training images cut short after the split was checked (a copy still
+    running over the dataset): the data-loader worker's failure stops the
+    run with one line naming the image, not the worker's traceback; the
+    checkpoints of the epoch before are intact."""
+    train_dir = tmp_path / 'train'
+    shutil.copytree(demo_data['train'], train_dir)
+    config = fault_config(tmp_path / 'cut_images.py', SMALL_CONFIG,
+                          "[dict(type='CutImageAtEpochHook', epoch=2)]")
+    work_dir = str(tmp_path / 'run')
+    proc = train(
+        work_dir,
+        config=config,
+        data=dict(train=str(train_dir), val=demo_data['val']),
+        options=['train_cfg.max_epochs=2', 'train_dataloader.num_workers=1'],
+        env=FAULTS_ENV,
+        check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    errors = [
+        line for line in proc.stderr.splitlines() if line.startswith('error:')
+    ]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert re.fullmatch(
+        rf'error: {re.escape(str(train_dir))}/images/[^/ ]+\.jpg: image '
+        r'unreadable during training \(OSError: image file is truncated.*\); '
+        r'restore it \(or check the split again\) and continue with '
+        r'--resume', errors[0]), errors[0]
+    latest = ckpt(work_dir, 'latest_checkpoint.pth')
     assert torch.load(latest, weights_only=True)['meta']['epoch'] == 1
 
 

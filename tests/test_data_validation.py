@@ -1,11 +1,14 @@
 """Every kind of bad split stops with one line naming the file and record."""
 import copy
 import json
+import os
 import os.path as osp
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from field_detr.datasets import validation
 from field_detr.datasets.validation import load_coco_split
 from field_detr.errors import InputError
 
@@ -161,6 +164,56 @@ def test_unreadable_image(tmp_path):
             match=r'images\[0\] \(id=1\): '
             r'unreadable image .*a\.jpg'):
         load_coco_split(ann, img_dir)
+
+
+@pytest.mark.parametrize('name', ['a.jpg', 'a.png'])
+def test_image_cut_short_is_refused(tmp_path, name):
+    """A frame cut short by an interrupted copy: its header still reads
+    (the size is right), its last bytes are missing."""
+    rng = np.random.default_rng(0)
+    ann, img_dir, coco = _split(tmp_path, images=((1, name, 64, 48), ))
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3),
+                                 np.uint8)).save(osp.join(img_dir, name))
+    load_coco_split(ann, img_dir)
+    path = osp.join(img_dir, name)
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) * 6 // 10])
+    with pytest.raises(InputError) as info:
+        load_coco_split(ann, img_dir)
+    msg = str(info.value)
+    assert msg.startswith(f'{ann}: images[0] (id=1): unreadable image '
+                          f'{path} (cut short or corrupt): '), msg
+    assert '\n' not in msg
+
+
+def test_images_read_whole_once(tmp_path, monkeypatch):
+    """Each image is read whole once: a second check, in this process or
+    a new one (the cache file beside the annotations), reads none again
+    until a file changes."""
+    ann, img_dir, _ = _split(
+        tmp_path, images=((1, 'a.jpg', 64, 48), (2, 'b.jpg', 64, 48)))
+    read = []
+
+    def counting(path):
+        read.append(osp.basename(path))
+        return real(path)
+
+    real = validation.read_whole_image
+    monkeypatch.setattr(validation, 'read_whole_image', counting)
+    monkeypatch.setattr(validation, '_READ_WHOLE', {})
+    load_coco_split(ann, img_dir)
+    assert read == ['a.jpg', 'b.jpg']
+    assert osp.isfile(osp.join(osp.dirname(ann), validation.IMAGE_CACHE_NAME))
+    load_coco_split(ann, img_dir)
+    monkeypatch.setattr(validation, '_READ_WHOLE', {})  # a new process
+    load_coco_split(ann, img_dir)
+    assert read == ['a.jpg', 'b.jpg']
+    Image.new('RGB', (64, 48), (200, 0, 0)).save(osp.join(img_dir, 'b.jpg'))
+    os.utime(osp.join(img_dir, 'b.jpg'), ns=(1, 1))  # another time
+    load_coco_split(ann, img_dir)
+    assert read == ['a.jpg', 'b.jpg', 'b.jpg']
 
 
 def test_missing_annotation_file(tmp_path):

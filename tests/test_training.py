@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, ckpt, run_tool,
+from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, TOOL_ENV, ckpt, run_tool,
                           run_tool_process, scalars, train)
 
 
@@ -127,25 +127,55 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path, demo_data):
     assert 'found no checkpoint' in proc.stderr
 
 
-def test_bad_split_stops_before_training_with_one_line(demo_data, tmp_path):
-    bad_train = tmp_path / 'train'
-    shutil.copytree(demo_data['train'], bad_train)
-    ann_file = bad_train / 'annotations' / 'annotations.json'
+def _cut_short(path) -> None:
+    """``path`` cut to 60 % of its bytes, as an interrupted copy leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 6 // 10])
+
+
+def _bad_box(split):
+    ann_file = split / 'annotations' / 'annotations.json'
     coco = json.loads(ann_file.read_text())
     coco['annotations'][3]['bbox'] = [5, 5, -2, 10]
     ann_file.write_text(json.dumps(coco))
-    work_dir = tmp_path / 'work'
-    proc = train(
-        work_dir,
-        config=DEMO_CONFIG,
-        data=dict(train=bad_train, val=demo_data['val']),
-        check=False)
+    return (f'{ann_file}: annotations[3] (id=4): bbox [5, 5, -2, 10] has '
+            'non-positive width or height')
+
+
+def _cut_image(split):
+    ann_file = split / 'annotations' / 'annotations.json'
+    image = json.loads(ann_file.read_text())['images'][1]
+    path = split / 'images' / image['file_name']
+    _cut_short(path)
+    return (f'{ann_file}: images[1] (id={image["id"]}): unreadable image '
+            f'{path} (cut short or corrupt): OSError: image file is '
+            'truncated')
+
+
+@pytest.mark.parametrize('split, damage', [('train', _bad_box),
+                                           ('val', _cut_image)])
+def test_bad_split_stops_before_anything_with_one_line(demo_data, tmp_path,
+                                                       split, damage):
+    """A split the checks refuse (a bad box, a frame cut short whose header
+    still reads) stops the run with one line, before the work dir or the
+    tracking run exists: fixing a dataset in five tries leaves nothing
+    behind."""
+    data = dict(demo_data)
+    data[split] = tmp_path / split
+    shutil.copytree(demo_data[split], data[split])
+    expected = damage(data[split])
+    work_dir = tmp_path / 'refused_run'
+    proc = train(work_dir, config=DEMO_CONFIG, data=data, check=False)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
     err = proc.stderr.strip().splitlines()[-1]
-    assert err == (f'error: {ann_file}: annotations[3] (id=4): bbox '
-                   '[5, 5, -2, 10] has non-positive width or height')
-    assert not list(work_dir.glob('**/*.pth'))
+    assert err.startswith(f'error: {expected}'), err
+    assert not work_dir.exists()
+    from mlflow import MlflowClient
+    client = MlflowClient(TOOL_ENV['MLFLOW_TRACKING_URI'])
+    exp = client.get_experiment_by_name('detr_training')
+    assert exp is None or not client.search_runs(
+        [exp.experiment_id], "tags.mlflow.runName = 'refused_run'")
 
 
 def test_resume_a_run_of_the_model_without_the_head(demo_data, tmp_path):

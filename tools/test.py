@@ -63,6 +63,7 @@ def main(argv=None):
     cfg = runtime.load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     runtime.set_split(cfg, 'test', args.test_dir)
+    runtime.check_splits(cfg, ('test', ))
     runtime.set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     runtime.without_mlflow(cfg)

@@ -1,10 +1,11 @@
 """Datasets and transforms: COCO splits checked record by record
 (:mod:`.validation`), the dataset class (:mod:`.coco`) and the ball's
 training transforms (:mod:`.transforms`)."""
-from .coco import FieldCocoDataset
+from .coco import FieldCocoDataset, check_splits
 from .transforms import BallCentredCrop, BallCopyPaste
 from .validation import load_coco_split
 
 __all__ = [
-    'BallCentredCrop', 'BallCopyPaste', 'FieldCocoDataset', 'load_coco_split'
+    'BallCentredCrop', 'BallCopyPaste', 'FieldCocoDataset', 'check_splits',
+    'load_coco_split'
 ]

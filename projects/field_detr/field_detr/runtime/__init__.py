@@ -8,10 +8,12 @@ parsing their arguments, as ``runtime.<name>``:
 * :mod:`.distributed` — the CPU process group under torchrun;
 * from their homes: ``--resume`` and the checkpoints a run starts from
   (:mod:`field_detr.checkpoint.resume`), the MLflow run of a training
-  (:mod:`field_detr.tracking.runs`).
+  (:mod:`field_detr.tracking.runs`), the splits checked before the run
+  (:func:`field_detr.datasets.coco.check_splits`).
 """
 from ..checkpoint.resume import (existing_checkpoints, resume_checkpoint,
                                  set_resume, verify_start_checkpoints)
+from ..datasets.coco import check_splits
 from ..errors import exit_on_error
 from ..tracking.runs import continue_mlflow_run, end_tracking, without_mlflow
 from .cli import add_runner_args, load_config, oom_advice, parse_runner_args
@@ -24,11 +26,11 @@ from .distributed import (finish_distributed, init_cpu_distributed,
 
 __all__ = [
     'LOADERS', 'add_optional_hooks', 'add_runner_args',
-    'apply_device_fallbacks', 'apply_lr_scaling', 'continue_mlflow_run',
-    'disable_amp', 'effective_batch', 'enable_amp', 'end_tracking',
-    'existing_checkpoints', 'exit_on_error', 'finish_distributed',
-    'init_cpu_distributed', 'load_config', 'normalise_dataloaders',
-    'oom_advice', 'parse_runner_args', 'resume_checkpoint', 'set_resume',
-    'set_split', 'set_work_dir', 'verify_start_checkpoints', 'without_mlflow',
-    'world_size_from_env'
+    'apply_device_fallbacks', 'apply_lr_scaling', 'check_splits',
+    'continue_mlflow_run', 'disable_amp', 'effective_batch', 'enable_amp',
+    'end_tracking', 'existing_checkpoints', 'exit_on_error',
+    'finish_distributed', 'init_cpu_distributed', 'load_config',
+    'normalise_dataloaders', 'oom_advice', 'parse_runner_args',
+    'resume_checkpoint', 'set_resume', 'set_split', 'set_work_dir',
+    'verify_start_checkpoints', 'without_mlflow', 'world_size_from_env'
 ]
