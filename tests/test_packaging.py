@@ -25,7 +25,7 @@ def test_pyproject_pins_equal_requirements():
             'rb') as f:
         project = tomllib.load(f)['project']
     declared = _pins(project['dependencies'])
-    for extra in ('onnx', 'supervision', 'postgres', 'browser-tests'):
+    for extra in ('onnx', 'supervision', 'postgres', 'auth', 'browser-tests'):
         declared.update(_pins(project['optional-dependencies'][extra]))
     for name, pin in declared.items():
         assert required.get(name) == pin, (name, pin, required.get(name))
@@ -34,7 +34,7 @@ def test_pyproject_pins_equal_requirements():
     assert set(required) - set(declared) <= {
         'pytest', 'pytest-xdist', 'ruff', 'isort', 'yapf'
     }
-    assert {'onnx', 'supervision', 'postgres',
+    assert {'onnx', 'supervision', 'postgres', 'auth',
             'browser-tests'} <= set(project['optional-dependencies'])
     assert osp.isfile(
         osp.join(ROOT, 'projects', 'field_detr', 'field_detr', 'py.typed'))

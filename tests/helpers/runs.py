@@ -294,3 +294,16 @@ def scalars(work_dir):
 
 def ckpt(work_dir, name):
     return osp.join(work_dir, 'checkpoints', name)
+
+
+def files_holding(secret: str, *roots) -> list:
+    """Every file under ``roots`` whose bytes hold ``secret``."""
+    found = []
+    for root in roots:
+        for folder, _, files in os.walk(root):
+            for name in files:
+                path = osp.join(folder, name)
+                with open(path, 'rb') as f:
+                    if secret.encode() in f.read():
+                        found.append(path)
+    return found

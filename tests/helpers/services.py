@@ -4,6 +4,7 @@ removed again, also when a test fails."""
 import glob
 import os
 import os.path as osp
+import secrets
 import shutil
 import signal
 import socket
@@ -59,20 +60,32 @@ def stop_group(proc) -> None:
 
 class MlflowServer:
     """``mlflow server`` on 127.0.0.1 with ``backend`` as its store and a
-    local artifacts destination."""
+    local artifacts destination; with ``auth_config`` (a basic-auth INI
+    file), MLflow's basic-auth app, as docs/tracking.md runs it."""
 
-    def __init__(self, backend: str, artifacts: str, log: str) -> None:
+    def __init__(self,
+                 backend: str,
+                 artifacts: str,
+                 log: str,
+                 auth_config: Optional[str] = None) -> None:
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         mlflow_bin = osp.join(osp.dirname(sys.executable), 'mlflow')
         self._log = open(log, 'w')
+        args, env = [], dict(os.environ)
+        if auth_config is not None:
+            args = ['--app-name', 'basic-auth']
+            env.update(
+                MLFLOW_AUTH_CONFIG_PATH=auth_config,
+                MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16))
         self.proc = subprocess.Popen([
             mlflow_bin, 'server', '--host', '127.0.0.1', '--port',
             str(self.port), '--backend-store-uri', backend,
-            '--artifacts-destination', artifacts, '--workers', '1'
+            '--artifacts-destination', artifacts, '--workers', '1', *args
         ],
                                      stdout=self._log,
                                      stderr=subprocess.STDOUT,
+                                     env=env,
                                      start_new_session=True)
         try:
             wait_for_http(

@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 
 from field_detr.redaction import hide_config_credentials, redact
-from helpers.runs import train
+from helpers.runs import files_holding, train
 from helpers.services import PostgresCluster
 
 PASSWORD = 'Pa55-never-shown'
@@ -55,19 +55,6 @@ def test_config_keeps_no_password():
     finally:
         if env is not None:
             os.environ['MLFLOW_TRACKING_URI'] = env
-
-
-def files_holding(secret: str, *roots) -> list:
-    """Every file under ``roots`` whose bytes hold ``secret``."""
-    found = []
-    for root in roots:
-        for folder, _, files in os.walk(root):
-            for name in files:
-                path = osp.join(folder, name)
-                with open(path, 'rb') as f:
-                    if secret.encode() in f.read():
-                        found.append(path)
-    return found
 
 
 def train_with_uri(tmp_path, demo_data, uri, in_config):

@@ -11,6 +11,7 @@ from mmengine.logging import MMLogger
 from mmengine.visualization import MLflowVisBackend
 from mmengine.visualization.vis_backend import force_init_env
 
+from ..errors import ConfigError
 from ..redaction import redact, reveal
 from .metric_names import rename_scalars
 from .run_params import as_mlflow_params, config_params, environment_params
@@ -43,6 +44,12 @@ def local_artifact_root(uri: str) -> Optional[str]:
             osp.dirname(osp.abspath(uri[len('sqlite:///'):])), 'artifacts')
     return None
 
+
+#: MLflow's error codes for a request the server's authentication refused
+AUTH_ERRORS = {
+    'UNAUTHENTICATED': 'the credentials (401: no or a wrong user/password)',
+    'PERMISSION_DENIED': 'this user (403: no permission)',
+}
 
 #: retries of a call that met a SQLite store locked by another writer
 LOCKED_RETRIES = 4
@@ -128,7 +135,8 @@ class FieldMLflowVisBackend(MLflowVisBackend):
     def _call(self, what: str, fn, *args, **kwargs):
         """Run an MLflow call; on failure warn once and stop tracking. A
         SQLite store busy with another run's write ("database is locked")
-        is retried a few times first."""
+        is retried a few times first. A server that refuses the credentials
+        when the run starts stops it instead: the user meant to track."""
         if self.failed:
             return None
         for attempt in range(LOCKED_RETRIES + 1):
@@ -139,6 +147,13 @@ class FieldMLflowVisBackend(MLflowVisBackend):
                         attempt < LOCKED_RETRIES:
                     time.sleep(0.5 * (attempt + 1))
                     continue
+                code = getattr(e, 'error_code', None)
+                if what == 'connect' and code in AUTH_ERRORS:
+                    raise ConfigError(
+                        f'MLflow at {redact(self._tracking_uri)} refused '
+                        f'{AUTH_ERRORS[code]}: set MLFLOW_TRACKING_USERNAME '
+                        'and MLFLOW_TRACKING_PASSWORD to an account of that '
+                        'server (docs/tracking.md)') from None
                 self.failed = True
                 MMLogger.get_current_instance().warning(
                     f'MLflow tracking failed ({what}: {type(e).__name__}: '
