@@ -79,11 +79,11 @@ def main(argv=None):
     cfg.launcher = args.launcher
     runtime.set_split(cfg, 'train', args.train_dir)
     runtime.set_split(cfg, 'val', args.val_dir)
-    # a refused split stops here: no work dir, no tracking run
-    runtime.check_splits(cfg, ('train', 'val'))
     runtime.set_work_dir(cfg, args.config, args.work_dir)
     runtime.set_resume(cfg, args.resume)
     runtime.verify_start_checkpoints(cfg)
+    # a refused split stops here: no work dir, no tracking run
+    runtime.check_splits(cfg, ('train', 'val'))
     if args.amp:
         runtime.enable_amp(cfg)
     runtime.add_optional_hooks(cfg, args.ema, args.early_stop)
