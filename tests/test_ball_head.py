@@ -242,10 +242,12 @@ def test_checkpoint_without_the_head_loads_with_one_line():
 
 def test_detached_head_leaves_the_detr_gradients_alone():
     """backbone_grad=0: every DETR parameter gets the gradient it gets
-    without the head; backbone_grad=1: the head's loss reaches the
+    without the head, also when the head has its own stem on the image
+    (which learns); backbone_grad=1: the head's loss reaches the
     backbone's stride-8 stage."""
     grads = {}
     for name, head_cfg in (('off', None), ('detached', dict(backbone_grad=0.)),
+                           ('stem', dict(backbone_grad=0., image_channels=8)),
                            ('joint', dict(backbone_grad=1.))):
         cfg = model_cfg(TINY_CONFIG)
         if head_cfg is None:
@@ -262,8 +264,11 @@ def test_detached_head_leaves_the_detr_gradients_alone():
             for n, p in model.named_parameters()
             if p.grad is not None and not n.startswith('ball_head.')
         }
-    assert grads['detached'].keys() == grads['off'].keys()
-    for n, g in grads['off'].items():
-        torch.testing.assert_close(grads['detached'][n], g, msg=n)
+        if name == 'stem':
+            assert model.ball_head.image_stem[0].weight.grad.abs().sum() > 0
+    for detached in ('detached', 'stem'):
+        assert grads[detached].keys() == grads['off'].keys()
+        for n, g in grads['off'].items():
+            torch.testing.assert_close(grads[detached][n], g, msg=n)
     stage = 'backbone.layer2.0.conv1.weight'
     assert not torch.allclose(grads['joint'][stage], grads['off'][stage])

@@ -78,6 +78,11 @@ class BallHeatmapHead(CenterNetHead):
             Defaults to 0.3.
         min_radius (int): the smallest Gaussian radius, in heatmap cells.
             Defaults to 1.
+        image_channels (int): channels of the head's own stem on the input
+            image (two stride-2 3x3 convolutions to stride 4, added to the
+            fused map): pixel-level features for a ball of a few pixels
+            that the backbone, trained for the DETR, may not keep. 0 (the
+            default) reads the backbone levels alone.
         backbone_grad (float): the share of the head's gradient that flows
             into the shared backbone levels (the forward pass is the same).
             0 detaches them: the DETR then trains exactly as without the
@@ -97,6 +102,7 @@ class BallHeatmapHead(CenterNetHead):
                  min_overlap: float = 0.3,
                  min_radius: int = 1,
                  backbone_grad: float = 1.0,
+                 image_channels: int = 0,
                  loss_center_heatmap: dict = dict(
                      type='GaussianFocalLoss', loss_weight=1.0),
                  loss_wh: dict = dict(type='L1Loss', loss_weight=0.1),
@@ -125,6 +131,15 @@ class BallHeatmapHead(CenterNetHead):
         self.backbone_grad = backbone_grad
         self.lateral_convs = nn.ModuleList(
             nn.Conv2d(c, feat_channels, kernel_size=1) for c in in_channels)
+        self.image_channels = image_channels
+        if image_channels:
+            self.image_stem = nn.Sequential(
+                nn.Conv2d(3, image_channels, 3, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(
+                    image_channels, image_channels, 3, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(image_channels, feat_channels, kernel_size=1))
         self.fuse_conv = nn.Sequential(
             nn.Conv2d(feat_channels, feat_channels, kernel_size=3, padding=1),
             nn.ReLU(inplace=True))
@@ -134,9 +149,20 @@ class BallHeatmapHead(CenterNetHead):
         # its weights load, a checkpoint without the head) starts the same.
         self.init_weights()
 
+    @property
+    def reads_image(self) -> bool:
+        """Whether ``feats`` starts with the input image (a stem of its
+        own, ``image_channels``)."""
+        return bool(self.image_channels)
+
     def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         """``(heatmap (B, 1, H, W) after sigmoid, wh (B, 2, H, W),
-        offset (B, 2, H, W))`` at the finest level's resolution."""
+        offset (B, 2, H, W))`` at the finest level's resolution. ``feats``:
+        the backbone levels, finest first, after the input image when the
+        head has its own stem."""
+        image = None
+        if self.reads_image:
+            image, feats = feats[0], feats[1:]
         if self.backbone_grad < 1:
             g = self.backbone_grad
             feats = [
@@ -147,6 +173,11 @@ class BallHeatmapHead(CenterNetHead):
         for lateral, feat in zip(self.lateral_convs[-2::-1], feats[-2::-1]):
             x = lateral(feat) + F.interpolate(
                 x, size=feat.shape[-2:], mode='nearest')
+        if image is not None:
+            stem = self.image_stem(image)
+            if stem.shape[-2:] != x.shape[-2:]:
+                stem = F.interpolate(stem, size=x.shape[-2:], mode='nearest')
+            x = x + stem
         return self.forward_single(self.fuse_conv(x))
 
     # -- training ------------------------------------------------------------

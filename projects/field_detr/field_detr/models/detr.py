@@ -167,6 +167,8 @@ class FieldDETR(DETR):
         if self._detr_levels is not None:
             if self.with_ball_head:
                 ball_feats = tuple(feats[i] for i in self._ball_levels)
+                if self.ball_head.reads_image:
+                    ball_feats = (batch_inputs, ) + ball_feats
             feats = tuple(feats[i] for i in self._detr_levels)
         if self.with_neck:
             feats = self.neck(feats)
