@@ -76,14 +76,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _rss_mb(pid: int) -> float:
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _children(pid: int) -> list:
     """The processes whose parent is ``pid`` (the data-loader workers)."""
     found = []
@@ -122,6 +114,8 @@ def probe_hook(work_dir: str, samples: list):
     """A hook that appends one sample after every training epoch."""
     from mmengine.hooks import Hook
 
+    from field_detr.hooks.memory_hook import process_rss_mb
+
     class SoakProbe(Hook):
         priority = 'LOWEST'
 
@@ -132,7 +126,8 @@ def probe_hook(work_dir: str, samples: list):
             samples.append(
                 dict(
                     epoch=runner.epoch + 1,
-                    rss_mb=_rss_mb(pid) + sum(_rss_mb(w) for w in workers),
+                    rss_mb=process_rss_mb() +
+                    sum(process_rss_mb(w) for w in workers),
                     workers=len(workers),
                     fds=_fds(pid) + sum(_fds(w) for w in workers),
                     work_dir_mb=_dir_mb(work_dir),

@@ -8,14 +8,16 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 
 
-def process_rss_mb() -> float:
-    """Resident memory of this process in MB (peak RSS where /proc is not
-    available)."""
+def process_rss_mb(pid='self') -> float:
+    """Resident memory in MB of this process (peak RSS where /proc is not
+    available), or of process ``pid`` (0 once it has exited)."""
     try:
-        with open('/proc/self/statm') as f:
+        with open(f'/proc/{pid}/statm') as f:
             pages = int(f.read().split()[1])
         return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
     except (OSError, ValueError, IndexError):
+        if pid != 'self':
+            return 0.0
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
