@@ -11,6 +11,7 @@ from PIL import Image
 from field_detr.datasets import validation
 from field_detr.datasets.validation import load_coco_split
 from field_detr.errors import InputError
+from helpers.runs import cut_short
 
 
 def _split(tmp_path, coco=None, images=((1, 'a.jpg', 64, 48), )):
@@ -176,10 +177,7 @@ def test_image_cut_short_is_refused(tmp_path, name):
                                  np.uint8)).save(osp.join(img_dir, name))
     load_coco_split(ann, img_dir)
     path = osp.join(img_dir, name)
-    with open(path, 'rb') as f:
-        data = f.read()
-    with open(path, 'wb') as f:
-        f.write(data[:len(data) * 6 // 10])
+    cut_short(path)
     with pytest.raises(InputError) as info:
         load_coco_split(ann, img_dir)
     msg = str(info.value)

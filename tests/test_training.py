@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, TOOL_ENV, ckpt, run_tool,
-                          run_tool_process, scalars, train)
+from helpers.runs import (DEMO_CONFIG, SMALL_CONFIG, TOOL_ENV, ckpt, cut_short,
+                          run_tool, run_tool_process, scalars, train)
 
 
 def test_demo_training_trains_validates_and_checkpoints(demo_run):
@@ -127,12 +127,6 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path, demo_data):
     assert 'found no checkpoint' in proc.stderr
 
 
-def _cut_short(path) -> None:
-    """``path`` cut to 60 % of its bytes, as an interrupted copy leaves it."""
-    data = path.read_bytes()
-    path.write_bytes(data[:len(data) * 6 // 10])
-
-
 def _bad_box(split):
     ann_file = split / 'annotations' / 'annotations.json'
     coco = json.loads(ann_file.read_text())
@@ -146,7 +140,7 @@ def _cut_image(split):
     ann_file = split / 'annotations' / 'annotations.json'
     image = json.loads(ann_file.read_text())['images'][1]
     path = split / 'images' / image['file_name']
-    _cut_short(path)
+    cut_short(path)
     return (f'{ann_file}: images[1] (id={image["id"]}): unreadable image '
             f'{path} (cut short or corrupt): OSError: image file is '
             'truncated')
