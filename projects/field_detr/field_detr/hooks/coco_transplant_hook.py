@@ -1,6 +1,8 @@
-"""Start from COCO-trained DETR with its person and sports-ball rows."""
+"""Start from COCO-trained DETR or DINO with its person and sports-ball
+rows."""
 import os
 import os.path as osp
+import re
 import socket
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -18,7 +20,13 @@ COCO_DETR_R50 = ('https://download.openmmlab.com/mmdetection/v3.0/detr/'
                  'detr_r50_8xb2-150e_coco_20221023_153551-436d03e8.pth')
 #: COCO 2017 class order of mmdet's CocoDataset (80 classes).
 DEFAULT_CLASS_MAP = {'player': 'person', 'ball': 'sports ball'}
-CLS_KEY = 'bbox_head.fc_cls'
+#: tensors with one row per class: DETR's softmax classifier (a last
+#: "no object" row besides), DINO's sigmoid classification branches (the
+#: decoder layers' and the encoder's proposal branch) and its denoising
+#: label embedding
+CLASS_ROWS = re.compile(
+    r'^(bbox_head\.fc_cls|bbox_head\.cls_branches\.\d+|'
+    r'dn_query_generator\.label_embedding)\.(weight|bias)$')
 #: seconds a stalled connection may stay silent while downloading
 DOWNLOAD_TIMEOUT = 30
 #: set to 0 to skip the COCO start (offline machines, test suites)
@@ -32,18 +40,20 @@ def transplant_state_dict(
         source_classes, class_map: Dict[str, str]) -> Dict[str, torch.Tensor]:
     """A state dict for ``target`` built from a COCO-trained ``source``.
 
-    The classifier ``bbox_head.fc_cls`` (softmax, one row per class plus a
-    last "no object" row) gets, for each target class, the row of the source
-    class ``class_map`` names, then the source's no-object row. Every other
-    weight is copied; a key missing from the source or of another shape
-    keeps the target's value.
+    Every tensor with one row per class (:data:`CLASS_ROWS`) gets, for each
+    target class, the row of the source class ``class_map`` names; a softmax
+    classifier (DETR's ``bbox_head.fc_cls``: a row per class and a last "no
+    object" row) keeps its no-object row last, sigmoid ones (DINO's) have
+    none. Every other weight is copied; a key missing from the source or of
+    another shape keeps the target's value.
     """
     rows = [source_classes.index(class_map[c]) for c in target_classes]
     out = {}
     for key, value in target.items():
         src = source.get(key)
-        if key in (f'{CLS_KEY}.weight', f'{CLS_KEY}.bias') and src is not None:
-            idx = torch.tensor(rows + [src.shape[0] - 1])
+        if src is not None and CLASS_ROWS.match(key):
+            background = list(range(len(source_classes), src.shape[0]))
+            idx = torch.tensor(rows + background)
             out[key] = src.index_select(0, idx).to(value.dtype)
         elif src is not None and src.shape == value.shape:
             out[key] = src.to(value.dtype)
@@ -84,11 +94,14 @@ def transplant_coco_head(model: torch.nn.Module,
 
 @HOOKS.register_module()
 class CocoTransplantHook(Hook):
-    """Initialise the model from COCO-trained DETR before training starts.
+    """Initialise the model from COCO-trained DETR (or DINO, with
+    ``checkpoint`` a COCO DINO checkpoint) before training starts.
 
     COCO already has ``person`` and ``sports ball``: their classifier rows
-    (and the no-object row) become the player and ball rows, and every other
-    weight (backbone, transformer, box head, queries) is copied, so epoch 0
+    (DETR's, with its no-object row; DINO's in every classification branch
+    and in the denoising label embedding) become the player and ball rows,
+    and every other weight (backbone, transformer, box head, queries) is
+    copied, so epoch 0
     already detects both classes. Skipped when the run resumes or has a
     ``load_from``, or when the environment sets ``FIELD_DETR_COCO_START=0``.
     Weights the checkpoint does not have (the ball head's) keep their
@@ -98,7 +111,8 @@ class CocoTransplantHook(Hook):
     initialisation.
 
     Args:
-        checkpoint (str): path or URL of an 80-class COCO DETR checkpoint.
+        checkpoint (str): path or URL of an 80-class COCO DETR or DINO
+            checkpoint.
             Defaults to MMDetection's DETR R-50 (150 epochs).
         class_map (dict): target class -> COCO class name. Defaults to
             ``{'player': 'person', 'ball': 'sports ball'}``.

@@ -1,0 +1,139 @@
+"""The DINO-4scale family: its configs against MMDetection's, the COCO
+start into every class-row tensor, and the small DINO through the tools
+(train, test, export, LocalDetector)."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+
+from helpers.runs import ROOT, ckpt, run_tool, train
+
+DINO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field.py')
+DINO_DEMO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field_demo.py')
+DINO_SMALL = osp.join(ROOT, 'tests', 'configs', 'dino_small.py')
+
+
+def _build(config, **model):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    register_all_modules()
+    import field_detr  # noqa: F401  (registers the project's modules)
+    cfg = Config.fromfile(config)
+    cfg.model.update(model)
+    return MODELS.build(cfg.model)
+
+
+def test_the_model_is_mmdetections_dino_4scale_r50():
+    """configs/dino_r50_field.py holds MMDetection's DINO-4scale R-50 model
+    with 2 classes (and the non-blocking copy of the batch): nothing else
+    of the model differs, so a change in either config shows here."""
+    from mmengine.config import Config
+    ours = Config.fromfile(DINO_CONFIG).model.to_dict()
+    import mmdet
+    stock = Config.fromfile(
+        osp.join(
+            osp.dirname(mmdet.__file__), '.mim', 'configs', 'dino',
+            'dino-4scale_r50_8xb2-12e_coco.py')).model.to_dict()
+    assert ours['bbox_head'].pop('num_classes') == 2
+    assert stock['bbox_head'].pop('num_classes') == 80
+    assert ours['data_preprocessor'].pop('non_blocking') is True
+    assert ours == stock
+    demo = Config.fromfile(DINO_DEMO_CONFIG)
+    assert demo.model.type == 'DINO' and demo.model.backbone.init_cfg is None
+    # the project's data, hooks and tracking, not COCO's
+    assert demo.train_dataloader.dataset.type == 'FieldCocoDataset'
+    assert demo.val_evaluator.type == 'FieldCocoMetric'
+    hooks = [h['type'] for h in demo.custom_hooks]
+    assert 'MLflowRunHook' in hooks and 'CocoTransplantHook' in hooks
+    assert demo.default_hooks.checkpoint.type == 'CheckpointLayoutHook'
+
+
+def test_coco_start_gives_player_and_ball_the_person_and_ball_rows(tmp_path):
+    """A test-made 80-class small DINO checkpoint into the 2-class model:
+    every classification branch (decoder layers and the encoder's proposal
+    branch) scores player and ball as the 80-class model scores person and
+    sports ball, the denoising label embedding takes the same rows, and
+    every other tensor is copied."""
+    from mmdet.datasets import CocoDataset
+
+    from field_detr.hooks.coco_transplant_hook import transplant_coco_head
+    torch.manual_seed(0)
+    coco = _build(DINO_SMALL, bbox_head=dict(type='DINOHead', num_classes=80))
+    coco.init_weights()
+    path = str(tmp_path / 'coco_dino.pth')
+    torch.save({'state_dict': coco.state_dict(), 'meta': {}}, path)
+    torch.manual_seed(1)
+    field = _build(DINO_SMALL)
+    n, new = transplant_coco_head(field, path, ['player', 'ball'], {
+        'player': 'person',
+        'ball': 'sports ball'
+    })
+    assert new == [] and n == len(field.state_dict())
+    rows = [
+        list(CocoDataset.METAINFO['classes']).index(c)
+        for c in ('person', 'sports ball')
+    ]
+    branches = field.bbox_head.cls_branches
+    assert len(branches) == 3  # 2 decoder layers + the proposal branch
+    hidden = torch.randn(5, 256)
+    with torch.no_grad():
+        for ours, theirs in zip(branches, coco.bbox_head.cls_branches):
+            assert torch.equal(ours.weight, theirs.weight[rows])
+            assert torch.equal(ours.bias, theirs.bias[rows])
+            # the same rows in a product of another width: equal to float
+            # rounding
+            torch.testing.assert_close(
+                ours(hidden), theirs(hidden)[:, rows], rtol=0, atol=1e-5)
+    assert torch.equal(field.dn_query_generator.label_embedding.weight,
+                       coco.dn_query_generator.label_embedding.weight[rows])
+    theirs = coco.state_dict()
+    for key, value in field.state_dict().items():
+        if 'cls_branches' not in key and 'label_embedding' not in key:
+            assert torch.equal(value, theirs[key]), key
+
+
+@pytest.fixture(scope='module')
+def dino_run(demo_data, tmp_path_factory):
+    """One epoch of the small DINO through tools/train.py, validated."""
+    work_dir = str(tmp_path_factory.mktemp('dino_run'))
+    proc = train(
+        work_dir,
+        config=DINO_SMALL,
+        data=demo_data,
+        options=['train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+    return dict(work_dir=work_dir, proc=proc, data=demo_data)
+
+
+def test_small_dino_trains_with_the_projects_layout(dino_run):
+    log = dino_run['proc'].stdout + dino_run['proc'].stderr
+    assert 'Epoch(val) [1]' in log, log[-3000:]
+    meta = torch.load(
+        ckpt(dino_run['work_dir'], 'latest_checkpoint.pth'),
+        weights_only=True)['meta']
+    assert meta['epoch'] == 1
+    assert osp.exists(ckpt(dino_run['work_dir'], 'best_model.pth'))
+
+
+def test_small_dino_through_test_export_and_local_detector(dino_run, tmp_path):
+    """tools/test.py prints the per-class table; the exported model loads
+    in LocalDetector and gives the checkpoint's detections."""
+    from field_detr import LocalDetector
+    source = ckpt(dino_run['work_dir'], 'latest_checkpoint.pth')
+    proc = run_tool('test.py', DINO_SMALL, source, '--test-dir',
+                    dino_run['data']['val'], '--work-dir',
+                    str(tmp_path / 'test'))
+    assert 'COCO box AP' in proc.stdout and 'ball' in proc.stdout
+    exported = str(tmp_path / 'dino.pth')
+    run_tool('export_model.py', '--checkpoint', source, '--output', exported)
+    assert torch.load(exported, weights_only=True)['model']['type'] == 'DINO'
+    image = sorted(
+        glob.glob(osp.join(dino_run['data']['val'], 'images', '*.jpg')))[0]
+    from_export = LocalDetector(exported, 0.0, 'cpu').detect(image)
+    from_checkpoint = LocalDetector(source, 0.0, 'cpu').detect(image)
+    assert len(from_export) > 0
+    assert torch.allclose(
+        torch.from_numpy(from_export.scores),
+        torch.from_numpy(from_checkpoint.scores),
+        atol=1e-5)
