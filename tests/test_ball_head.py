@@ -168,6 +168,27 @@ def test_one_config_line_turns_the_head_off():
         assert torch.equal(sa[key], sb[key]), key
 
 
+def test_the_head_leaves_the_detrs_initial_weights_alone():
+    """The same seed gives the same DETR with and without the head, built
+    and initialised, and the same random state after it: a run with the
+    head trains the DETR of the run without it."""
+    models, after = [], []
+    for head in (True, False):
+        cfg = model_cfg(TINY_CONFIG) if head else model_cfg(
+            TINY_CONFIG, ball_head=None)
+        torch.manual_seed(0)
+        model = MODELS.build(cfg)
+        model.init_weights()
+        models.append(model.state_dict())
+        after.append(torch.rand(3))
+    on, off = models
+    assert set(on) - set(off) and all(
+        k.startswith('ball_head.') for k in set(on) - set(off))
+    for key, value in off.items():
+        assert torch.equal(on[key], value), key
+    assert torch.equal(*after)
+
+
 @pytest.mark.parametrize('config', [TINY_CONFIG, MAIN_CONFIG])
 def test_detr_with_the_head_is_the_detr_without_it(config):
     """The same weights with and without the head: the DETR's losses,

@@ -40,8 +40,8 @@ param_scheduler = [
         convert_to_iter_based=True),
 ]
 # A randomly initialised backbone learns at the full rate; the ball head at
-# 8x (the configs' 4x: held-out recall and precision@5px 0.895 / 0.905 ->
-# 0.947-0.905 / 0.947-0.950 from a score of 0.6, docs/evaluation.md).
+# 8x (the configs' 4x; held-out recall and precision@5px from 0.6 in
+# docs/evaluation.md).
 optim_wrapper = dict(
     optimizer=dict(lr=3e-4),
     paramwise_cfg=dict(custom_keys={

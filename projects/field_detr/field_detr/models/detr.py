@@ -118,7 +118,10 @@ class FieldDETR(DETR):
         super().__init__(*args, **kwargs)
         self.ball_head = None
         if ball_head is not None:
-            self.ball_head = MODELS.build(ball_head)
+            # the head draws from a copy of the random state (here and in
+            # init_weights): the same seed gives the same DETR, head or not
+            with torch.random.fork_rng(devices=[]):
+                self.ball_head = MODELS.build(ball_head)
             self._register_load_state_dict_pre_hook(
                 _initialise_missing_ball_head, with_module=True)
         self.attention = attention
@@ -143,6 +146,20 @@ class FieldDETR(DETR):
         for name in self.compile_modules:
             getattr(self, name).compile(**self.compile_options)
         self._compiled = True
+
+    def init_weights(self) -> None:
+        """The DETR's initialisation, drawn as without the head; then the
+        head's, from a copy of the random state (so the draws after it,
+        dropout's, are also those of the model without the head)."""
+        head = self._modules.pop('ball_head', None)
+        try:
+            super().init_weights()
+        finally:
+            if head is not None:
+                self._modules['ball_head'] = head
+        if head is not None:
+            with torch.random.fork_rng(devices=[]):
+                head.init_weights()
 
     @property
     def with_ball_head(self) -> bool:
