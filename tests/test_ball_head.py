@@ -169,9 +169,8 @@ def test_one_config_line_turns_the_head_off():
 
 
 def test_the_head_leaves_the_detrs_initial_weights_alone():
-    """The same seed gives the same DETR with and without the head, built
-    and initialised, and the same random state after it: a run with the
-    head trains the DETR of the run without it."""
+    """The same seed gives the same initial DETR with and without the
+    head, built and initialised, and the same random state after it."""
     models, after = [], []
     for head in (True, False):
         cfg = model_cfg(TINY_CONFIG) if head else model_cfg(

@@ -6,23 +6,18 @@ import os.path as osp
 
 import pytest
 import torch
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 
+import field_detr  # noqa: F401  (registers the project's modules)
+from helpers.models import model_cfg
 from helpers.runs import ROOT, ckpt, run_tool, train
+
+register_all_modules()
 
 DINO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field.py')
 DINO_DEMO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field_demo.py')
 DINO_SMALL = osp.join(ROOT, 'tests', 'configs', 'dino_small.py')
-
-
-def _build(config, **model):
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config
-    register_all_modules()
-    import field_detr  # noqa: F401  (registers the project's modules)
-    cfg = Config.fromfile(config)
-    cfg.model.update(model)
-    return MODELS.build(cfg.model)
 
 
 def test_the_model_is_mmdetections_dino_4scale_r50():
@@ -60,12 +55,13 @@ def test_coco_start_gives_player_and_ball_the_person_and_ball_rows(tmp_path):
 
     from field_detr.hooks.coco_transplant_hook import transplant_coco_head
     torch.manual_seed(0)
-    coco = _build(DINO_SMALL, bbox_head=dict(type='DINOHead', num_classes=80))
+    coco = MODELS.build(
+        model_cfg(DINO_SMALL, bbox_head=dict(type='DINOHead', num_classes=80)))
     coco.init_weights()
     path = str(tmp_path / 'coco_dino.pth')
     torch.save({'state_dict': coco.state_dict(), 'meta': {}}, path)
     torch.manual_seed(1)
-    field = _build(DINO_SMALL)
+    field = MODELS.build(model_cfg(DINO_SMALL))
     n, new = transplant_coco_head(field, path, ['player', 'ball'], {
         'player': 'person',
         'ball': 'sports ball'

@@ -101,9 +101,9 @@ class CocoTransplantHook(Hook):
     (DETR's, with its no-object row; DINO's in every classification branch
     and in the denoising label embedding) become the player and ball rows,
     and every other weight (backbone, transformer, box head, queries) is
-    copied, so epoch 0
-    already detects both classes. Skipped when the run resumes or has a
-    ``load_from``, or when the environment sets ``FIELD_DETR_COCO_START=0``.
+    copied, so epoch 0 already detects both classes. Skipped when the run
+    resumes or has a ``load_from``, or when the environment sets
+    ``FIELD_DETR_COCO_START=0``.
     Weights the checkpoint does not have (the ball head's) keep their
     initialisation and are named as new in the log line.
     If the checkpoint cannot be read or fetched (a download that stalls for
@@ -112,8 +112,7 @@ class CocoTransplantHook(Hook):
 
     Args:
         checkpoint (str): path or URL of an 80-class COCO DETR or DINO
-            checkpoint.
-            Defaults to MMDetection's DETR R-50 (150 epochs).
+            checkpoint. Defaults to MMDetection's DETR R-50 (150 epochs).
         class_map (dict): target class -> COCO class name. Defaults to
             ``{'player': 'person', 'ball': 'sports ball'}``.
         source_classes (list[str], optional): the checkpoint's class order;

@@ -119,7 +119,7 @@ class FieldDETR(DETR):
         self.ball_head = None
         if ball_head is not None:
             # the head draws from a copy of the random state (here and in
-            # init_weights): the same seed gives the same DETR, head or not
+            # init_weights): a seed gives the same initial DETR, head or not
             with torch.random.fork_rng(devices=[]):
                 self.ball_head = MODELS.build(ball_head)
             self._register_load_state_dict_pre_hook(
