@@ -22,8 +22,9 @@ DINO_SMALL = osp.join(ROOT, 'tests', 'configs', 'dino_small.py')
 
 def test_the_model_is_mmdetections_dino_4scale_r50():
     """configs/dino_r50_field.py holds MMDetection's DINO-4scale R-50 model
-    with 2 classes (and the non-blocking copy of the batch): nothing else
-    of the model differs, so a change in either config shows here."""
+    with 2 classes (the non-blocking copy of the batch, the batched head):
+    nothing else of the model differs, so a change in either config shows
+    here."""
     from mmengine.config import Config
     ours = Config.fromfile(DINO_CONFIG).model.to_dict()
     import mmdet
@@ -32,6 +33,8 @@ def test_the_model_is_mmdetections_dino_4scale_r50():
             osp.dirname(mmdet.__file__), '.mim', 'configs', 'dino',
             'dino-4scale_r50_8xb2-12e_coco.py')).model.to_dict()
     assert ours['bbox_head'].pop('num_classes') == 2
+    assert ours['bbox_head'].pop('type') == 'FastDINOHead'
+    assert stock['bbox_head'].pop('type') == 'DINOHead'
     assert stock['bbox_head'].pop('num_classes') == 80
     assert ours['data_preprocessor'].pop('non_blocking') is True
     assert ours == stock
@@ -133,3 +136,124 @@ def test_small_dino_through_test_export_and_local_detector(dino_run, tmp_path):
         torch.from_numpy(from_export.scores),
         torch.from_numpy(from_checkpoint.scores),
         atol=1e-5)
+
+
+def dino_batch(seed, counts, size=(128, 160)):
+    """Inputs and samples of images of different sizes padded to ``size``,
+    with ``counts`` random boxes (a duplicate where 3 or more)."""
+    import numpy as np
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    rng = np.random.default_rng(seed)
+    h, w = size
+    samples = []
+    for count in counts:
+        ih, iw = int(rng.integers(h // 2,
+                                  h + 1)), int(rng.integers(w // 2, w + 1))
+        x1, y1 = rng.uniform(0, iw - 8, count), rng.uniform(0, ih - 8, count)
+        boxes = np.stack([
+            x1, y1, x1 + rng.uniform(2, iw - x1), y1 + rng.uniform(2, ih - y1)
+        ], 1)
+        labels = rng.integers(0, 2, count)
+        if count >= 3:
+            boxes[1], labels[1] = boxes[0], labels[0]
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=(ih, iw),
+                pad_shape=(h, w),
+                batch_input_shape=(h, w),
+                scale_factor=(1., 1.),
+                ori_shape=(ih, iw)))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            labels=torch.tensor(labels, dtype=torch.long))
+        samples.append(sample)
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(len(counts), 3, h, w, generator=g), samples
+
+
+def losses_and_grads(model, inputs, samples, seed):
+    import copy
+    model.zero_grad()
+    torch.manual_seed(seed)  # the same denoising noise
+    losses = model.loss(inputs, copy.deepcopy(samples))
+    sum(losses.values()).backward()
+    return losses, {
+        n: p.grad.clone()
+        for n, p in model.named_parameters() if p.grad is not None
+    }
+
+
+def test_fast_dino_head_equals_dinohead_over_many_seeds():
+    """The small DINO with FastDINOHead and with MMDetection's DINOHead,
+    one set of weights, the same batches and denoising noise: the same
+    loss terms, in the same order, and the same gradients of every
+    parameter, bit for bit (batches with no box, one box, duplicates, many
+    boxes; images of different sizes)."""
+    import numpy as np
+    cfg = model_cfg(DINO_SMALL)
+    assert cfg.bbox_head.type == 'FastDINOHead'
+    stock_cfg = model_cfg(
+        DINO_SMALL, bbox_head=dict(cfg.bbox_head, type='DINOHead'))
+    torch.manual_seed(0)
+    fast = MODELS.build(cfg).train()
+    stock = MODELS.build(stock_cfg).train()
+    assert type(stock.bbox_head).__name__ == 'DINOHead'
+    stock.load_state_dict(fast.state_dict())
+    rng = np.random.default_rng(3)
+    cases = [[0, 1], [3, 3], [0, 0], [25, 2, 9]]
+    cases += [
+        rng.integers(0, 12, int(rng.integers(1, 4))).tolist() for _ in range(4)
+    ]
+    for seed, counts in enumerate(cases):
+        inputs, samples = dino_batch(seed, counts)
+        fast_losses, fast_grads = losses_and_grads(fast, inputs, samples, seed)
+        stock_losses, stock_grads = losses_and_grads(stock, inputs, samples,
+                                                     seed)
+        assert list(fast_losses) == list(stock_losses), counts
+        for name, value in stock_losses.items():
+            torch.testing.assert_close(
+                fast_losses[name],
+                value,
+                rtol=0,
+                atol=0,
+                msg=f'{counts} {name}')
+        assert fast_grads.keys() == stock_grads.keys()
+        for name, grad in stock_grads.items():
+            torch.testing.assert_close(
+                fast_grads[name], grad, rtol=0, atol=0, msg=f'{counts} {name}')
+
+
+def test_fast_dino_head_loss_reads_nothing_back_per_image():
+    """The syncing ops (``.item()``, ``nonzero``, ``unique``, device-to-host
+    copies) inside the head's loss, batch 8: MMDetection's DINOHead reads
+    back per layer and image; FastDINOHead's only ones are F.one_hot's
+    range checks in mmdet's CPU focal loss (two per class loss; on CUDA the
+    focal loss is mmcv's kernel)."""
+    import copy
+
+    from field_detr.utils.benchmark import OpCounter
+    cfg = model_cfg(DINO_SMALL)
+    stock_cfg = model_cfg(
+        DINO_SMALL, bbox_head=dict(cfg.bbox_head, type='DINOHead'))
+    torch.manual_seed(0)
+    inputs, samples = dino_batch(5, [3, 7, 1, 12, 0, 4, 9, 2])
+    syncs, names = {}, {}
+    for name, model_cfg_ in (('fast', cfg), ('stock', stock_cfg)):
+        model = MODELS.build(model_cfg_).train()
+        head_loss = model.bbox_head.loss_by_feat
+
+        def counted(*args, head_loss=head_loss, name=name, **kwargs):
+            with OpCounter() as counter:
+                losses = head_loss(*args, **kwargs)
+            syncs[name] = sum(counter.syncs.values())
+            names[name] = list(losses)
+            return losses
+
+        model.bbox_head.loss_by_feat = counted
+        with torch.no_grad():
+            model.loss(inputs, copy.deepcopy(samples))
+    class_losses = [n for n in names['fast'] if n.endswith('loss_cls')]
+    assert len(class_losses) == 5  # 2 decoder layers, encoder, 2 denoising
+    assert syncs['fast'] == 2 * len(class_losses), syncs
+    assert syncs['stock'] >= 100, syncs

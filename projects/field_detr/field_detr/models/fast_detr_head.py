@@ -35,6 +35,7 @@ from mmdet.models.losses.iou_loss import giou_loss
 from mmdet.models.losses.smooth_l1_loss import l1_loss
 from mmdet.models.task_modules.assigners import (BBoxL1Cost,
                                                  ClassificationCost,
+                                                 FocalLossCost,
                                                  HungarianAssigner, IoUCost)
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import (bbox_cxcywh_to_xyxy, bbox_overlaps,
@@ -45,7 +46,7 @@ from torch import Tensor
 from torch import distributed as dist
 from torch.nn.utils.rnn import pad_sequence
 
-_BATCHED_COSTS = (ClassificationCost, BBoxL1Cost, IoUCost)
+_BATCHED_COSTS = (ClassificationCost, FocalLossCost, BBoxL1Cost, IoUCost)
 
 
 def to_device(array: np.ndarray, device: torch.device) -> Tensor:
@@ -97,7 +98,8 @@ class FastDETRHead(DETRHead):
         reproduces exactly; otherwise ``DETRHead``'s loss runs."""
         assigner = getattr(self, 'assigner', None)
         return (type(assigner) is HungarianAssigner and all(
-            type(c) in _BATCHED_COSTS for c in assigner.match_costs)
+            type(c) in _BATCHED_COSTS and not getattr(c, 'binary_input', False)
+            for c in assigner.match_costs)
                 and not isinstance(self.loss_cls, QualityFocalLoss))
 
     def loss_by_feat(
@@ -163,6 +165,17 @@ class FastDETRHead(DETRHead):
                                   None, :].expand(num_layers, -1,
                                                   scores.size(2), -1)
                 cost = -scores.gather(-1, index)
+            elif isinstance(match_cost, FocalLossCost):
+                # FocalLossCost._focal_loss_cost, then the gt labels' columns
+                p = cls_scores.sigmoid()
+                alpha, gamma, eps = (match_cost.alpha, match_cost.gamma,
+                                     match_cost.eps)
+                neg = -(1 - p + eps).log() * (1 - alpha) * p.pow(gamma)
+                pos = -(p + eps).log() * alpha * (1 - p).pow(gamma)
+                index = gt_labels[None, :,
+                                  None, :].expand(num_layers, -1, p.size(2),
+                                                  -1)
+                cost = pos.gather(-1, index) - neg.gather(-1, index)
             elif isinstance(match_cost, BBoxL1Cost):
                 pred, gt = pred_xyxy, gt_bboxes
                 if match_cost.box_format == 'xywh':
@@ -280,17 +293,24 @@ class FastDETRHead(DETRHead):
             cls_mean, num_pos = values.tolist()
             if self.sync_cls_avg_factor:
                 cls_avg_factor = cls_mean
-        return dict(cls_avg_factor=max(cls_avg_factor, 1), mean_pos=num_pos)
+        return dict(cls_avg_factor=cls_avg_factor, mean_pos=num_pos)
 
     def layer_loss(self, cls_scores: Tensor, bbox_preds: Tensor, layer: int,
                    targets: dict) -> Tuple[Tensor, ...]:
         """``DETRHead.loss_by_feat_single`` on precomputed targets (with
         :meth:`normalisers` applied)."""
+        cls_avg_factor = targets['cls_avg_factor']
+        if self.sync_cls_avg_factor and cls_avg_factor >= 1:
+            # the stock head's max(tensor, 1): a one-element tensor of the
+            # scores' dtype (a loss of shape (1, )), made from the host value
+            cls_avg_factor = cls_scores.new_tensor([cls_avg_factor])
+        else:
+            cls_avg_factor = max(cls_avg_factor, 1)
         loss_cls = self.loss_cls(
             cls_scores.reshape(-1, self.cls_out_channels),
             targets['labels'][layer],
             targets['label_weights'],
-            avg_factor=targets['cls_avg_factor'])
+            avg_factor=cls_avg_factor)
         # DETRHead reads num_total_pos through a tensor of the class
         # loss's dtype; round it the same way, on the host.
         num_total_pos = max(
