@@ -292,3 +292,56 @@ def test_detached_head_leaves_the_detr_gradients_alone():
             torch.testing.assert_close(grads[detached][n], g, msg=n)
     stage = 'backbone.layer2.0.conv1.weight'
     assert not torch.allclose(grads['joint'][stage], grads['off'][stage])
+
+
+@pytest.mark.parametrize('separately', [True, False])
+def test_the_heads_own_clip_leaves_the_detrs_step_alone(separately):
+    """A step of the configs' optimiser wrapper (gradient norm clipped to
+    0.1) from the same initial DETR: with the head clipped on its own
+    norm, the optimiser gets every DETR gradient it gets without the head;
+    clipped together, the head's gradients shrink the DETR's."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(TINY_CONFIG)
+    wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
+    wrapper_cfg.type = 'OptimWrapper'
+    for key in ('dtype', 'loss_scale'):
+        wrapper_cfg.pop(key, None)
+    if not separately:
+        wrapper_cfg.paramwise_cfg.pop('clip_separately')
+    grads = {}
+    for head in (True, False):
+        torch.manual_seed(0)
+        model = MODELS.build(
+            model_cfg(TINY_CONFIG) if head else model_cfg(
+                TINY_CONFIG, ball_head=None)).train()
+        wrapper = build_optim_wrapper(model, copy.deepcopy(wrapper_cfg))
+        seen = grads[head] = {}
+
+        def keep(optimizer, args, kwargs, model=model, seen=seen):
+            seen.update((n, p.grad.clone())
+                        for n, p in model.named_parameters()
+                        if p.grad is not None)
+
+        wrapper.optimizer.register_step_pre_hook(keep)
+        torch.manual_seed(1)  # the same dropout draws
+        losses = model(*samples_batch(3), mode='loss')
+        wrapper.update_params(sum(losses.values()))
+    detr = grads[False]
+    assert detr and all(n in grads[True] for n in detr)
+    assert any(n.startswith('ball_head.') for n in grads[True])
+    ratio = torch.stack([
+        grads[True][n].norm() / g.norm() for n, g in detr.items()
+        if g.norm() > 0
+    ])
+    if separately:
+        expected = 1.0
+    else:  # clipped with the head: the DETR's share of the joint norm
+        detr_norm = torch.stack([g.norm() for g in detr.values()]).norm()
+        head_norm = torch.stack([
+            g.norm() for n, g in grads[True].items()
+            if n.startswith('ball_head.')
+        ]).norm()
+        expected = (detr_norm / torch.hypot(detr_norm, head_norm)).item()
+        assert expected < 1 - 1e-5
+    torch.testing.assert_close(
+        ratio, torch.full_like(ratio, expected), rtol=0, atol=1e-6)
