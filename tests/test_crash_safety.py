@@ -4,17 +4,15 @@ import os
 import os.path as osp
 import re
 import shutil
-import subprocess
 
 import pytest
 import torch
 
 from field_detr import InputError, LocalDetector
 from field_detr.runtime import resume_checkpoint
-from helpers.runs import (DEMO_CONFIG, FAULTS_ENV, ROOT, SMALL_CONFIG,
-                          TINY_CONFIG, ckpt, fault_config, run_tool,
-                          run_tool_process, tool_command, tool_env, train,
-                          train_args, train_stopped)
+from helpers.runs import (DEMO_CONFIG, FAULTS_ENV, SMALL_CONFIG, TINY_CONFIG,
+                          ckpt, fault_config, run_tool, start_forked_tool,
+                          train, train_args, train_stopped)
 
 
 class RunsACommand:
@@ -189,21 +187,15 @@ def test_kill_during_the_first_full_write_then_resume(demo_run, tmp_path):
 def _tiny_run(work_dir, data, store_uri):
     # 2 epochs (4 iterations): the race is in the first connection to the
     # store
-    cmd = tool_command(
+    return start_forked_tool(
         'train.py',
         *train_args(
             work_dir,
             config=TINY_CONFIG,
             data=data,
-            options=['train_cfg.max_epochs=2']))
-    env = tool_env({'MLFLOW_TRACKING_URI': store_uri})
-    return subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env)
+            options=['train_cfg.max_epochs=2']),
+        env={'MLFLOW_TRACKING_URI': store_uri},
+        stderr_to_stdout=True)
 
 
 @pytest.mark.slow
@@ -218,8 +210,9 @@ def test_two_runs_started_together_on_one_store(demo_data, tmp_path):
             for i in range(2)
         ]
         for proc in procs:
-            out = proc.communicate(timeout=900)[0]
-            assert proc.returncode == 0, out[-3000:]
+            result = proc.result(timeout=900)
+            out = result.stdout
+            assert result.returncode == 0, out[-3000:]
             assert 'MLflow tracking failed' not in out, out[-3000:]
     client = mlflow.MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name('detr_training')
@@ -260,7 +253,8 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
     every final-named file loads (none is truncated), no temporary file is
     left, and MLflow holds one FINISHED run, continued under the same id.
     (``mid_iteration`` is kill -9 in the middle of epoch 2.) The killed run
-    is a process; the resume runs in the test process."""
+    is a process (a fork of the test process); the resume runs in the test
+    process."""
     import mlflow
     config = fault_config(
         tmp_path / 'kill.py', TINY_CONFIG,
@@ -279,7 +273,7 @@ def test_kill_anywhere_then_resume(moment, epoch, demo_data, tmp_path):
         config=config,
         data=demo_data,
         options=['train_cfg.max_epochs=3'])
-    killed = run_tool_process('train.py', *args, check=False, env=env)
+    killed = start_forked_tool('train.py', *args, env=env).result(timeout=900)
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert osp.exists(tmp_path / 'killed')
 

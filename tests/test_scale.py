@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from helpers.runs import (FAST_OPTIONS, ROOT, SMALL_CONFIG, TOOL_ENV, ckpt,
-                          fault_config, run_tool, run_tool_process, scalars,
+                          fault_config, run_tool, scalars, start_forked_tool,
                           tool_env, train, train_args, train_stopped)
 
 
@@ -67,18 +67,14 @@ def test_two_gloo_processes_equal_one_process(deterministic_config, demo_data,
     })
     options = [*FAST_OPTIONS, 'train_cfg.max_epochs=1']
     single = str(tmp_path / 'single')
-    # a process of its own: torch reads OMP_NUM_THREADS when it starts, and
-    # one thread, as each torchrun process has, sums as they do
-    run_tool_process(
-        'train.py',
-        *train_args(
-            single,
-            config=deterministic_config,
-            data=demo_data,
-            options=[
-                'train_dataloader.batch_size=2', 'train_cfg.max_epochs=1'
-            ]),
-        env={'OMP_NUM_THREADS': '1'})
+    # a process of its own on one thread (a forked one has one), which sums
+    # as each torchrun process does
+    args = train_args(
+        single,
+        config=deterministic_config,
+        data=demo_data,
+        options=['train_dataloader.batch_size=2', 'train_cfg.max_epochs=1'])
+    start_forked_tool('train.py', *args).result(timeout=900, check=True)
     multi = str(tmp_path / 'multi')
     proc = subprocess.run([
         'bash',

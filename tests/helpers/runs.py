@@ -2,9 +2,12 @@
 leave: shared by the end-to-end tests.
 
 :func:`run_tool` calls a tool's ``main(argv)`` in the test process (the
-imports are paid once, not per run); :func:`run_tool_process` starts it as
-a process, for the tests whose subject is the process: its exit status
-when killed, several at once, torchrun, the CLI itself.
+imports are paid once, not per run); :func:`start_forked_tool` runs it in
+a forked copy of the test process, for the tests whose subject is a
+process that is killed, runs beside others or outlives a server (a real
+process, without a new interpreter's imports); :func:`run_tool_process`
+starts a new interpreter, for the tests of the command line itself and
+of torchrun.
 """
 import contextlib
 import glob
@@ -13,6 +16,7 @@ import io
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,6 +161,22 @@ def _unique_experiment(script, args):
     return [*args[:at], *names, *args[at:]]
 
 
+def _call_main(main, argv) -> int:
+    """``main(argv)``'s exit status as a process would have it: the code
+    of ``SystemExit`` (a message printed to stderr, status 1), 1 and the
+    traceback on stderr for an uncaught exception."""
+    try:
+        main(argv)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
 def run_tool(script, *args, check=True, env=None):
     """Run ``tools/<script>``'s ``main(argv)`` in this process, as
     ``run_tool_process`` runs it in a new one: same environment, console
@@ -166,21 +186,95 @@ def run_tool(script, *args, check=True, env=None):
     args = [str(a) for a in args]
     argv = _unique_experiment(script, args)
     out, err = io.StringIO(), io.StringIO()
-    code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
             _tool_process_state(env):
-        try:
-            tool_main(script)(argv)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (e.code is not None)
-            if isinstance(e.code, str):
-                print(e.code, file=sys.stderr)
-        except Exception:
-            traceback.print_exc()
-            code = 1
+        code = _call_main(tool_main(script), argv)
     result = subprocess.CompletedProcess(
         tool_command(script, *args), code, out.getvalue(), err.getvalue())
     return _check(result, check)
+
+
+class ForkedTool:
+    """A tool's ``main(argv)`` running in a forked copy of the test
+    process (:func:`start_forked_tool`); ``returncode`` as ``Popen``'s:
+    the exit status, or minus the signal that killed it."""
+
+    def __init__(self, pid, args, out_path, err_path):
+        self.pid, self.args = pid, args
+        self.out_path, self.err_path = out_path, err_path
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.time() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.time() > deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(0.1)
+        return self.returncode
+
+    def kill(self):
+        if self.poll() is None:
+            os.kill(self.pid, 9)
+            self.wait()
+
+    def result(self, timeout=None, check=False):
+        """Wait; a ``subprocess.CompletedProcess`` with the output."""
+        try:
+            self.wait(timeout)
+        finally:
+            self.kill()
+        with open(self.out_path) as out, open(self.err_path) as err:
+            result = subprocess.CompletedProcess(self.args, self.returncode,
+                                                 out.read(), err.read())
+        shutil.rmtree(osp.dirname(self.out_path), ignore_errors=True)
+        return _check(result, check)
+
+
+def start_forked_tool(script, *args, env=None, stderr_to_stdout=False):
+    """Start ``tools/<script>``'s ``main(argv)`` in a forked copy of this
+    process, with ``run_tool``'s environment and exit statuses; its console
+    output goes to files (``ForkedTool.result`` reads them). The child runs
+    torch on one thread, as the suite's workers do (``conftest.py``): an
+    OpenMP thread pool of the parent does not survive the fork, and the
+    child's first parallel region would wait for it for ever."""
+    args = [str(a) for a in args]
+    argv = _unique_experiment(script, args)
+    import torch
+    main = tool_main(script)
+    folder = tempfile.mkdtemp(prefix='field_detr_fork_')
+    out_path = osp.join(folder, 'stdout')
+    err_path = out_path if stderr_to_stdout else osp.join(folder, 'stderr')
+    open(out_path, 'w').close()
+    open(err_path, 'w').close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return ForkedTool(pid, tool_command(script, *args), out_path, err_path)
+    code = 1
+    try:  # the child: never back into pytest
+        torch.set_num_threads(1)
+        out = os.open(out_path, os.O_WRONLY | os.O_APPEND)
+        err = os.open(err_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        sys.stdout = open(1, 'w', buffering=1, closefd=False)
+        sys.stderr = open(2, 'w', buffering=1, closefd=False)
+        with _tool_process_state(env):
+            code = _call_main(main, argv)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 # tests/helpers/fault_injection.py's hooks, importable by the tools
@@ -249,36 +343,28 @@ def train_stopped(work_dir, config, data, epochs=3):
 
 def train_with_fault(work_dir, data, env, fault, epochs=3):
     """Train ``epochs`` epochs of the small demo config through
-    tools/train.py in a subprocess; once the first epoch's
-    ``latest_checkpoint.pth`` exists, call ``fault()`` (stop a server,
-    ...). Returns the exit code and the console output."""
-    import time
-    cmd = tool_command(
+    tools/train.py in a process of its own (``start_forked_tool``); once
+    the first epoch's ``latest_checkpoint.pth`` exists, call ``fault()``
+    (stop a server, ...). Returns the exit code and the console output."""
+    proc = start_forked_tool(
         'train.py',
         *train_args(
-            work_dir, data=data, options=[f'train_cfg.max_epochs={epochs}']))
-    log = osp.join(work_dir + '.log')
-    with open(log, 'w') as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=tool_env(env))
-        try:
-            latest = ckpt(work_dir, 'latest_checkpoint.pth')
-            deadline = time.time() + 300
-            while not osp.exists(latest) and time.time() < deadline:
-                time.sleep(0.2)
-            assert osp.exists(latest), 'no checkpoint after epoch 1'
-            fault()
-            code = proc.wait(timeout=600)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    with open(log) as f:
-        return code, f.read()
+            work_dir, data=data, options=[f'train_cfg.max_epochs={epochs}']),
+        env=env,
+        stderr_to_stdout=True)
+    try:
+        latest = ckpt(work_dir, 'latest_checkpoint.pth')
+        deadline = time.time() + 300
+        while (not osp.exists(latest) and proc.poll() is None
+               and time.time() < deadline):
+            time.sleep(0.2)
+        assert osp.exists(latest), 'no checkpoint after epoch 1'
+        fault()
+    except BaseException:
+        proc.kill()
+        raise
+    result = proc.result(timeout=600)
+    return result.returncode, result.stdout
 
 
 def scalars(work_dir):
