@@ -1,6 +1,7 @@
 """What the tools do to a config and to a work dir (field_detr.runtime),
 without training: split folders, work dir, --resume, AMP and device
-fallbacks, LR scaling, optional hooks, the one-line exit."""
+fallbacks, LR scaling, optional hooks, the one-line exit, the config text
+formatted once."""
 import os
 import os.path as osp
 
@@ -203,3 +204,38 @@ def test_oom_advice_halves_the_batch(cfg):
     assert 'iteration 10' in text
     assert 'train_dataloader.batch_size=2' in text
     assert 'optim_wrapper.accumulative_counts=4' in text
+
+
+def test_config_text_is_formatted_once_and_stays_mmengines():
+    """Importing field_detr makes MMEngine's Config.pretty_text remember its
+    yapf formatting: the text equals the unmemoised one, a second call
+    formats nothing, and a changed config is formatted anew."""
+    from mmengine.config import Config
+    from mmengine.config import config as config_module
+
+    from field_detr.runtime.config_text import MemoisedFormatCode
+    memo = config_module.FormatCode
+    assert isinstance(memo, MemoisedFormatCode)
+    calls = []
+
+    def counted(text, **kwargs):
+        calls.append(text)
+        return memo.format_code(text, **kwargs)
+
+    cfg = Config.fromfile(DEMO_CONFIG)
+    config_module.FormatCode = MemoisedFormatCode(counted)
+    try:
+        first = cfg.pretty_text
+        assert cfg.pretty_text == first and len(calls) == 1
+        cfg.model.num_queries = 7
+        changed = cfg.pretty_text
+        assert len(calls) == 2 and 'num_queries=7' in changed
+    finally:
+        config_module.FormatCode = memo
+    config_module.FormatCode = memo.format_code  # MMEngine's own
+    try:
+        assert Config.fromfile(DEMO_CONFIG).pretty_text == first
+        cfg.model.num_queries = 7
+        assert cfg.pretty_text == changed
+    finally:
+        config_module.FormatCode = memo

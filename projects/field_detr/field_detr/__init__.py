@@ -2,8 +2,9 @@
 and the ball in sports video.
 
 Importing the package (configs do it through ``custom_imports``) registers
-its classes with MMEngine's registries and lets ``torch.load`` read MMEngine
-checkpoints under torch's safe loader.
+its classes with MMEngine's registries, lets ``torch.load`` read MMEngine
+checkpoints under torch's safe loader and makes MMEngine format a config's
+text once, not at every checkpoint (``runtime/config_text.py``).
 """
 from .checkpoint import CheckpointLayoutHook, allow_mmengine_checkpoints
 from .datasets import (BallCentredCrop, BallCopyPaste, FieldCocoDataset,
@@ -14,10 +15,12 @@ from .hooks import CocoTransplantHook, MemoryHook, RNGStateHook
 from .inference import Detections, LocalDetector
 from .models import BallHeatmapHead, FastDETRHead, FieldDETR
 from .optim import Bf16AwareAmpOptimWrapper, GroupedOptimWrapperConstructor
+from .runtime.config_text import memoise_config_text
 from .tracking import (FieldMLflowVisBackend, FieldTensorboardVisBackend,
                        MLflowRunHook)
 
 allow_mmengine_checkpoints()
+memoise_config_text()
 
 __all__ = [
     'BallCentredCrop', 'BallCopyPaste', 'BallHeatmapHead',
