@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from field_detr.models import BallHeatmapHead
-from helpers.models import model_cfg
+from helpers.models import data_sample, model_cfg
 from helpers.runs import ROOT, TINY_CONFIG
 
 register_all_modules()
@@ -132,19 +132,12 @@ def samples_batch(seed, n=2, size=(96, 128)):
     h, w = size
     inputs = torch.randn(n, 3, h, w, generator=g)
     samples = []
-    for i in range(n):
-        s = DetDataSample(
-            metainfo=dict(
-                img_shape=(h, w),
-                batch_input_shape=(h, w),
-                pad_shape=(h, w),
-                scale_factor=(1, 1),
-                ori_shape=(h, w)))
+    for _ in range(n):
         players = ball_boxes(g, 2, w, h, size=(20, 40))
-        s.gt_instances = InstanceData(
-            bboxes=torch.cat([players, ball_boxes(g, 1, w, h)]),
-            labels=torch.tensor([0, 0, BALL]))
-        samples.append(s)
+        samples.append(
+            data_sample((h, w), (h, w),
+                        torch.cat([players, ball_boxes(g, 1, w, h)]),
+                        [0, 0, BALL]))
     return inputs, samples
 
 

@@ -16,23 +16,32 @@ def model_cfg(path, **changes):
     return model
 
 
+def data_sample(img_shape, batch_shape, bboxes, labels) -> DetDataSample:
+    """A training sample of an image of ``img_shape`` (h, w) padded to
+    ``batch_shape``, with its ground-truth boxes (xyxy) and labels."""
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=tuple(img_shape),
+            batch_input_shape=tuple(batch_shape),
+            pad_shape=tuple(batch_shape),
+            scale_factor=(1, 1),
+            ori_shape=tuple(img_shape)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.as_tensor(bboxes, dtype=torch.float32).reshape(-1, 4),
+        labels=torch.as_tensor(labels, dtype=torch.long))
+    return sample
+
+
 def batch(seed, n=2, size=(96, 128)):
     g = torch.Generator().manual_seed(seed)
     h, w = size
     inputs = torch.randn(n, 3, h, w, generator=g)
     samples = []
     for i in range(n):
-        s = DetDataSample(
-            metainfo=dict(
-                img_shape=(h - 8 * i, w),
-                batch_input_shape=(h, w),
-                pad_shape=(h, w),
-                scale_factor=(1, 1),
-                ori_shape=(h - 8 * i, w)))
         xy = torch.rand(3, 2, generator=g) * 40
-        s.gt_instances = InstanceData(
-            bboxes=torch.cat(
-                [xy, xy + 10 + torch.rand(3, 2, generator=g) * 30], 1),
-            labels=torch.tensor([0, 1, 0]))
-        samples.append(s)
+        samples.append(
+            data_sample(
+                (h - 8 * i, w), (h, w),
+                torch.cat([xy, xy + 10 + torch.rand(3, 2, generator=g) * 30],
+                          1), [0, 1, 0]))
     return inputs, samples

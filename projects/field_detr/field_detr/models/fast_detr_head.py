@@ -58,6 +58,22 @@ def to_device(array: np.ndarray, device: torch.device) -> Tensor:
     return tensor.pin_memory().to(device, non_blocking=True)
 
 
+def padded_ground_truth(batch_gt_instances: InstanceList,
+                        batch_img_metas: List[dict],
+                        device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+    """The batch's boxes (images, max boxes, 4) and labels (images, max
+    boxes), zero-padded, and each image's (w, h, w, h) as (images, 1, 4)
+    float32, copied to ``device`` once."""
+    gt_bboxes = pad_sequence([gt.bboxes for gt in batch_gt_instances],
+                             batch_first=True)
+    gt_labels = pad_sequence([gt.labels for gt in batch_gt_instances],
+                             batch_first=True)
+    sizes = np.array([[m['img_shape'][1], m['img_shape'][0]] * 2
+                      for m in batch_img_metas],
+                     dtype=np.float32)
+    return gt_bboxes, gt_labels, to_device(sizes, device)[:, None, :]
+
+
 @MODELS.register_module()
 class FastDETRHead(DETRHead):
     """``DETRHead`` whose loss matches all decoder layers and images in a
@@ -212,14 +228,8 @@ class FastDETRHead(DETRHead):
         device = all_layers_cls_scores.device
         pred_dtype = all_layers_bbox_preds.dtype
         counts = [len(gt) for gt in batch_gt_instances]
-        gt_bboxes = pad_sequence([gt.bboxes for gt in batch_gt_instances],
-                                 batch_first=True)
-        gt_labels = pad_sequence([gt.labels for gt in batch_gt_instances],
-                                 batch_first=True)
-        sizes = np.array([[m['img_shape'][1], m['img_shape'][0]] * 2
-                          for m in batch_img_metas],
-                         dtype=np.float32)
-        factor = to_device(sizes, device)[:, None, :]
+        gt_bboxes, gt_labels, factor = padded_ground_truth(
+            batch_gt_instances, batch_img_metas, device)
         factor_pred = factor.to(pred_dtype)
         factor_gt = factor.to(gt_bboxes.dtype)
 

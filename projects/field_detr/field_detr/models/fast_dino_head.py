@@ -31,9 +31,8 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_xyxy_to_cxcywh
 from mmdet.utils import InstanceList, OptInstanceList
 from torch import Tensor
-from torch.nn.utils.rnn import pad_sequence
 
-from .fast_detr_head import FastDETRHead, to_device
+from .fast_detr_head import FastDETRHead, padded_ground_truth, to_device
 
 
 @MODELS.register_module()
@@ -136,14 +135,8 @@ class FastDINOHead(DINOHead, FastDETRHead):
         num_pos = sum(counts) * num_groups
         index = to_device(index, device)
         positive = index >= 0
-        gt_bboxes = pad_sequence([gt.bboxes for gt in batch_gt_instances],
-                                 batch_first=True)
-        gt_labels = pad_sequence([gt.labels for gt in batch_gt_instances],
-                                 batch_first=True)
-        sizes = np.array([[m['img_shape'][1], m['img_shape'][0]] * 2
-                          for m in batch_img_metas],
-                         dtype=np.float32)
-        factor = to_device(sizes, device)[:, None, :]
+        gt_bboxes, gt_labels, factor = padded_ground_truth(
+            batch_gt_instances, batch_img_metas, device)
         if gt_bboxes.size(1):
             gather = index.clamp(min=0)
             labels = torch.where(positive, gt_labels.gather(1, gather),
