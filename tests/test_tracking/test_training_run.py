@@ -244,13 +244,14 @@ def test_pr_curves_and_confusion_matrix(tracked, tmp_path):
     assert len(pr['player']['0.5']['recall']) == 101
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
+@pytest.fixture(scope='module')
+def mlflow_server(tmp_path_factory):
     """``mlflow server`` on 127.0.0.1 with a SQLite backend store and a
-    local artifacts destination, as a team would run it."""
-    server = MlflowServer(f'sqlite:///{tmp_path}/server.db',
-                          str(tmp_path / 'artifacts'),
-                          str(tmp_path / 'server.log'))
+    local artifacts destination, as a team would run it; started once for
+    this module's two tests (the second kills it)."""
+    root = tmp_path_factory.mktemp('mlflow_server')
+    server = MlflowServer(f'sqlite:///{root}/server.db',
+                          str(root / 'artifacts'), str(root / 'server.log'))
     yield dict(url=server.url, proc=server.proc)
     server.close()
 
