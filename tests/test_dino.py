@@ -10,7 +10,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 import field_detr  # noqa: F401  (registers the project's modules)
-from helpers.models import model_cfg
+from helpers.models import data_sample, model_cfg
 from helpers.runs import ROOT, ckpt, run_tool, train
 
 register_all_modules()
@@ -117,7 +117,8 @@ def test_small_dino_trains_with_the_projects_layout(dino_run):
 
 def test_small_dino_through_test_export_and_local_detector(dino_run, tmp_path):
     """tools/test.py prints the per-class table; the exported model loads
-    in LocalDetector and gives the checkpoint's detections."""
+    in LocalDetector and gives the checkpoint's detections; its ONNX graph
+    gives PyTorch's sigmoid scores and boxes."""
     from field_detr import LocalDetector
     source = ckpt(dino_run['work_dir'], 'latest_checkpoint.pth')
     proc = run_tool('test.py', DINO_SMALL, source, '--test-dir',
@@ -125,8 +126,17 @@ def test_small_dino_through_test_export_and_local_detector(dino_run, tmp_path):
                     str(tmp_path / 'test'))
     assert 'COCO box AP' in proc.stdout and 'ball' in proc.stdout
     exported = str(tmp_path / 'dino.pth')
-    run_tool('export_model.py', '--checkpoint', source, '--output', exported)
+    onnx = str(tmp_path / 'dino.onnx')
+    proc = run_tool('export_model.py', '--checkpoint', source, '--output',
+                    exported, '--onnx', onnx, '--onnx-size', '320x192')
     assert torch.load(exported, weights_only=True)['model']['type'] == 'DINO'
+    line = [s for s in proc.stdout.splitlines() if 'ONNX' in s][0]
+    assert float(line.rsplit('difference ', 1)[1].split()[0]) < 1e-4, line
+    import onnxruntime as ort
+    outputs = ort.InferenceSession(
+        onnx, providers=['CPUExecutionProvider']).get_outputs()
+    assert [(o.name, o.shape) for o in outputs] == [('scores', [1, 50, 2]),
+                                                    ('boxes', [1, 50, 4])]
     image = sorted(
         glob.glob(osp.join(dino_run['data']['val'], 'images', '*.jpg')))[0]
     from_export = LocalDetector(exported, 0.0, 'cpu').detect(image)
@@ -142,8 +152,6 @@ def dino_batch(seed, counts, size=(128, 160)):
     """Inputs and samples of images of different sizes padded to ``size``,
     with ``counts`` random boxes (a duplicate where 3 or more)."""
     import numpy as np
-    from mmdet.structures import DetDataSample
-    from mmengine.structures import InstanceData
     rng = np.random.default_rng(seed)
     h, w = size
     samples = []
@@ -157,16 +165,7 @@ def dino_batch(seed, counts, size=(128, 160)):
         labels = rng.integers(0, 2, count)
         if count >= 3:
             boxes[1], labels[1] = boxes[0], labels[0]
-        sample = DetDataSample(
-            metainfo=dict(
-                img_shape=(ih, iw),
-                pad_shape=(h, w),
-                batch_input_shape=(h, w),
-                scale_factor=(1., 1.),
-                ori_shape=(ih, iw)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            labels=torch.tensor(labels, dtype=torch.long))
+        sample = data_sample((ih, iw), (h, w), boxes, labels)
         samples.append(sample)
     g = torch.Generator().manual_seed(seed)
     return torch.randn(len(counts), 3, h, w, generator=g), samples

@@ -1,10 +1,11 @@
-"""ONNX export of the DETR network, checked with onnxruntime.
+"""ONNX export of the DETR and DINO networks, checked with onnxruntime.
 
 The ONNX graph takes one normalised RGB image tensor ``image`` of shape
 ``(1, 3, H, W)`` (a fixed size, the model's input after resizing) and returns
-the last decoder layer's ``scores`` ``(1, Q, C)`` (softmax over the classes,
-no-object column dropped) and ``boxes`` ``(1, Q, 4)`` (``cx, cy, w, h``
-relative to the image). A model with a ball head also returns the head's
+the last decoder layer's ``scores`` ``(1, Q, C)`` (each query's class
+probabilities: DETR's softmax with the no-object column dropped, DINO's
+sigmoid per class) and ``boxes`` ``(1, Q, 4)`` (``cx, cy, w, h`` relative
+to the image). A model with a ball head also returns the head's
 ``ball_scores`` ``(1, K)`` and ``ball_boxes`` ``(1, K, 4)`` (``x1, y1, x2,
 y2`` in the input image's pixels, its ``topk`` strongest heatmap peaks);
 the model's ball detections are those, and the DETR's ball column of
@@ -21,7 +22,8 @@ from torch import nn
 
 
 class DetrOnnxWrapper(nn.Module):
-    """The tensor-only forward path of an mmdet DETR for a fixed size."""
+    """The tensor-only forward path of an mmdet DETR (``FieldDETR``,
+    ``DETR``) or DINO for a fixed size."""
 
     def __init__(self, model, size: Tuple[int, int]) -> None:
         super().__init__()
@@ -34,10 +36,16 @@ class DetrOnnxWrapper(nn.Module):
         ]
 
     def forward(self, image: torch.Tensor):
-        feats, ball_feats = self.model.extract_feats(image)
+        if hasattr(self.model, 'extract_feats'):  # FieldDETR: + ball head
+            feats, ball_feats = self.model.extract_feats(image)
+        else:
+            feats, ball_feats = self.model.extract_feat(image), None
         head_inputs = self.model.forward_transformer(feats, self.samples)
         cls_scores, bbox_preds = self.model.bbox_head(**head_inputs)
-        scores = cls_scores[-1].softmax(-1)[..., :-1]
+        if self.model.bbox_head.loss_cls.use_sigmoid:  # DINO
+            scores = cls_scores[-1].sigmoid()
+        else:
+            scores = cls_scores[-1].softmax(-1)[..., :-1]
         if ball_feats is None:
             return scores, bbox_preds[-1]
         ball_head = self.model.ball_head
@@ -48,7 +56,7 @@ class DetrOnnxWrapper(nn.Module):
     @property
     def output_names(self):
         names = ['scores', 'boxes']
-        if self.model.with_ball_head:
+        if getattr(self.model, 'with_ball_head', False):
             names += ['ball_scores', 'ball_boxes']
         return names
 
