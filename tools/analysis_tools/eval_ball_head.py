@@ -102,8 +102,8 @@ def training_config(args, variant: str, train_dir: str, work_dir: str):
     generated frames, no validation, no tracking run, one checkpoint."""
     from field_detr import runtime
     cfg = runtime.load_config(args.config, args.cfg_options)
-    if variant == 'no-head':
-        cfg.model.ball_head = None
+    if variant == 'no-head' and 'ball_head' in cfg.model:
+        cfg.model.ball_head = None  # (a DINO config has none to remove)
     if args.batch_size:
         cfg.train_dataloader.batch_size = args.batch_size
     batch = cfg.train_dataloader.batch_size
