@@ -112,10 +112,13 @@ def training_config(args, variant: str, train_dir: str, work_dir: str):
     old_epochs = cfg.train_cfg.max_epochs
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = epochs + 1
+    # the epoch-based schedule stretched to the new length, its shape kept
+    # (warm-up share, cosine period); iteration-based ones stay
     for sched in cfg.param_scheduler:
-        for key in ('end', 'T_max'):
-            if sched.get(key) == old_epochs:
-                sched[key] = epochs
+        if sched.get('by_epoch', True):
+            for key in ('begin', 'end', 'T_max'):
+                if key in sched:
+                    sched[key] = round(sched[key] * epochs / old_epochs)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs)
     cfg.default_hooks.logger.interval = 50
     cfg.custom_hooks = [
