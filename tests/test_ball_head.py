@@ -338,3 +338,15 @@ def test_the_heads_own_clip_leaves_the_detrs_step_alone(separately):
         assert expected < 1 - 1e-5
     torch.testing.assert_close(
         ratio, torch.full_like(ratio, expected), rtol=0, atol=1e-6)
+
+
+def test_branch_channels_narrow_only_the_branches():
+    """branch_channels sets the three branches' 3x3 width; the fused map
+    and the outputs keep theirs, and the default is feat_channels."""
+    for branch, width in ((None, 32), (16, 16)):
+        h = head(branch_channels=branch)
+        for name in ('heatmap_head', 'wh_head', 'offset_head'):
+            branch_conv, out_conv = getattr(h, name)[0], getattr(h, name)[-1]
+            assert branch_conv.in_channels == 32
+            assert branch_conv.out_channels == out_conv.in_channels == width
+        assert h.fuse_conv[0].out_channels == 32

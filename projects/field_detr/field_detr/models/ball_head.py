@@ -20,7 +20,7 @@ What differs from ``CenterNetHead``:
 * one class: the detections carry the label ``label`` (the ball's index in
   the detector's classes), and the ground truth of other classes is ignored.
 """
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +72,9 @@ class BallHeatmapHead(CenterNetHead):
             its backbone for them.
         feat_channels (int): channels of the fused map and of the branches.
             Defaults to 32.
+        branch_channels (int, optional): channels of the heatmap, size and
+            offset branches' 3x3 convolutions when not ``feat_channels``
+            (narrower branches cost less at stride 4). Defaults to None.
         label (int): the class index of the ball in the detector's classes.
             Defaults to 1 (``('player', 'ball')``).
         min_overlap (float): CenterNet's IoU for the Gaussian radius.
@@ -98,6 +101,7 @@ class BallHeatmapHead(CenterNetHead):
                  in_channels: Sequence[int],
                  in_indices: Sequence[int],
                  feat_channels: int = 32,
+                 branch_channels: Optional[int] = None,
                  label: int = 1,
                  min_overlap: float = 0.3,
                  min_radius: int = 1,
@@ -114,7 +118,7 @@ class BallHeatmapHead(CenterNetHead):
                              'must name the same backbone levels')
         super().__init__(
             in_channels=feat_channels,
-            feat_channels=feat_channels,
+            feat_channels=branch_channels or feat_channels,
             num_classes=1,
             loss_center_heatmap=loss_center_heatmap,
             loss_wh=loss_wh,
