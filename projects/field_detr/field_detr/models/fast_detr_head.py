@@ -132,30 +132,26 @@ class FastDETRHead(DETRHead):
                                         all_layers_bbox_preds,
                                         batch_gt_instances, batch_img_metas,
                                         batch_gt_instances_ignore)
+        return named_losses(
+            self.matched_loss(all_layers_cls_scores, all_layers_bbox_preds,
+                              batch_gt_instances, batch_img_metas))
+
+    def matched_loss(self, all_layers_cls_scores: Tensor,
+                     all_layers_bbox_preds: Tensor,
+                     batch_gt_instances: InstanceList,
+                     batch_img_metas: List[dict]) -> list:
+        """(loss_cls, loss_bbox, loss_iou) of each layer after Hungarian
+        matching, as ``DETRHead.loss_by_feat_single`` gives them."""
         targets = self.batched_targets(all_layers_cls_scores,
                                        all_layers_bbox_preds,
                                        batch_gt_instances, batch_img_metas)
         targets = dict(
             targets, **self.normalisers(targets, all_layers_cls_scores.device))
-        losses_cls, losses_bbox, losses_iou = [], [], []
-        for layer in range(all_layers_cls_scores.size(0)):
-            loss_cls, loss_bbox, loss_iou = self.layer_loss(
-                all_layers_cls_scores[layer], all_layers_bbox_preds[layer],
-                layer, targets)
-            losses_cls.append(loss_cls)
-            losses_bbox.append(loss_bbox)
-            losses_iou.append(loss_iou)
-
-        loss_dict = dict(
-            loss_cls=losses_cls[-1],
-            loss_bbox=losses_bbox[-1],
-            loss_iou=losses_iou[-1])
-        for i, (loss_cls, loss_bbox, loss_iou) in enumerate(
-                zip(losses_cls[:-1], losses_bbox[:-1], losses_iou[:-1])):
-            loss_dict[f'd{i}.loss_cls'] = loss_cls
-            loss_dict[f'd{i}.loss_bbox'] = loss_bbox
-            loss_dict[f'd{i}.loss_iou'] = loss_iou
-        return loss_dict
+        return [
+            self.layer_loss(all_layers_cls_scores[layer],
+                            all_layers_bbox_preds[layer], layer, targets)
+            for layer in range(all_layers_cls_scores.size(0))
+        ]
 
     # -- matching and targets ------------------------------------------------
     def batched_costs(self, cls_scores: Tensor, bbox_preds: Tensor,
@@ -338,6 +334,17 @@ class FastDETRHead(DETRHead):
         loss_bbox = box_loss(self.loss_bbox, bbox_preds, box_targets,
                              box_weights, num_total_pos, any_pos)
         return loss_cls, loss_bbox, loss_iou
+
+
+def named_losses(per_layer: list, kind: str = '') -> Dict[str, Tensor]:
+    """Per-layer (cls, bbox, iou) losses under MMDetection's names, in its
+    order: the last layer's ``{kind}loss_cls`` ... first, then
+    ``d{i}.{kind}loss_cls`` ... for the others."""
+    names = [f'{kind}loss_cls', f'{kind}loss_bbox', f'{kind}loss_iou']
+    loss_dict = dict(zip(names, per_layer[-1]))
+    for i, losses in enumerate(per_layer[:-1]):
+        loss_dict.update(zip((f'd{i}.{n}' for n in names), losses))
+    return loss_dict
 
 
 def round_to_dtype(value: float, dtype: torch.dtype) -> float:

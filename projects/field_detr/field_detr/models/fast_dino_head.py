@@ -32,7 +32,8 @@ from mmdet.structures.bbox import bbox_xyxy_to_cxcywh
 from mmdet.utils import InstanceList, OptInstanceList
 from torch import Tensor
 
-from .fast_detr_head import FastDETRHead, padded_ground_truth, to_device
+from .fast_detr_head import (FastDETRHead, named_losses, padded_ground_truth,
+                             to_device)
 
 
 @MODELS.register_module()
@@ -83,33 +84,15 @@ class FastDINOHead(DINOHead, FastDETRHead):
             targets = self.dn_targets(dn_boxes, batch_gt_instances,
                                       batch_img_metas, dn_meta)
             targets = dict(targets, **self.normalisers(targets, dn_cls.device))
-            num_layers = dn_cls.size(0)
-            for layer in range(num_layers):
+            per_layer = []
+            for layer in range(dn_cls.size(0)):
                 losses = self.layer_loss(dn_cls[layer], dn_boxes[layer], 0,
                                          targets)
                 if dn_cls.size(2) == 0:  # no denoising query (no box)
                     losses = (dn_cls.new_zeros(1), *losses[1:])
-                prefix = '' if layer == num_layers - 1 else f'd{layer}.'
-                for name, loss in zip(('cls', 'bbox', 'iou'), losses):
-                    loss_dict[f'{prefix}dn_loss_{name}'] = loss
-        return self.in_stock_order(loss_dict, num_layers=len(matching_cls))
-
-    def matched_loss(self, all_layers_cls_scores: Tensor,
-                     all_layers_bbox_preds: Tensor,
-                     batch_gt_instances: InstanceList,
-                     batch_img_metas: List[dict]) -> list:
-        """(loss_cls, loss_bbox, loss_iou) of each layer after Hungarian
-        matching, as ``DETRHead.loss_by_feat_single`` gives them."""
-        targets = self.batched_targets(all_layers_cls_scores,
-                                       all_layers_bbox_preds,
-                                       batch_gt_instances, batch_img_metas)
-        targets = dict(
-            targets, **self.normalisers(targets, all_layers_cls_scores.device))
-        return [
-            self.layer_loss(all_layers_cls_scores[layer],
-                            all_layers_bbox_preds[layer], layer, targets)
-            for layer in range(all_layers_cls_scores.size(0))
-        ]
+                per_layer.append(losses)
+            loss_dict.update(named_losses(per_layer, kind='dn_'))
+        return loss_dict
 
     def dn_targets(self, dn_bbox_preds: Tensor,
                    batch_gt_instances: InstanceList,
@@ -160,19 +143,3 @@ class FastDINOHead(DINOHead, FastDETRHead):
             num_pos=num_pos,
             # DINOHead counts one negative query per positive one
             num_neg=num_pos)
-
-    @staticmethod
-    def in_stock_order(loss_dict: dict, num_layers: int) -> dict:
-        """The loss names in ``DINOHead``'s order (the logs' order)."""
-        names = ['loss_cls', 'loss_bbox', 'loss_iou']
-        names += [
-            f'd{i}.{n}' for i in range(num_layers - 1)
-            for n in ('loss_cls', 'loss_bbox', 'loss_iou')
-        ]
-        names += ['enc_loss_cls', 'enc_loss_bbox', 'enc_loss_iou']
-        names += ['dn_loss_cls', 'dn_loss_bbox', 'dn_loss_iou']
-        names += [
-            f'd{i}.dn_{n}' for i in range(num_layers - 1)
-            for n in ('loss_cls', 'loss_bbox', 'loss_iou')
-        ]
-        return {n: loss_dict[n] for n in names if n in loss_dict}
