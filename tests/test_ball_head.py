@@ -1,7 +1,6 @@
 """BallHeatmapHead against MMDetection's CenterNetHead, and FieldDETR with
 the head against FieldDETR without it."""
 import copy
-import logging
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from field_detr.models import BallHeatmapHead
-from helpers.models import data_sample, model_cfg
+from helpers.models import Lines, data_sample, model_cfg
 from helpers.runs import ROOT, TINY_CONFIG
 
 register_all_modules()
@@ -219,16 +218,6 @@ def test_detr_with_the_head_is_the_detr_without_it(config):
         assert torch.equal(a.scores[a.labels != BALL], b.scores[players_b])
 
 
-class Lines(logging.Handler):
-
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
 def test_checkpoint_without_the_head_loads_with_one_line():
     """A state dict of today's model (no ball_head keys) loads strictly
     into the model with the head; the head keeps its initial weights and
@@ -350,3 +339,26 @@ def test_branch_channels_narrow_only_the_branches():
             assert branch_conv.in_channels == 32
             assert branch_conv.out_channels == out_conv.in_channels == width
         assert h.fuse_conv[0].out_channels == 32
+
+
+def test_cheaper_head_variants_keep_the_outputs():
+    """branch_channels=0 (1x1 branches), regression_channels=0 (1x1 size
+    and offset branches) and the one-convolution stem (image_stem='patch')
+    give the same outputs' shapes as the default head; an unknown stem is
+    refused."""
+    feats = [torch.randn(2, 8, 24, 40), torch.randn(2, 16, 12, 20)]
+    image = torch.randn(2, 3, 96, 160)
+    default = [o.shape for o in head()(feats)]
+    assert default[0] == (2, 1, 24, 40)
+    for changes in (dict(branch_channels=0), dict(regression_channels=0)):
+        h = head(**changes)
+        assert [o.shape for o in h(feats)] == default
+        convs = [m for m in h.wh_head if isinstance(m, torch.nn.Conv2d)]
+        assert [c.kernel_size for c in convs] == [(1, 1)]
+        heat = [m for m in h.heatmap_head if isinstance(m, torch.nn.Conv2d)]
+        assert len(heat) == (1 if 'branch_channels' in changes else 2)
+    for stem in ('two_convs', 'patch'):
+        h = head(image_channels=8, image_stem=stem)
+        assert [o.shape for o in h([image] + feats)] == default
+    with pytest.raises(ValueError, match='image_stem'):
+        head(image_channels=8, image_stem='three_convs')

@@ -1,6 +1,7 @@
 """Models built from the configs and small hand-made batches, for the
 tests that compare models directly (no Runner)."""
 import copy
+import logging
 
 import torch
 from mmdet.structures import DetDataSample
@@ -45,3 +46,15 @@ def batch(seed, n=2, size=(96, 128)):
                 torch.cat([xy, xy + 10 + torch.rand(3, 2, generator=g) * 30],
                           1), [0, 1, 0]))
     return inputs, samples
+
+
+class Lines(logging.Handler):
+    """The messages of a logger it is added to (``MMLogger`` instances do
+    not propagate to pytest's ``caplog``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())

@@ -74,7 +74,14 @@ class BallHeatmapHead(CenterNetHead):
             Defaults to 32.
         branch_channels (int, optional): channels of the heatmap, size and
             offset branches' 3x3 convolutions when not ``feat_channels``
-            (narrower branches cost less at stride 4). Defaults to None.
+            (narrower branches cost less at stride 4); 0 leaves the 3x3
+            convolutions out: each branch is one 1x1 convolution on the
+            fused map (a quarter of the head's stride-4 work). Defaults to
+            None.
+        regression_channels (int, optional): the same for the size and
+            offset branches alone (the heatmap's keeps ``branch_channels``):
+            0 makes them 1x1 convolutions. Defaults to None (as the
+            heatmap's).
         label (int): the class index of the ball in the detector's classes.
             Defaults to 1 (``('player', 'ball')``).
         min_overlap (float): CenterNet's IoU for the Gaussian radius.
@@ -86,6 +93,10 @@ class BallHeatmapHead(CenterNetHead):
             fused map): pixel-level features for a ball of a few pixels
             that the backbone, trained for the DETR, may not keep. 0 (the
             default) reads the backbone levels alone.
+        image_stem (str): the stem's shape when ``image_channels`` is set:
+            ``'two_convs'`` (the default; two stride-2 3x3 convolutions)
+            or ``'patch'`` (one 4x4 stride-4 convolution, as ConvNeXt's
+            stem: a sixteenth of the first one's output pixels).
         backbone_grad (float): the share of the head's gradient that flows
             into the shared backbone levels (the forward pass is the same).
             0 detaches them: the DETR then trains exactly as without the
@@ -102,11 +113,13 @@ class BallHeatmapHead(CenterNetHead):
                  in_indices: Sequence[int],
                  feat_channels: int = 32,
                  branch_channels: Optional[int] = None,
+                 regression_channels: Optional[int] = None,
                  label: int = 1,
                  min_overlap: float = 0.3,
                  min_radius: int = 1,
                  backbone_grad: float = 1.0,
                  image_channels: int = 0,
+                 image_stem: str = 'two_convs',
                  loss_center_heatmap: dict = dict(
                      type='GaussianFocalLoss', loss_weight=1.0),
                  loss_wh: dict = dict(type='L1Loss', loss_weight=0.1),
@@ -118,13 +131,19 @@ class BallHeatmapHead(CenterNetHead):
                              'must name the same backbone levels')
         super().__init__(
             in_channels=feat_channels,
-            feat_channels=branch_channels or feat_channels,
+            feat_channels=(feat_channels
+                           if branch_channels is None else branch_channels),
             num_classes=1,
             loss_center_heatmap=loss_center_heatmap,
             loss_wh=loss_wh,
             loss_offset=loss_offset,
             test_cfg=ConfigDict(test_cfg),
             init_cfg=init_cfg)
+        if regression_channels is not None:
+            self.wh_head = self._build_head(feat_channels, regression_channels,
+                                            2)
+            self.offset_head = self._build_head(feat_channels,
+                                                regression_channels, 2)
         self.in_indices = tuple(in_indices)
         self.label = label
         self.min_overlap = min_overlap
@@ -136,7 +155,15 @@ class BallHeatmapHead(CenterNetHead):
         self.lateral_convs = nn.ModuleList(
             nn.Conv2d(c, feat_channels, kernel_size=1) for c in in_channels)
         self.image_channels = image_channels
-        if image_channels:
+        if image_stem not in ('two_convs', 'patch'):
+            raise ValueError(f'BallHeatmapHead: image_stem must be '
+                             f"'two_convs' or 'patch', not {image_stem!r}")
+        if image_channels and image_stem == 'patch':
+            self.image_stem = nn.Sequential(
+                nn.Conv2d(3, image_channels, 4, stride=4),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(image_channels, feat_channels, kernel_size=1))
+        elif image_channels:
             self.image_stem = nn.Sequential(
                 nn.Conv2d(3, image_channels, 3, stride=2, padding=1),
                 nn.ReLU(inplace=True),
@@ -152,6 +179,15 @@ class BallHeatmapHead(CenterNetHead):
         # a model built without init_weights() (an exported model before
         # its weights load, a checkpoint without the head) starts the same.
         self.init_weights()
+
+    def _build_head(self, in_channels: int, feat_channels: int,
+                    out_channels: int) -> nn.Sequential:
+        """CenterNetHead's branch (3x3, ReLU, 1x1), or the 1x1 alone when
+        ``branch_channels=0``."""
+        if feat_channels == 0:
+            return nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1))
+        return super()._build_head(in_channels, feat_channels, out_channels)
 
     @property
     def reads_image(self) -> bool:
