@@ -23,8 +23,9 @@ MAIN_CONFIG = f'{ROOT}/configs/detr_r50_field.py'
 def stock_cfg(cfg):
     cfg = copy.deepcopy(cfg)
     cfg.type = 'DETR'
-    cfg.pop('attention', None)
-    cfg.pop('ball_head', None)
+    for field_only in ('attention', 'ball_head', 'cuda_graphs'):
+        cfg.pop(field_only, None)
+    cfg.data_preprocessor.type = 'DetDataPreprocessor'
     cfg.bbox_head.type = 'DETRHead'
     return cfg
 

@@ -14,7 +14,7 @@ TOOLS = sorted(
 
 
 def test_every_tool_is_listed():
-    assert len(TOOLS) == 14, TOOLS
+    assert len(TOOLS) == 15, TOOLS
 
 
 @pytest.mark.parametrize('tool', TOOLS)

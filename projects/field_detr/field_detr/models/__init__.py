@@ -1,9 +1,11 @@
 from .ball_head import BallHeatmapHead
+from .data_preprocessor import FieldDetDataPreprocessor, choose_canvas
 from .detr import FieldDETR, SDPAMultiheadAttention, use_sdpa_attention
 from .fast_detr_head import FastDETRHead
 from .fast_dino_head import FastDINOHead
 
 __all__ = [
-    'BallHeatmapHead', 'FastDETRHead', 'FastDINOHead', 'FieldDETR',
-    'SDPAMultiheadAttention', 'use_sdpa_attention'
+    'BallHeatmapHead', 'FieldDetDataPreprocessor', 'choose_canvas',
+    'FastDETRHead', 'FastDINOHead', 'FieldDETR', 'SDPAMultiheadAttention',
+    'use_sdpa_attention'
 ]
