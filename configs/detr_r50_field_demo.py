@@ -38,8 +38,10 @@ optim_wrapper = dict(accumulative_counts=1)
 model = dict(backbone=dict(init_cfg=None), attention='stock')
 custom_hooks = [
     dict(type='RNGStateHook'),
-    # a NaN/Inf loss stops training, naming the iteration
-    dict(type='FiniteLossHook'),
+    # a NaN/Inf loss stops training, naming the iteration; the losses are
+    # read from the device every 20 iterations (the logger's interval) and
+    # before every checkpoint, so no checkpoint holds a diverged model
+    dict(type='FiniteLossHook', interval=20),
     dict(type='MemoryHook', cleanup_interval=50),
     dict(type='MLflowRunHook'),
     dict(type='CocoTransplantHook'),

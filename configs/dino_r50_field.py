@@ -141,7 +141,10 @@ coco_pretrained = dict(
     'dino-4scale_r50_8xb2-12e_coco_20221202_182705-55b2bba2.pth')
 custom_hooks = [
     dict(type='RNGStateHook'),
-    dict(type='FiniteLossHook'),
+    # a NaN/Inf loss stops training, naming the iteration; the losses are
+    # read from the device every 20 iterations (the logger's interval) and
+    # before every checkpoint, so no checkpoint holds a diverged model
+    dict(type='FiniteLossHook', interval=20),
     dict(type='MemoryHook', cleanup_interval=50),
     dict(type='MLflowRunHook', log_checkpoints='milestones'),
     coco_pretrained,

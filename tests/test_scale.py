@@ -129,13 +129,16 @@ def test_two_gloo_processes_equal_one_process(deterministic_config, demo_data,
         assert va[key] == pytest.approx(vb[key], abs=1e-3)
 
 
+@pytest.mark.parametrize('interval', [1, 20])
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
-        demo_data, tmp_path):
+        demo_data, tmp_path, interval):
+    """Checked every iteration, or read every 20 (the configs') and at the
+    epoch's end: the same stop, the first non-finite iteration named."""
     config = fault_config(
         tmp_path / 'nan_at_epoch_2.py', SMALL_CONFIG,
-        "[dict(type='FiniteLossHook'), "
+        f"[dict(type='FiniteLossHook', interval={interval}), "
         "dict(type='NaNLossFromEpochHook', epoch=2)]")
-    work_dir = str(tmp_path / 'nan_run')
+    work_dir = str(tmp_path / f'nan_run_{interval}')
     proc = train_stopped(work_dir, config, demo_data)
     latest = ckpt(work_dir, 'latest_checkpoint.pth')
     assert (f'non-finite loss (nan) at iteration 4 (epoch 2); training '
@@ -152,7 +155,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
     client = MlflowClient(TOOL_ENV['MLFLOW_TRACKING_URI'])
     exp = client.get_experiment_by_name('detr_training')
     runs = client.search_runs([exp.experiment_id],
-                              "tags.mlflow.runName = 'nan_run'")
+                              f"tags.mlflow.runName = 'nan_run_{interval}'")
     assert [r.info.status for r in runs] == ['FAILED']
 
 

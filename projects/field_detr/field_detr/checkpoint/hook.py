@@ -309,6 +309,8 @@ class CheckpointLayoutHook(CheckpointHook):
         checkpoint. Its temporary file is removed; earlier files stay."""
         try:
             yield
+        except TrainingStopped:
+            raise  # a hook stopped training before the save
         except (OSError, RuntimeError) as e:
             tmp_path = osp.join(self.out_dir, temp_name(filename))
             if osp.exists(tmp_path):

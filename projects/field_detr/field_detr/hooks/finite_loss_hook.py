@@ -21,6 +21,12 @@ class FiniteLossHook(CheckInvalidLossHook):
     before the epoch's checkpoints are written, so ``latest_checkpoint.pth``
     keeps the last good state and is never replaced by poisoned weights.
 
+    Between checks, each iteration's loss stays on the device (no read that
+    would wait for the GPU); a check reads them all at once and names the
+    first non-finite one. Checks run every ``interval`` iterations, at the
+    end of each epoch and before any checkpoint is saved, so no checkpoint
+    ever holds weights trained on a non-finite loss.
+
     Args:
         interval (int): check every ``interval`` iterations. Defaults to 1.
     """
@@ -29,25 +35,48 @@ class FiniteLossHook(CheckInvalidLossHook):
 
     def __init__(self, interval: int = 1) -> None:
         super().__init__(interval=interval)
+        self._losses = []  # (iteration, epoch, loss) not checked yet
 
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        if not outputs or 'loss' not in outputs:
+        if outputs and 'loss' in outputs:
+            loss = outputs['loss']
+            self._losses.append(
+                (runner.iter + 1, runner.epoch + 1,
+                 loss.detach() if torch.is_tensor(loss) else loss))
+        if (self.every_n_train_iters(runner, self.interval)
+                or self.end_of_epoch(runner.train_dataloader, batch_idx)
+                or self.is_last_train_iter(runner)):
+            self.check(runner)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.check(runner)
+
+    def check(self, runner) -> None:
+        """Raise :class:`TrainingStopped` at the first non-finite loss kept
+        since the last check."""
+        losses, self._losses = self._losses, []
+        if not losses:
             return
-        if not self.every_n_train_iters(runner, self.interval):
-            return
-        loss = outputs['loss']
-        value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
-        if math.isfinite(value):
-            return
+        tensors = [v for _, _, v in losses if torch.is_tensor(v)]
+        read = iter(
+            torch.stack([t.float().reshape(())
+                         for t in tensors]).tolist() if tensors else [])
+        for iteration, epoch, value in losses:
+            value = next(read) if torch.is_tensor(value) else float(value)
+            if not math.isfinite(value):
+                self.stop(runner, iteration, epoch, value)
+
+    @staticmethod
+    def stop(runner, iteration: int, epoch: int, value: float) -> None:
         latest = osp.join(runner.work_dir, CHECKPOINT_DIR, LATEST)
         last_good = (f'the last good checkpoint is {latest}' if
                      osp.isfile(latest) else 'no checkpoint was written yet')
         raise TrainingStopped(
-            f'non-finite loss ({value}) at iteration {runner.iter + 1} '
-            f'(epoch {runner.epoch + 1}); training stopped and {last_good}. '
+            f'non-finite loss ({value}) at iteration {iteration} '
+            f'(epoch {epoch}); training stopped and {last_good}. '
             'Lower optim_wrapper.optimizer.lr, keep gradient clipping on, '
             'or check the data; then --resume')

@@ -1,8 +1,10 @@
-"""The learning rate a user set, logged under ``lr``."""
+"""The learning rate a user set, logged under ``lr``; the losses and the
+gradient norm read from the device once per logging interval."""
 from typing import Optional
 
+import torch
 from mmdet.registry import HOOKS
-from mmengine.hooks import RuntimeInfoHook
+from mmengine.hooks import LoggerHook, RuntimeInfoHook
 
 
 def _group_of(optimizer, module) -> Optional[int]:
@@ -29,13 +31,60 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
 
     Models without a ``backbone`` or ``bbox_head``, and optimiser
     dictionaries, log as MMEngine does.
+
+    MMEngine's hook reads every loss of every iteration from the device
+    (``.item()`` per key) and the optimiser wrapper reads the clipped
+    gradient norm (``float``): each read waits for the GPU, and the host
+    cannot queue the next step meanwhile. With ``defer_scalars`` (the
+    default) the values stay on the device and are read in one transfer
+    when the ``LoggerHook`` logs (every ``interval`` iterations, at the end
+    of an epoch), before a checkpoint is saved and before validation; the
+    message hub then receives the same values, in the same order, as
+    MMEngine's hook gives it, so the logs are unchanged. Without a
+    ``LoggerHook`` it reads every iteration.
+
+    Args:
+        defer_scalars (bool): read the losses and gradient norm at logging
+            time. Defaults to True.
     """
 
     #: (transformer's group, backbone's group or None), found before training
     _groups = None
 
+    def __init__(self, defer_scalars: bool = True) -> None:
+        self.defer_scalars = defer_scalars
+        self._interval = None  # the LoggerHook's, when deferring
+        self._pending = []  # per iteration: {key: value}, not read yet
+        self._grad_norm = None  # the wrapper's last clipped norm
+
+    def _defer_grad_norm(self, wrapper) -> None:
+        """Have the wrapper's clip function hand its norm to this hook
+        instead of returning it to the wrapper (which reads it)."""
+        clip = getattr(wrapper, 'clip_func', None)
+        if clip is None or getattr(clip, 'deferred_to', None) is not None:
+            return
+
+        def deferred(params, **kwargs):
+            norm = clip(params, **kwargs)
+            if norm is None:
+                return None  # a value clip: nothing to log
+            self._grad_norm = norm.detach() if torch.is_tensor(norm) \
+                else norm
+            return None
+
+        deferred.deferred_to = self
+        wrapper.clip_func = deferred
+        self._grad_name = getattr(wrapper, 'grad_name', 'grad_norm')
+
     def before_train(self, runner) -> None:
         super().before_train(runner)
+        self._pending, self._grad_norm, self._interval = [], None, None
+        hooks = getattr(runner, 'hooks', None)
+        loggers = [h for h in hooks if isinstance(h, LoggerHook)] \
+            if isinstance(hooks, (list, tuple)) else []
+        if self.defer_scalars and loggers:
+            self._interval = loggers[0].interval
+            self._defer_grad_norm(runner.optim_wrapper)
         self._groups = None
         optimizer = getattr(runner.optim_wrapper, 'optimizer', None)
         model = getattr(runner.model, 'module', runner.model)
@@ -61,3 +110,52 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
         if backbone is not None and backbone != base:
             runner.message_hub.update_scalar('train/backbone_lr',
                                              lrs[backbone])
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        if self._interval is None:
+            return super().after_train_iter(runner, batch_idx, data_batch,
+                                            outputs)
+        entry = {}
+        if self._grad_norm is not None:
+            entry[self._grad_name] = self._grad_norm
+            self._grad_norm = None
+        for key, value in (outputs or {}).items():
+            entry[key] = value.detach() if torch.is_tensor(value) else value
+        self._pending.append(entry)
+        if (self.every_n_inner_iters(batch_idx, self._interval)
+                or self.every_n_train_iters(runner, self._interval)
+                or self.end_of_epoch(runner.train_dataloader, batch_idx)
+                or self.is_last_train_iter(runner)):
+            self.flush(runner)
+
+    def flush(self, runner) -> None:
+        """Read the values kept since the last read (one device transfer)
+        into the message hub, iteration by iteration."""
+        pending, self._pending = self._pending, []
+        tensors = [
+            v for entry in pending for v in entry.values()
+            if torch.is_tensor(v)
+        ]
+        if tensors:
+            read = iter(
+                torch.stack([t.float().reshape(()) for t in tensors]).tolist())
+        for entry in pending:
+            for key, value in entry.items():
+                if torch.is_tensor(value):
+                    value = next(read)
+                runner.message_hub.update_scalar(f'train/{key}', value)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.flush(runner)
+
+    def before_val(self, runner) -> None:
+        self.flush(runner)
+        super().before_val(runner)
+
+    def after_train(self, runner) -> None:
+        self.flush(runner)
+        super().after_train(runner)

@@ -241,6 +241,12 @@ class FastDETRHead(DETRHead):
             if costs.dtype not in (torch.float32, torch.float64):
                 costs = costs.float()  # exact; SciPy works in float64
             costs = costs.cpu().numpy()  # the one device-to-host copy
+            if not np.isfinite(costs).all():
+                # predictions gone non-finite after a diverged step: match
+                # anyway, so the loss comes out non-finite and
+                # FiniteLossHook (which may read it some steps later) stops
+                # training, instead of SciPy failing here
+                costs = np.nan_to_num(costs, nan=1e8, posinf=1e8, neginf=-1e8)
             for layer in range(num_layers):
                 for img, count in enumerate(counts):
                     if count:
