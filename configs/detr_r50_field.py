@@ -50,8 +50,15 @@ model = dict(
     type='FieldDETR',
     attention='sdpa',
     ball_head=ball_head,
-    # the batch lands on the GPU with a non-blocking copy (pinned memory)
-    data_preprocessor=dict(non_blocking=True),
+    # MMDetection's preprocessor, its output unchanged, without a host copy
+    # per image (models/data_preprocessor.py); the batch lands on the GPU
+    # with a non-blocking copy (pinned memory). canvases=[(h, w), ...] pads
+    # every batch to one of a few shapes (for cuda_graphs; see
+    # tools/analysis_tools/canvas_stats.py)
+    data_preprocessor=dict(type='FieldDetDataPreprocessor', non_blocking=True),
+    # True: backbone to decoder as one CUDA graph per input shape on a GPU
+    # (models/cuda_graphs.py); off until measured faster on a GPU
+    cuda_graphs=False,
     bbox_head=dict(type='FastDETRHead', num_classes=len(classes)))
 
 # Schedule ------------------------------------------------------------------
@@ -183,8 +190,10 @@ default_hooks = dict(
 coco_pretrained = dict(type='CocoTransplantHook')
 custom_hooks = [
     dict(type='RNGStateHook'),
-    # a NaN/Inf loss stops training, naming the iteration
-    dict(type='FiniteLossHook'),
+    # a NaN/Inf loss stops training, naming the iteration; the losses are
+    # read from the device every 20 iterations (the logger's interval) and
+    # before every checkpoint, so no checkpoint holds a diverged model
+    dict(type='FiniteLossHook', interval=20),
     # memory_ram_mb / memory_gpu_mb, gc every 50 iterations
     dict(type='MemoryHook', cleanup_interval=50),
     # checkpoints (full, latest, best), dataset facts, logs and the best

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Training throughput of the main config on one GPU, in one run (about 10
+# Training throughput of the main config on one GPU, in one run (about 12
 # minutes on a cold machine): field_detr against stock MMDetection DETR at
-# 1333x800 (bf16, batch 16 and 4) with the ops / syncs counts and the
-# backbone-only ceiling, the main config's real multi-scale pipeline and a
-# compiled backbone. Figures go to RESULT_DIR/*.json and the log.
+# 1333x800 (bf16, batch 16 and 4) with the ops / syncs counts (by call site)
+# and the backbone-only ceiling, the main config's real multi-scale
+# pipeline, CUDA graphs (model.cuda_graphs), one padding canvas for the
+# multi-scale batches (model.data_preprocessor.canvases), channels-last +
+# cudnn.benchmark under graphs, and a compiled backbone (dynamic and
+# static shapes). Figures go to RESULT_DIR/*.json and the log.
 #
 #   bash tools/gpu_bench.sh [WHEEL_DIR] [RESULT_DIR]   # on a GPU machine
 #   bash tools/gpu_bench.sh --cpu-smoke                 # every step, tiny, on CPU
@@ -94,10 +97,26 @@ bench "bf16_b${SMALL}_vs_stock" 160 --input-size "$SIZE" --batch-size "$SMALL" \
     --compare-stock --ball-head-cost
 # 3. the main config as it trains: multi-scale 480-800 pipeline
 bench "bf16_b${BIG}_multiscale" 90 --input-size config --batch-size "$BIG"
-# 4. compile on: the backbone alone (dynamic shapes; warm-up time is the
-#    compile cost). channels-last measured slower (114 vs 120 images/s on
-#    an H200) and cudnn.benchmark would re-tune every padded batch shape of
-#    the multi-scale pipeline: not repeated here.
+# 4. CUDA graphs (backbone to decoder, one per input shape) at one size,
+#    with the syncs per step by call site
+bench "bf16_b${BIG}_graphs" 120 --input-size "$SIZE" --batch-size "$BIG" \
+    --profile --cfg-options model.cuda_graphs=True
+# 5. the multi-scale pipeline padded to one canvas (the generated frames are
+#    1333x800: every scale fits 800x1344), with and without graphs
+CANVAS="model.data_preprocessor.canvases=[[800,1344]]"
+bench "bf16_b${BIG}_multiscale_canvas" 90 --input-size config \
+    --batch-size "$BIG" --cfg-options "$CANVAS"
+bench "bf16_b${BIG}_multiscale_canvas_graphs" 120 --input-size config \
+    --batch-size "$BIG" --cfg-options "$CANVAS" model.cuda_graphs=True
+# 6. graphs with channels-last and cudnn.benchmark (few shapes now)
+bench "bf16_b${BIG}_graphs_cl_cudnn" 120 --input-size "$SIZE" \
+    --batch-size "$BIG" --cfg-options model.cuda_graphs=True \
+    model.channels_last=True env_cfg.cudnn_benchmark=True
+# 7. compile on: the backbone alone (dynamic shapes; warm-up time is the
+#    compile cost), and at one size without dynamic shapes
 bench "bf16_b${BIG}_compile_backbone" 140 --input-size "$SIZE" \
     --batch-size "$BIG" --cfg-options "model.compile_modules=[backbone]"
+bench "bf16_b${BIG}_compile_backbone_static" 140 --input-size "$SIZE" \
+    --batch-size "$BIG" --cfg-options "model.compile_modules=[backbone]" \
+    model.compile_options.dynamic=False
 stamp "done; figures in $RESULTS/*.json"

@@ -127,6 +127,18 @@ def print_table(res: dict, title: str) -> None:
               f'{c["images_per_s"]:8.2f}')
     print('(aten ops, sync ops: one loss forward + backward; CUDA syncs: '
           'per training step)' if profiled else '')
+    f = res['field_detr']
+    if 'cuda_graph_graphs' in f:
+        print(f'CUDA graphs: {f["cuda_graph_graphs"]} captured of '
+              f'{f["cuda_graph_shapes_seen"]} input shapes, capture '
+              f'{f["cuda_graph_capture_s"]:.1f} s, '
+              f'{f["cuda_graph_graph_calls"]} steps replayed, '
+              f'{f["cuda_graph_eager_calls"]} eager')
+    sites = res['field_detr'].get('cuda_sync_sites')
+    if sites:
+        print('CUDA syncs per step of field_detr, by call site:')
+        for site, n in list(sites.items())[:12]:
+            print(f'  {n:5.1f}  {site}')
     if 'ratio_step' in res:
         print(f'step time field_detr / stock: {res["ratio_step"]:.3f}')
         if profiled:

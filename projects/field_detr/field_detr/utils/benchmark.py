@@ -90,9 +90,13 @@ def count_ops(model, data: dict, optim_wrapper) -> dict:
         sync_ops_by_name=dict(counter.syncs))
 
 
-def count_cuda_syncs(step, steps: int = 3) -> float:
+def count_cuda_syncs(step,
+                     steps: int = 3,
+                     sites: Optional[dict] = None) -> float:
     """Host-device synchronisations per call of ``step()`` as the CUDA
-    driver sees them (``torch.cuda.set_sync_debug_mode('warn')``)."""
+    driver sees them (``torch.cuda.set_sync_debug_mode('warn')``). With
+    ``sites`` (a dict), also where they come from: ``'file:line'`` of the
+    Python call that synchronised, per step, added to it."""
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
@@ -102,7 +106,12 @@ def count_cuda_syncs(step, steps: int = 3) -> float:
                 step()
         finally:
             torch.cuda.set_sync_debug_mode('default')
-    return sum('synchroniz' in str(w.message) for w in caught) / steps
+    syncs = [w for w in caught if 'synchroniz' in str(w.message)]
+    if sites is not None:
+        for w in syncs:
+            site = f'{w.filename}:{w.lineno}'
+            sites[site] = sites.get(site, 0) + 1 / steps
+    return len(syncs) / steps
 
 
 def profile_table(step, steps: int = 3, rows: int = 15) -> str:
@@ -243,7 +252,13 @@ class TrainBench:
     def summary(self) -> dict:
         step = float(np.median(self.steps))
         data = float(np.median(self.waits))
+        graphs = getattr(self.runner.model, '_graphs', None)
+        extra = {} if graphs is None else {
+            f'cuda_graph_{k}': v
+            for k, v in graphs.stats().items()
+        }
         return dict(
+            **extra,
             step_s=step,
             data_s=data,
             data_share=data / step,
@@ -262,7 +277,11 @@ class TrainBench:
         out = count_ops(self.runner.model, self._next(),
                         self.runner.optim_wrapper)
         if torch.cuda.is_available():
-            out['cuda_syncs_per_step'] = count_cuda_syncs(self.step)
+            sites = {}
+            out['cuda_syncs_per_step'] = count_cuda_syncs(
+                self.step, sites=sites)
+            out['cuda_sync_sites'] = dict(
+                sorted(sites.items(), key=lambda kv: -kv[1]))
         return out
 
     def ceiling(self, iters: int, warmup: int = 2) -> dict:
