@@ -16,8 +16,11 @@
 # checkpoint layout, MLflow/TensorBoard, the metric with the ball figures,
 # the EMA / early-stopping switches; the schedule is shorter (warm-up, then
 # cosine over 24 epochs).
-# The ball head and the SDPA attention are the DETR's (FieldDETR): DINO
-# finds the ball from its stride-8 level, without a second head.
+# The decoder's self-attention runs through PyTorch's fused attention
+# (FieldDINO, attention='sdpa': the same parameters and computation as
+# MMDetection's DINO, checkpoints load both ways). The ball head is the
+# DETR's (FieldDETR): DINO finds the ball from its stride-8 level, without
+# a second head.
 # mmcv's MultiScaleDeformableAttention runs its CUDA kernel on CUDA tensors
 # (MMCV_WITH_CUDA_OPS=1 bash tools/setup.sh builds it) and a pure-PyTorch
 # path otherwise.
@@ -26,7 +29,8 @@ _base_ = './detr_r50_field.py'
 num_classes = 2
 model = dict(
     _delete_=True,
-    type='DINO',
+    type='FieldDINO',
+    attention='sdpa',
     num_queries=900,  # num_matching_queries
     with_box_refine=True,
     as_two_stage=True,

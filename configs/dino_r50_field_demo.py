@@ -28,7 +28,10 @@ param_scheduler = [
         convert_to_iter_based=True),
 ]
 optim_wrapper = dict(accumulative_counts=1)
-model = dict(backbone=dict(init_cfg=None))
+# On a CPU the decoder's self-attention keeps mmcv's explicit path
+# (attention='stock'; the small DINO's loss + backward 1.136 s against
+# 1.174 s with SDPA, batch 4 at 320x192): same parameters and results.
+model = dict(backbone=dict(init_cfg=None), attention='stock')
 
 # Demo images are 640x384: train at their own size and smaller.
 train_pipeline = [

@@ -37,9 +37,12 @@ def test_the_model_is_mmdetections_dino_4scale_r50():
     assert stock['bbox_head'].pop('type') == 'DINOHead'
     assert stock['bbox_head'].pop('num_classes') == 80
     assert ours['data_preprocessor'].pop('non_blocking') is True
+    assert ours.pop('type') == 'FieldDINO' and stock.pop('type') == 'DINO'
+    assert ours.pop('attention') == 'sdpa'
     assert ours == stock
     demo = Config.fromfile(DINO_DEMO_CONFIG)
-    assert demo.model.type == 'DINO' and demo.model.backbone.init_cfg is None
+    assert demo.model.type == 'FieldDINO' and demo.model.attention == 'stock'
+    assert demo.model.backbone.init_cfg is None
     # the project's data, hooks and tracking, not COCO's
     assert demo.train_dataloader.dataset.type == 'FieldCocoDataset'
     assert demo.val_evaluator.type == 'FieldCocoMetric'
@@ -129,7 +132,8 @@ def test_small_dino_through_test_export_and_local_detector(dino_run, tmp_path):
     onnx = str(tmp_path / 'dino.onnx')
     proc = run_tool('export_model.py', '--checkpoint', source, '--output',
                     exported, '--onnx', onnx, '--onnx-size', '320x192')
-    assert torch.load(exported, weights_only=True)['model']['type'] == 'DINO'
+    assert torch.load(
+        exported, weights_only=True)['model']['type'] == 'FieldDINO'
     line = [s for s in proc.stdout.splitlines() if 'ONNX' in s][0]
     assert float(line.rsplit('difference ', 1)[1].split()[0]) < 1e-4, line
     import onnxruntime as ort
@@ -225,6 +229,46 @@ def test_fast_dino_head_equals_dinohead_over_many_seeds(autocast):
         for name, grad in stock_grads.items():
             torch.testing.assert_close(
                 fast_grads[name], grad, rtol=0, atol=0, msg=f'{counts} {name}')
+
+
+def test_sdpa_self_attention_equals_dinos_and_checkpoints_load_both_ways():
+    """FieldDINO (the decoder's self-attention through SDPA, under the
+    denoising mask) against MMDetection's DINO: the same parameter names
+    (checkpoints load both ways), outputs, losses and gradients to float
+    rounding."""
+    cfg = model_cfg(DINO_SMALL, attention='sdpa')
+    assert cfg.type == 'FieldDINO'
+    stock_cfg = model_cfg(DINO_SMALL)
+    stock_cfg.type = 'DINO'
+    stock_cfg.pop('attention')
+    import copy
+    torch.manual_seed(0)
+    field = MODELS.build(copy.deepcopy(cfg))
+    stock = MODELS.build(stock_cfg)
+    assert field.state_dict().keys() == stock.state_dict().keys()
+    stock.load_state_dict(field.state_dict(), strict=True)
+    MODELS.build(cfg).load_state_dict(stock.state_dict(), strict=True)
+    from field_detr.models import SDPAMultiheadAttention
+    assert sum(isinstance(m, SDPAMultiheadAttention)
+               for m in field.modules()) == 2
+    inputs, samples = dino_batch(0, [2, 5])
+    for model in (field, stock):
+        model.eval()
+    with torch.no_grad():
+        for a, b in zip(
+                field(inputs, samples, mode='tensor'),
+                stock(inputs, samples, mode='tensor')):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    (lf, gf), (ls, gs) = (
+        losses_and_grads(m.train(), inputs, samples, 1)
+        for m in (field, stock))
+    assert list(lf) == list(ls)
+    for name in ls:
+        torch.testing.assert_close(lf[name], ls[name], rtol=1e-5, atol=1e-5)
+    assert gf.keys() == gs.keys()
+    for name in gs:
+        torch.testing.assert_close(
+            gf[name], gs[name], rtol=1e-4, atol=1e-5, msg=name)
 
 
 def test_fast_dino_head_loss_reads_nothing_back_per_image():
