@@ -362,3 +362,62 @@ def test_cheaper_head_variants_keep_the_outputs():
         assert [o.shape for o in h([image] + feats)] == default
     with pytest.raises(ValueError, match='image_stem'):
         head(image_channels=8, image_stem='three_convs')
+
+
+def test_crop_windows_cut_each_image_at_its_offset():
+    from field_detr.models.ball_head import crop_windows
+    x = torch.randn(3, 5, 12, 20)
+    top, left = torch.tensor([0, 4, 6]), torch.tensor([10, 0, 6])
+    out = crop_windows(x, top, left, 6, 10)
+    for b in range(3):
+        t, l_ = int(top[b]), int(left[b])
+        assert torch.equal(out[b], x[b, :, t:t + 6, l_:l_ + 10])
+
+
+def test_train_window_cuts_around_a_ball_and_the_whole_map_is_the_loss():
+    """train_window: the window holds one of each image's balls (frames
+    without one get a window anywhere); a window of the whole map gives
+    the head's ordinary losses (to float rounding: the cut copies change
+    the convolutions' memory layout); prediction reads the whole frame."""
+    g = torch.Generator().manual_seed(3)
+    img_h, img_w = 96, 160
+    image = torch.randn(3, 3, img_h, img_w)
+    feats = [torch.randn(3, 8, 24, 40), torch.randn(3, 16, 12, 20)]
+    boxes, labels = [], []
+    for n in (1, 0, 2):
+        players = ball_boxes(g, 2, img_w, img_h, size=(20, 40))
+        boxes.append(torch.cat([ball_boxes(g, n, img_w, img_h), players]))
+        labels.append(torch.tensor([BALL] * n + [0, 0]))
+    samples = [
+        data_sample((img_h, img_w), (img_h, img_w), b, lab)
+        for b, lab in zip(boxes, labels)
+    ]
+    torch.manual_seed(0)
+    whole = head(image_channels=8)
+    torch.manual_seed(0)
+    full_window = head(image_channels=8, train_window=(1.0, 1.0))
+    a = whole.loss([image] + feats, samples)
+    b = full_window.loss([image] + feats, samples)
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-6, atol=1e-7)
+    windowed = head(train_window=(0.5, 0.5))
+    for seed in range(5):
+        torch.manual_seed(seed)
+        top, left = windowed._window_offsets(boxes, labels, (24, 40),
+                                             (img_h, img_w), (12, 20), 2)
+        assert ((top % 2 == 0) & (left % 2 == 0)).all()
+        assert ((top >= 0) & (top <= 12) & (left >= 0) & (left <= 20)).all()
+        for i in (0, 2):  # images with balls: one of them inside
+            balls = boxes[i][labels[i] == BALL]
+            cx = (balls[:, 0] + balls[:, 2]) / 2 / 4
+            cy = (balls[:, 1] + balls[:, 3]) / 2 / 4
+            inside = ((cx >= left[i]) & (cx < left[i] + 20) & (cy >= top[i]) &
+                      (cy < top[i] + 12))
+            assert inside.any(), (seed, i)
+    losses = windowed.loss(feats, samples)
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert losses['loss_ball_wh'] > 0  # the balls' sizes are in the windows
+    windowed.eval()
+    assert windowed(feats)[0].shape == (3, 1, 24, 40)
+    with pytest.raises(ValueError, match='train_window'):
+        head(train_window=(0.5, 0))

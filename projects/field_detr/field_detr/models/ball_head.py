@@ -39,6 +39,19 @@ from torch.nn.utils.rnn import pad_sequence
 from .fast_detr_head import box_loss
 
 
+def crop_windows(x: Tensor, top: Tensor, left: Tensor, height: int,
+                 width: int) -> Tensor:
+    """``x[b, :, top[b]:top[b] + height, left[b]:left[b] + width]`` for
+    every image ``b``, stacked, with the offsets on the device (gathers,
+    no host read)."""
+    bs = x.shape[0]
+    rows = top[:, None] + torch.arange(height, device=x.device)  # (B, h)
+    cols = left[:, None] + torch.arange(width, device=x.device)  # (B, w)
+    batch = torch.arange(bs, device=x.device)[:, None, None]
+    return x.permute(0, 2, 3, 1)[batch, rows[:, :, None],
+                                 cols[:, None, :]].permute(0, 3, 1, 2)
+
+
 def gaussian_radius(height: Tensor, width: Tensor,
                     min_overlap: float) -> Tensor:
     """CenterNet's ``gaussian_radius`` (``mmdet.models.utils``) on tensors
@@ -97,6 +110,14 @@ class BallHeatmapHead(CenterNetHead):
             ``'two_convs'`` (the default; two stride-2 3x3 convolutions)
             or ``'patch'`` (one 4x4 stride-4 convolution, as ConvNeXt's
             stem: a sixteenth of the first one's output pixels).
+        train_window (tuple[float, float], optional): in training, the head
+            runs on a window of this share of the stride-4 map's (height,
+            width), placed per image around one of its balls (anywhere in
+            the window; at random in a frame without one), the input image
+            and the coarser levels cut to match; its losses are those of the
+            window. The work at stride 4 shrinks by the window's area;
+            prediction always reads the whole frame. Defaults to None (the
+            whole map).
         backbone_grad (float): the share of the head's gradient that flows
             into the shared backbone levels (the forward pass is the same).
             0 detaches them: the DETR then trains exactly as without the
@@ -120,6 +141,7 @@ class BallHeatmapHead(CenterNetHead):
                  backbone_grad: float = 1.0,
                  image_channels: int = 0,
                  image_stem: str = 'two_convs',
+                 train_window: Optional[Sequence[float]] = None,
                  loss_center_heatmap: dict = dict(
                      type='GaussianFocalLoss', loss_weight=1.0),
                  loss_wh: dict = dict(type='L1Loss', loss_weight=0.1),
@@ -154,6 +176,13 @@ class BallHeatmapHead(CenterNetHead):
         self.backbone_grad = backbone_grad
         self.lateral_convs = nn.ModuleList(
             nn.Conv2d(c, feat_channels, kernel_size=1) for c in in_channels)
+        if train_window is not None and (len(train_window) != 2
+                                         or not all(0 < f <= 1
+                                                    for f in train_window)):
+            raise ValueError(f'BallHeatmapHead: train_window is (height, '
+                             f'width) shares in (0, 1], not {train_window}')
+        self.train_window = None if train_window is None else tuple(
+            float(f) for f in train_window)
         self.image_channels = image_channels
         if image_stem not in ('two_convs', 'patch'):
             raise ValueError(f'BallHeatmapHead: image_stem must be '
@@ -223,10 +252,80 @@ class BallHeatmapHead(CenterNetHead):
     # -- training ------------------------------------------------------------
     def loss(self, feats: Sequence[Tensor],
              batch_data_samples: SampleList) -> dict:
-        heatmap, wh, offset = self(feats)
         gts = [s.gt_instances for s in batch_data_samples]
         metas = [s.metainfo for s in batch_data_samples]
+        if self.train_window is not None and self.training:
+            return self.window_loss(feats, gts, metas)
+        heatmap, wh, offset = self(feats)
         return self.loss_by_feat([heatmap], [wh], [offset], gts, metas)
+
+    def window_loss(self, feats: Sequence[Tensor],
+                    batch_gt_instances: InstanceList,
+                    batch_img_metas: List[dict]) -> dict:
+        """The losses of the head run on ``train_window`` of every image
+        (see the class's arguments), with the whole frame's targets cut to
+        the same windows. Offsets are drawn on the device: no host read."""
+        levels = feats[1:] if self.reads_image else feats
+        bs, _, height, width = levels[0].shape
+        # window sizes and offsets in stride-4 cells, multiples of the
+        # coarsest level's stride so that every level is cut on its grid
+        step = 2**(len(levels) - 1)
+        win_h = max(step, int(height * self.train_window[0]) // step * step)
+        win_w = max(step, int(width * self.train_window[1]) // step * step)
+        gt_bboxes = [gt.bboxes for gt in batch_gt_instances]
+        gt_labels = [gt.labels for gt in batch_gt_instances]
+        img_h, img_w = batch_img_metas[0]['batch_input_shape'][:2]
+        top, left = self._window_offsets(gt_bboxes, gt_labels, (height, width),
+                                         (img_h, img_w), (win_h, win_w), step)
+        cut = []
+        if self.reads_image:
+            scale = feats[0].shape[-1] // width  # the image's pixels a cell
+            cut.append(
+                crop_windows(feats[0], top * scale, left * scale,
+                             win_h * scale, win_w * scale))
+        for k, level in enumerate(levels):
+            cut.append(
+                crop_windows(level, top // 2**k, left // 2**k, win_h // 2**k,
+                             win_w // 2**k))
+        heatmap, wh, offset = self(cut)
+        targets, _ = self.get_targets(gt_bboxes, gt_labels,
+                                      (bs, 1, height, width), (img_h, img_w))
+        targets = {
+            name: crop_windows(t, top, left, win_h, win_w)
+            for name, t in targets.items()
+        }
+        return self._losses(heatmap.float(), wh.float(), offset.float(),
+                            targets)
+
+    def _window_offsets(self, gt_bboxes, gt_labels, map_shape, img_shape,
+                        window, step) -> Tuple[Tensor, Tensor]:
+        """``(top, left)`` (B,) of each image's window in stride-4 cells:
+        around one of its balls chosen at random, the ball anywhere in the
+        window; at random for an image without a ball."""
+        height, width = map_shape
+        win_h, win_w = window
+        device = gt_bboxes[0].device
+        boxes = pad_sequence(gt_bboxes, batch_first=True).float()
+        labels = pad_sequence(gt_labels, batch_first=True, padding_value=-1)
+        bs = len(gt_bboxes)
+        if boxes.numel() == 0:
+            boxes = boxes.new_zeros((bs, 1, 4))
+            labels = labels.new_full((bs, 1), -1)
+        ball = labels == self.label
+        pick = (torch.rand(ball.shape, device=device) * ball).argmax(1)
+        chosen = boxes[torch.arange(bs, device=device), pick]  # (B, 4)
+        cx = (chosen[:, 0] + chosen[:, 2]) / 2 * (width / img_shape[1])
+        cy = (chosen[:, 1] + chosen[:, 3]) / 2 * (height / img_shape[0])
+        has_ball = ball.any(1)
+        spots = []
+        for centre, size, win in ((cy, height, win_h), (cx, width, win_w)):
+            around = centre - torch.rand(bs, device=device) * win
+            anywhere = torch.rand(bs, device=device) * (size - win + 1)
+            start = torch.where(has_ball, around, anywhere).floor()
+            start = start.clamp(0, size - win)
+            spots.append(
+                (torch.div(start, step, rounding_mode='floor') * step).long())
+        return spots[0], spots[1]
 
     def loss_by_feat(self,
                      center_heatmap_preds: List[Tensor],
@@ -238,17 +337,26 @@ class BallHeatmapHead(CenterNetHead):
         """``CenterNetHead``'s losses in float32 (the heatmap's focal loss
         takes logs of sigmoid outputs) on batched targets."""
         heatmap = center_heatmap_preds[0].float()
-        targets, avg_factor = self.get_targets(
-            [gt.bboxes for gt in batch_gt_instances],
-            [gt.labels for gt in batch_gt_instances], heatmap.shape,
-            batch_img_metas[0]['batch_input_shape'])
+        targets, _ = self.get_targets([gt.bboxes for gt in batch_gt_instances],
+                                      [gt.labels for gt in batch_gt_instances],
+                                      heatmap.shape,
+                                      batch_img_metas[0]['batch_input_shape'])
+        return self._losses(heatmap, wh_preds[0].float(),
+                            offset_preds[0].float(), targets)
+
+    def _losses(self, heatmap: Tensor, wh: Tensor, offset: Tensor,
+                targets: dict) -> dict:
+        """CenterNetHead's losses on the targets of ``get_targets`` (or a
+        window of them), normalised by CenterNetHead's factor: the number
+        of peaks, at least 1."""
         weight = targets['wh_offset_target_weight']
-        world_size = get_world_size()
-        if world_size > 1:
+        if get_world_size() > 1:
             # the peaks of all processes: with DDP's mean of the gradients,
             # the loss of the whole batch, as one process would compute it
-            peaks = reduce_mean(weight[:, 0].sum())
-            avg_factor = peaks.clamp(min=1 / world_size)
+            avg_factor = reduce_mean(
+                weight[:, 0].sum()).clamp(min=1 / get_world_size())
+        else:
+            avg_factor = (weight[:, 0] > 0).sum().clamp(min=1).float()
         # as CenterNetHead: the regressions' factor is twice the heatmap's
         # (two channels each). box_loss: L1Loss without its torch.any()
         # test of the weights, a host read (all-zero weights give 0 either
@@ -258,11 +366,9 @@ class BallHeatmapHead(CenterNetHead):
                 heatmap,
                 targets['center_heatmap_target'],
                 avg_factor=avg_factor),
-            loss_ball_wh=box_loss(self.loss_wh, wh_preds[0].float(),
-                                  targets['wh_target'], weight, avg_factor * 2,
-                                  True),
-            loss_ball_offset=box_loss(self.loss_offset,
-                                      offset_preds[0].float(),
+            loss_ball_wh=box_loss(self.loss_wh, wh, targets['wh_target'],
+                                  weight, avg_factor * 2, True),
+            loss_ball_offset=box_loss(self.loss_offset, offset,
                                       targets['offset_target'], weight,
                                       avg_factor * 2, True))
 
