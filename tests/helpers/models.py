@@ -58,3 +58,18 @@ class Lines(logging.Handler):
 
     def emit(self, record):
         self.lines.append(record.getMessage())
+
+
+def assert_same_step(ours, stock, loss_tol=1e-5, grad_rtol=1e-4):
+    """``(losses, gradients by name)`` of two models on one batch: the same
+    loss terms and gradients, to float rounding (an attention computed
+    another way)."""
+    (lf, gf), (ls, gs) = ours, stock
+    assert list(lf) == list(ls)
+    for name in ls:
+        torch.testing.assert_close(
+            lf[name], ls[name], rtol=loss_tol, atol=loss_tol)
+    assert gf.keys() == gs.keys()
+    for name in gs:
+        torch.testing.assert_close(
+            gf[name], gs[name], rtol=grad_rtol, atol=1e-5, msg=name)
