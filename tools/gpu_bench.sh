@@ -10,6 +10,13 @@
 #
 #   bash tools/gpu_bench.sh [WHEEL_DIR] [RESULT_DIR]   # on a GPU machine
 #   bash tools/gpu_bench.sh --cpu-smoke                 # every step, tiny, on CPU
+#   bash tools/gpu_bench.sh --dino [...]                # + the DINO-4scale rows
+#
+# --dino also times configs/dino_r50_field.py against MMDetection's DINO-4scale
+# R-50 (batch 8 with --profile --ceiling, and batch 16); its deformable
+# attention needs mmcv's CUDA ops, so mmcv is built with them (nvcc; about
+# 10 minutes more on 16 cores) unless WHEEL_DIR holds an mmcv wheel that has
+# them.
 #
 # WHEEL_DIR (default .whl) holds, for the GPU machine's Python (no internet
 # there): mmengine, mmdet, pycocotools, addict, yapf, platformdirs,
@@ -26,11 +33,15 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-SMOKE=0
-if [[ "${1:-}" == --cpu-smoke ]]; then
-    SMOKE=1
+SMOKE=0 DINO=0
+while [[ "${1:-}" == --* ]]; do
+    case "$1" in
+        --cpu-smoke) SMOKE=1 ;;
+        --dino) DINO=1 ;;
+        *) echo "gpu_bench.sh: unknown option $1" >&2; exit 2 ;;
+    esac
     shift
-fi
+done
 WHEELS="${1:-.whl}"
 RESULTS="${2:-work_dirs/gpu_bench}"
 SITE="${SITE:-/tmp/field_detr_site}"
@@ -52,14 +63,30 @@ else
     stamp "installing wheels into $SITE"
     "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" \
         "$WHEELS"/*.whl || exit 1
-    if ! "$PY" -c "import mmcv.ops" 2>/dev/null; then
-        stamp "building mmcv 2.1.0 (CPU ops, C++20)"
+    OPS=cpu
+    (( DINO )) && OPS=cuda
+    # mmcv's deformable attention through its CUDA kernel (DINO's)
+    cuda_ops_ok() {
+        "$PY" -c "
+import torch
+from mmcv.ops import MultiScaleDeformableAttention as A
+a = A(embed_dims=32, num_heads=2, num_levels=1, num_points=2,
+      batch_first=True).cuda()
+r = lambda *s: torch.rand(*s, device='cuda')
+a(r(1, 4, 32), value=r(1, 16, 32), reference_points=r(1, 4, 1, 2),
+  spatial_shapes=torch.tensor([[4, 4]], device='cuda'),
+  level_start_index=torch.tensor([0], device='cuda'))
+torch.cuda.synchronize()" 2>/dev/null
+    }
+    if ! "$PY" -c "import mmcv.ops" 2>/dev/null ||
+            { (( DINO )) && ! cuda_ops_ok; }; then
+        stamp "building mmcv 2.1.0 ($OPS ops, C++20)"
         build=$(mktemp -d)
         PYTHON="$PY" bash tools/build_mmcv.sh "$WHEELS"/mmcv-2.1.0.tar.gz \
-            "$build" cpu > "$RESULTS/mmcv_build.log" 2>&1 \
+            "$build" "$OPS" > "$RESULTS/mmcv_build.log" 2>&1 \
             || { tail -30 "$RESULTS/mmcv_build.log"; exit 1; }
-        "$PY" -m pip install -q --no-index --no-deps --target "$SITE" \
-            "$build"/mmcv-*.whl || exit 1
+        "$PY" -m pip install -q --no-index --no-deps --upgrade --target \
+            "$SITE" "$build"/mmcv-*.whl || exit 1
     fi
 fi
 "$PY" -c "import torch, mmcv, mmdet, mmengine, field_detr; from mmcv.ops import nms; \
@@ -76,7 +103,7 @@ bench() {  # name, time limit (s), bench_train_step.py arguments
     stamp "benchmark: $name"
     limit=$(( limit * SLOW ))
     timeout "$limit" "$PY" tools/analysis_tools/bench_train_step.py \
-        configs/detr_r50_field.py --train-dir "$DATA/train" \
+        "${CONFIG:-configs/detr_r50_field.py}" --train-dir "$DATA/train" \
         --iters "$ITERS" --warmup "$WARMUP" --workers "$WORKERS" \
         --json "$RESULTS/$name.json" "$@" >"$RESULTS/$name.log" \
         2>"$RESULTS/$name.err"
@@ -119,4 +146,12 @@ bench "bf16_b${BIG}_compile_backbone" 140 --input-size "$SIZE" \
 bench "bf16_b${BIG}_compile_backbone_static" 140 --input-size "$SIZE" \
     --batch-size "$BIG" --cfg-options "model.compile_modules=[backbone]" \
     model.compile_options.dynamic=False
+# 8. the DINO-4scale family (--dino): against MMDetection's DINO, and at 16
+if (( DINO )); then
+    CONFIG=configs/dino_r50_field.py bench "dino_bf16_b$(( BIG / 2 ))_vs_stock" \
+        240 --input-size "$SIZE" --batch-size $(( BIG / 2 )) --compare-stock \
+        --profile --ceiling
+    CONFIG=configs/dino_r50_field.py bench "dino_bf16_b${BIG}" 160 \
+        --input-size "$SIZE" --batch-size "$BIG"
+fi
 stamp "done; figures in $RESULTS/*.json"

@@ -132,6 +132,13 @@ def profile_table(step, steps: int = 3, rows: int = 15) -> str:
 
 
 STOCK_CONFIG = 'mmdet::detr/detr_r50_8xb2-150e_coco.py'
+# MMDetection's own config of each model family the project serves
+STOCK_CONFIGS = {
+    'DETR': STOCK_CONFIG,
+    'FieldDETR': STOCK_CONFIG,
+    'DINO': 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py',
+    'FieldDINO': 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py',
+}
 
 
 def fixed_size_pipeline(pipeline, size: Tuple[int, int]) -> list:
@@ -148,11 +155,14 @@ def fixed_size_pipeline(pipeline, size: Tuple[int, int]) -> list:
     return out
 
 
-def stock_config(train_dir: str, classes=('player', 'ball')) -> Config:
-    """MMDetection's unmodified DETR R-50 config on a split folder (its own
-    CocoDataset reading the same annotation file)."""
+def stock_config(train_dir: str,
+                 classes=('player', 'ball'),
+                 base: str = STOCK_CONFIG) -> Config:
+    """MMDetection's unmodified DETR R-50 config (or ``base``, e.g. its
+    DINO-4scale R-50) on a split folder (its own CocoDataset reading the
+    same annotation file)."""
     with tempfile.NamedTemporaryFile('w', suffix='.py', delete=False) as f:
-        f.write(f'_base_ = {STOCK_CONFIG!r}\n')  # resolves mmdet:: paths
+        f.write(f'_base_ = {base!r}\n')  # resolves mmdet:: paths
     cfg = Config.fromfile(f.name)
     ds = cfg.train_dataloader.dataset
     ds.data_root = train_dir
@@ -351,8 +361,10 @@ def benchmark(cfg: Config,
     if compare_stock:
         data_root = ours.train_dataloader.dataset.data_root
         stock = prepare(
-            stock_config(data_root), None, size,
-            ours.train_dataloader.batch_size,
+            stock_config(
+                data_root,
+                base=STOCK_CONFIGS.get(cfg.model.type, STOCK_CONFIG)), None,
+            size, ours.train_dataloader.batch_size,
             ours.train_dataloader.num_workers, osp.join(work_dir, 'stock'))
         if ours.optim_wrapper.get('type') in AMP_WRAPPERS:
             # MMEngine's own AMP wrapper, at the config's precision
