@@ -296,3 +296,41 @@ def test_fast_dino_head_loss_reads_nothing_back_per_image():
     assert len(class_losses) == 5  # 2 decoder layers, encoder, 2 denoising
     assert syncs['fast'] == 2 * len(class_losses), syncs
     assert syncs['stock'] >= 100, syncs
+
+
+def test_small_dino_resumes_and_infers_sliced(dino_run, tmp_path):
+    """The DINO run continues with --resume from its last epoch (a copy of
+    the run), and its checkpoint serves sliced inference: tools/infer.py
+    with --slice, LocalDetector with tiles, to_supervision()."""
+    import shutil
+
+    from field_detr import LocalDetector
+    work_dir = str(tmp_path / 'run')
+    shutil.copytree(dino_run['work_dir'], work_dir)
+    proc = train(
+        work_dir,
+        '--resume',
+        config=DINO_SMALL,
+        data=dino_run['data'],
+        options=['train_cfg.max_epochs=2', 'train_cfg.val_interval=2'])
+    log = proc.stdout + proc.stderr
+    assert 'resumed' in log.lower(), log[-3000:]
+    meta = torch.load(
+        ckpt(work_dir, 'latest_checkpoint.pth'), weights_only=True)['meta']
+    assert meta['epoch'] == 2
+    source = ckpt(work_dir, 'latest_checkpoint.pth')
+    image = sorted(
+        glob.glob(osp.join(dino_run['data']['val'], 'images', '*.jpg')))[0]
+    out = tmp_path / 'infer'
+    proc = run_tool('infer.py', source, image, '--out-dir', str(out),
+                    '--slice', '320x192', '--overlap', '0.2', '--threshold',
+                    '0.0')
+    assert '1 images/frames' in proc.stdout
+    assert (out / 'detections.json').exists()
+    whole = LocalDetector(source, 0.0, 'cpu').detect(image)
+    sliced = LocalDetector(
+        source, 0.0, 'cpu', slicing=dict(tile=(320, 192),
+                                         overlap=0.2)).detect(image)
+    assert len(whole) > 0 and len(sliced) > 0
+    assert set(sliced.labels.tolist()) <= {0, 1}
+    assert len(sliced.to_supervision()) == len(sliced)
