@@ -305,13 +305,8 @@ class BallHeatmapHead(CenterNetHead):
         height, width = map_shape
         win_h, win_w = window
         device = gt_bboxes[0].device
-        boxes = pad_sequence(gt_bboxes, batch_first=True).float()
-        labels = pad_sequence(gt_labels, batch_first=True, padding_value=-1)
         bs = len(gt_bboxes)
-        if boxes.numel() == 0:
-            boxes = boxes.new_zeros((bs, 1, 4))
-            labels = labels.new_full((bs, 1), -1)
-        ball = labels == self.label
+        boxes, ball = self._padded_balls(gt_bboxes, gt_labels)
         pick = (torch.rand(ball.shape, device=device) * ball).argmax(1)
         chosen = boxes[torch.arange(bs, device=device), pick]  # (B, 4)
         cx = (chosen[:, 0] + chosen[:, 2]) / 2 * (width / img_shape[1])
@@ -372,6 +367,19 @@ class BallHeatmapHead(CenterNetHead):
                                       targets['offset_target'], weight,
                                       avg_factor * 2, True))
 
+    def _padded_balls(self, gt_bboxes: List[Tensor],
+                      gt_labels: List[Tensor]) -> Tuple[Tensor, Tensor]:
+        """The batch's boxes (B, M, 4) as float, zero-padded, and which of
+        them are balls (B, M) (padding is not); one zero box per image when
+        the batch has no box at all."""
+        boxes = pad_sequence(gt_bboxes, batch_first=True).float()
+        labels = pad_sequence(gt_labels, batch_first=True, padding_value=-1)
+        if boxes.numel() == 0:
+            bs = len(gt_bboxes)
+            return boxes.new_zeros((bs, 1, 4)), labels.new_zeros(
+                (bs, 1), dtype=torch.bool)
+        return boxes, labels == self.label
+
     def get_targets(self, gt_bboxes: List[Tensor], gt_labels: List[Tensor],
                     feat_shape: Sequence[int],
                     img_shape: Sequence[int]) -> Tuple[dict, Tensor]:
@@ -386,12 +394,8 @@ class BallHeatmapHead(CenterNetHead):
         bs, _, feat_h, feat_w = feat_shape
         img_h, img_w = img_shape[:2]
         device = gt_bboxes[0].device
-        boxes = pad_sequence(gt_bboxes, batch_first=True).float()
-        labels = pad_sequence(gt_labels, batch_first=True, padding_value=-1)
-        ball = (labels == self.label).float()  # (B, M); padding is not
-        if boxes.numel() == 0:  # no box in the batch at all
-            boxes = boxes.new_zeros((bs, 1, 4))
-            ball = ball.new_zeros((bs, 1))
+        boxes, ball = self._padded_balls(gt_bboxes, gt_labels)
+        ball = ball.float()
         # centres and sizes in heatmap cells; x and y apart, so that only
         # Python scalars meet the device tensors (no host-to-device copy)
         ratio_x, ratio_y = feat_w / img_w, feat_h / img_h
