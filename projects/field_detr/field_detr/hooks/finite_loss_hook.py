@@ -9,6 +9,7 @@ from mmdet.registry import HOOKS
 
 from ..checkpoint.layout import CHECKPOINT_DIR, LATEST
 from ..errors import TrainingStopped
+from .runtime_info_hook import read_at_once
 
 
 @HOOKS.register_module()
@@ -59,14 +60,8 @@ class FiniteLossHook(CheckInvalidLossHook):
         """Raise :class:`TrainingStopped` at the first non-finite loss kept
         since the last check."""
         losses, self._losses = self._losses, []
-        if not losses:
-            return
-        tensors = [v for _, _, v in losses if torch.is_tensor(v)]
-        read = iter(
-            torch.stack([t.float().reshape(())
-                         for t in tensors]).tolist() if tensors else [])
-        for iteration, epoch, value in losses:
-            value = next(read) if torch.is_tensor(value) else float(value)
+        values = read_at_once([v for _, _, v in losses])
+        for (iteration, epoch, _), value in zip(losses, values):
             if not math.isfinite(value):
                 self.stop(runner, iteration, epoch, value)
 

@@ -7,6 +7,17 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import LoggerHook, RuntimeInfoHook
 
 
+def read_at_once(values: list) -> list:
+    """``values`` with every tensor among them (scalars, on any one device)
+    read to a Python float in one device-to-host transfer; other values as
+    they are."""
+    tensors = [v for v in values if torch.is_tensor(v)]
+    if not tensors:
+        return list(values)
+    read = iter(torch.stack([t.float().reshape(()) for t in tensors]).tolist())
+    return [next(read) if torch.is_tensor(v) else v for v in values]
+
+
 def _group_of(optimizer, module) -> Optional[int]:
     """Index of the param group holding ``module``'s first trainable
     parameter (None when it has none in ``optimizer``)."""
@@ -136,18 +147,10 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
         """Read the values kept since the last read (one device transfer)
         into the message hub, iteration by iteration."""
         pending, self._pending = self._pending, []
-        tensors = [
-            v for entry in pending for v in entry.values()
-            if torch.is_tensor(v)
-        ]
-        if tensors:
-            read = iter(
-                torch.stack([t.float().reshape(()) for t in tensors]).tolist())
-        for entry in pending:
-            for key, value in entry.items():
-                if torch.is_tensor(value):
-                    value = next(read)
-                runner.message_hub.update_scalar(f'train/{key}', value)
+        keys = [key for entry in pending for key in entry]
+        values = read_at_once([v for entry in pending for v in entry.values()])
+        for key, value in zip(keys, values):
+            runner.message_hub.update_scalar(f'train/{key}', value)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         self.flush(runner)
