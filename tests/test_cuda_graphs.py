@@ -55,7 +55,7 @@ def test_graph_path_gives_the_eager_losses_and_gradients(config, seed):
     positional encoding), with and without the head's own stem."""
     model = build(config, cuda_graph_options=dict(capture_after=1))
     stand_in = StandIn()
-    stand_in.trunk = model.trunk_module()
+    stand_in.trunk = model.trunk
     for inputs, samples in (batch(seed), batch(seed + 10, n=2)):
         if seed % 2:
             # a batch whose images fill it: no masks

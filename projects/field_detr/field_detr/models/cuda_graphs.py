@@ -95,7 +95,8 @@ def cuda_graph_capture(make_module: Callable[[], torch.nn.Module],
     return capture
 
 
-def graph_key(inputs: torch.Tensor, masks: Optional[torch.Tensor]) -> tuple:
+def graph_key(inputs: torch.Tensor,
+              masks: Optional[torch.Tensor] = None) -> tuple:
     """What a graph is captured for: the input's shape and dtype, whether
     the batch has padding (masks), and the autocast precision."""
     autocast = (

@@ -250,14 +250,6 @@ class FieldDETR(DETR):
         self._graphs = ShapeGraphs(capture, **self.cuda_graph_options)
         return self._graphs
 
-    def trunk_module(self) -> nn.Module:
-        """The graphed part as one module: ``(inputs, masks) ->
-        (hidden_states, *ball head levels)``."""
-        trunk = self.__dict__.get('_trunk')
-        if trunk is None:
-            trunk = self.__dict__['_trunk'] = _Trunk(self)
-        return trunk
-
     def trunk_inputs(self, batch_inputs: Tensor,
                      batch_data_samples: SampleList) -> tuple:
         """The trunk's tensor inputs: the images and, when some image does
@@ -306,8 +298,7 @@ class FieldDETR(DETR):
         """``loss`` with the trunk through the graphs (eager for a shape
         not captured): the same losses."""
         args = self.trunk_inputs(batch_inputs, batch_data_samples)
-        key = graph_key(*args) if len(args) == 2 else graph_key(args[0], None)
-        outputs = self._graphs(key, self.trunk_module(), *args)
+        outputs = self._graphs(graph_key(*args), self.trunk, *args)
         hidden_states, levels = outputs[0], tuple(outputs[1:])
         losses = self.bbox_head.loss(
             hidden_states=hidden_states, batch_data_samples=batch_data_samples)
