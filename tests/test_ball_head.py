@@ -13,11 +13,10 @@ from mmengine.structures import InstanceData
 
 from field_detr.models import BallHeatmapHead
 from helpers.models import Lines, data_sample, model_cfg
-from helpers.runs import ROOT, TINY_CONFIG
+from helpers.runs import MAIN_CONFIG, TINY_CONFIG
 
 register_all_modules()
 
-MAIN_CONFIG = f'{ROOT}/configs/detr_r50_field.py'
 BALL = 1
 
 

@@ -15,9 +15,7 @@ from mmengine.structures import InstanceData
 
 from field_detr.models.data_preprocessor import choose_canvas
 from helpers.models import model_cfg
-from helpers.runs import ROOT, SMALL_CONFIG, run_tool
-
-MAIN_CONFIG = f'{ROOT}/configs/detr_r50_field.py'
+from helpers.runs import MAIN_CONFIG, SMALL_CONFIG, run_tool
 
 register_all_modules()
 

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.runs import ROOT, SMALL_CONFIG, ckpt, run_tool
-
-MAIN_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field.py')
+from helpers.runs import MAIN_CONFIG, SMALL_CONFIG, ckpt, run_tool
 
 
 @pytest.fixture(scope='module')

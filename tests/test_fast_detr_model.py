@@ -13,11 +13,9 @@ from torch import nn
 
 from field_detr.models import SDPAMultiheadAttention
 from helpers.models import assert_same_step, batch, model_cfg
-from helpers.runs import DEMO_CONFIG, ROOT, TINY_CONFIG
+from helpers.runs import DEMO_CONFIG, MAIN_CONFIG, TINY_CONFIG
 
 register_all_modules()  # mmdet's default scope, as the Runner sets it
-
-MAIN_CONFIG = f'{ROOT}/configs/detr_r50_field.py'
 
 
 def stock_cfg(cfg):

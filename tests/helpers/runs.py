@@ -25,6 +25,7 @@ import traceback
 import warnings
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+MAIN_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field.py')
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field_demo.py')
 TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'detr_tiny_sanity.py')
 # the demo config with a small model: runs about the tools, not the model
