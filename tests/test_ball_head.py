@@ -94,6 +94,75 @@ def test_targets_decode_to_the_balls():
             found[order], gt[gt[:, 0].argsort()] / 0.5, rtol=0, atol=1e-3)
 
 
+@pytest.mark.parametrize('changes', [
+    dict(),
+    dict(branch_channels=0),
+    dict(regression_channels=0),
+    dict(image_channels=8)
+])
+def test_loss_at_the_balls_cells_equals_the_whole_maps(changes):
+    """The training loss runs the size and offset branches at the balls'
+    centre cells alone: its losses and every parameter's gradient equal
+    those of the whole-map branches through loss_by_feat (CenterNetHead's
+    form), with two balls in one cell, a ball in a corner cell (the 3x3
+    convolution's zero padding), a frame without a ball and one without
+    any box."""
+    g = torch.Generator().manual_seed(5)
+    img_h, img_w = 96, 160
+    image = torch.randn(4, 3, img_h, img_w, generator=g)
+    feats = [
+        torch.randn(4, 8, 24, 40, generator=g),
+        torch.randn(4, 16, 12, 20, generator=g)
+    ]
+    players = ball_boxes(g, 2, img_w, img_h, size=(20, 40))
+    same_cell = torch.tensor([[40.2, 40.3, 41.8, 41.9],
+                              [40.5, 40.1, 42.9, 42.6]])
+    corner = torch.tensor([[0.2, 0.5, 3.4, 3.1]])
+    gts = [(torch.cat([same_cell, players]), [BALL, BALL, 0, 0]),
+           (torch.cat([players, corner,
+                       ball_boxes(g, 1, img_w, img_h)]), [0, 0, BALL, BALL]),
+           (players, [0, 0]), (torch.zeros(0, 4), [])]
+    samples = [
+        data_sample((img_h, img_w), (img_h, img_w), b, lab) for b, lab in gts
+    ]
+    if changes.get('image_channels'):
+        feats = [image] + feats
+    torch.manual_seed(0)
+    model = head(**changes)
+    for branch in (model.wh_head, model.offset_head):  # random regressions
+        torch.nn.init.normal_(branch[-1].weight, std=0.1)
+
+    def losses_and_grads(loss):
+        model.zero_grad()
+        losses = loss()
+        sum(losses.values()).backward()
+        return losses, {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    metas = [s.metainfo for s in samples]
+    gt_instances = [s.gt_instances for s in samples]
+    sparse, sparse_grads = losses_and_grads(lambda: model.loss(feats, samples))
+    dense, dense_grads = losses_and_grads(lambda: model.loss_by_feat(
+        *[[out] for out in model(feats)], gt_instances, metas))
+    assert set(sparse) == set(dense)
+    assert sparse['loss_ball_wh'] > 0 and sparse['loss_ball_offset'] > 0
+    for key in dense:
+        torch.testing.assert_close(
+            sparse[key], dense[key], rtol=1e-6, atol=1e-7, msg=key)
+    for name, grad in dense_grads.items():
+        torch.testing.assert_close(
+            sparse_grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)
+    x = model.fused(feats)
+    cells = torch.randint(0, 24 * 40, (4, 6), generator=g)
+    cells[0, :2] = torch.tensor([0, 24 * 40 - 1])  # corners
+    for branch in (model.heatmap_head, model.wh_head, model.offset_head):
+        whole = branch(x).flatten(2)
+        torch.testing.assert_close(
+            model.branch_at(branch, x, cells),
+            whole.gather(2, cells[:, None].expand(-1, whole.shape[1], -1)),
+            rtol=1e-5,
+            atol=1e-6)
+
+
 def test_head_learns_a_ball_on_its_own():
     """Fifty steps on one feature map: the heatmap peak moves onto the
     ball (the loss and its gradients are wired)."""

@@ -229,6 +229,11 @@ class BallHeatmapHead(CenterNetHead):
         offset (B, 2, H, W))`` at the finest level's resolution. ``feats``:
         the backbone levels, finest first, after the input image when the
         head has its own stem."""
+        return self.forward_single(self.fused(feats))
+
+    def fused(self, feats: Sequence[Tensor]) -> Tensor:
+        """The fused stride-4 map (B, feat_channels, H, W) the three
+        branches read (``feats`` as in ``forward``)."""
         image = None
         if self.reads_image:
             image, feats = feats[0], feats[1:]
@@ -247,7 +252,34 @@ class BallHeatmapHead(CenterNetHead):
             if stem.shape[-2:] != x.shape[-2:]:
                 stem = F.interpolate(stem, size=x.shape[-2:], mode='nearest')
             x = x + stem
-        return self.forward_single(self.fuse_conv(x))
+        return self.fuse_conv(x)
+
+    @staticmethod
+    def branch_at(branch: nn.Sequential, x: Tensor, cells: Tensor) -> Tensor:
+        """``branch(x)`` read at ``cells`` (B, M), flat indices into the
+        map's H * W: (B, C_out, M). The branch's first convolution runs on
+        the cells' neighbourhoods alone (gathered, zero-padded as the
+        convolution pads) and the rest, 1x1 convolutions, on their
+        outputs: the values of the whole-map branch at those cells, for
+        the work of M cells instead of H * W."""
+        first = branch[0]
+        (k, _), (pad, _) = first.kernel_size, first.padding
+        bs, channels, height, width = x.shape
+        if k > 1:
+            x = F.pad(x, (pad, pad, pad, pad))
+        offsets = torch.arange(k, device=x.device)
+        rows = (cells // width)[..., None, None] + offsets[:, None]
+        cols = (cells % width)[..., None, None] + offsets
+        index = (rows * (width + 2 * pad) + cols).view(bs, 1, -1)
+        patches = x.flatten(2).gather(2, index.expand(-1, channels, -1))
+        # (B, C, M, k * k) -> (B, M, C * k * k): the weight's (in, kh, kw)
+        y = patches.view(bs, channels, -1, k * k).transpose(1, 2).flatten(2)
+        for module in branch:
+            if isinstance(module, nn.Conv2d):
+                y = F.linear(y, module.weight.flatten(1), module.bias)
+            else:
+                y = module(y)
+        return y.transpose(1, 2)
 
     # -- training ------------------------------------------------------------
     def loss(self, feats: Sequence[Tensor],
@@ -256,8 +288,27 @@ class BallHeatmapHead(CenterNetHead):
         metas = [s.metainfo for s in batch_data_samples]
         if self.train_window is not None and self.training:
             return self.window_loss(feats, gts, metas)
-        heatmap, wh, offset = self(feats)
-        return self.loss_by_feat([heatmap], [wh], [offset], gts, metas)
+        # the size and offset losses weigh only the balls' centre cells:
+        # their branches run there alone (the same losses and gradients as
+        # on the whole map, which loss_by_feat takes)
+        x = self.fused(feats)
+        heatmap = self.heatmap_head(x).sigmoid().float()
+        targets, _ = self.get_targets([gt.bboxes for gt in gts],
+                                      [gt.labels for gt in gts], heatmap.shape,
+                                      metas[0]['batch_input_shape'])
+        cells = targets['ball_cells']
+        at_cells = cells[:, None].expand(-1, 2, -1)
+        weight = targets['ball_cell_share'][:, None].expand(-1, 2, -1)
+        return self._losses(
+            heatmap,
+            self.branch_at(self.wh_head, x, cells).float(),
+            self.branch_at(self.offset_head, x, cells).float(),
+            dict(
+                center_heatmap_target=targets['center_heatmap_target'],
+                wh_target=targets['wh_target'].flatten(2).gather(2, at_cells),
+                offset_target=targets['offset_target'].flatten(2).gather(
+                    2, at_cells),
+                wh_offset_target_weight=weight))
 
     def window_loss(self, feats: Sequence[Tensor],
                     batch_gt_instances: InstanceList,
@@ -291,8 +342,9 @@ class BallHeatmapHead(CenterNetHead):
         targets, _ = self.get_targets(gt_bboxes, gt_labels,
                                       (bs, 1, height, width), (img_h, img_w))
         targets = {
-            name: crop_windows(t, top, left, win_h, win_w)
-            for name, t in targets.items()
+            name: crop_windows(targets[name], top, left, win_h, win_w)
+            for name in ('center_heatmap_target', 'wh_target', 'offset_target',
+                         'wh_offset_target_weight')
         }
         return self._losses(heatmap.float(), wh.float(), offset.float(),
                             targets)
@@ -342,8 +394,10 @@ class BallHeatmapHead(CenterNetHead):
     def _losses(self, heatmap: Tensor, wh: Tensor, offset: Tensor,
                 targets: dict) -> dict:
         """CenterNetHead's losses on the targets of ``get_targets`` (or a
-        window of them), normalised by CenterNetHead's factor: the number
-        of peaks, at least 1."""
+        window of them, or the size and offset at the balls' cells with
+        each ball's share of its cell as weight), normalised by
+        CenterNetHead's factor: the number of peaks (cells with a ball; the
+        weights' sum in each form), at least 1."""
         weight = targets['wh_offset_target_weight']
         if get_world_size() > 1:
             # the peaks of all processes: with DDP's mean of the gradients,
@@ -351,7 +405,7 @@ class BallHeatmapHead(CenterNetHead):
             avg_factor = reduce_mean(
                 weight[:, 0].sum()).clamp(min=1 / get_world_size())
         else:
-            avg_factor = (weight[:, 0] > 0).sum().clamp(min=1).float()
+            avg_factor = weight[:, 0].sum().round().clamp(min=1)
         # as CenterNetHead: the regressions' factor is twice the heatmap's
         # (two channels each). box_loss: L1Loss without its torch.any()
         # test of the weights, a host read (all-zero weights give 0 either
@@ -387,9 +441,10 @@ class BallHeatmapHead(CenterNetHead):
         ground truth of classes other than ``label`` left out by weight.
 
         Returns the targets (heatmap, wh, offset, and the wh/offset weight
-        at each ball's centre cell) and ``CenterNetHead``'s average factor
-        (the number of peaks, at least 1) as a tensor, so nothing is read
-        back to the host.
+        at each ball's centre cell; ``ball_cells``, each box's centre cell
+        (B, M), and ``ball_cell_share``, a ball's share of its cell) and
+        ``CenterNetHead``'s average factor (the number of peaks, at least
+        1) as a tensor, so nothing is read back to the host.
         """
         bs, _, feat_h, feat_w = feat_shape
         img_h, img_w = img_shape[:2]
@@ -410,17 +465,18 @@ class BallHeatmapHead(CenterNetHead):
         sigma = (2 * radius + 1) / 6  # gen_gaussian_target's
 
         # gen_gaussian_target: a Gaussian around the centre cell, cut to
-        # the (2r+1)^2 window and where it falls below eps * its peak; the
-        # maximum where peaks overlap
-        xs = torch.arange(feat_w, device=device, dtype=boxes.dtype)
-        ys = torch.arange(feat_h, device=device, dtype=boxes.dtype)
-        dx = xs.view(1, 1, 1, -1) - cell_x[..., None, None]
-        dy = ys.view(1, 1, -1, 1) - cell_y[..., None, None]
-        r = radius[..., None, None]
-        gauss = torch.exp(-(dx**2 + dy**2) / (2 * sigma[..., None, None]**2))
-        inside = (dx.abs() <= r) & (dy.abs() <= r) & (
-            gauss >= torch.finfo(gauss.dtype).eps)
-        gauss = gauss * inside * ball[..., None, None]
+        # the (2r+1)^2 window, the maximum where peaks overlap; built as the
+        # product of its row and column profiles (B, M, H) x (B, M, W).
+        # Its cut below eps * the peak never bites inside the window: with
+        # sigma = (2r+1)/6 the corner keeps exp(-36r^2/(2r+1)^2) > exp(-9)
+        def profile(size, cell):
+            d = torch.arange(
+                size, device=device, dtype=boxes.dtype) - cell[..., None]
+            return torch.exp(-d**2 / (2 * sigma[..., None]**2)) * (
+                d.abs() <= radius[..., None])
+
+        gauss = (profile(feat_h, cell_y) * ball[..., None])[..., None] * \
+            profile(feat_w, cell_x)[..., None, :]
         heatmap = gauss.amax(dim=1, keepdim=True)  # (B, 1, H, W)
 
         # size and offset at each ball's centre cell (a mean where two balls
@@ -442,6 +498,12 @@ class BallHeatmapHead(CenterNetHead):
                 bs, 2, feat_h, feat_w)
         out['wh_offset_target_weight'] = count.clamp(max=1).view(
             bs, 2, feat_h, feat_w)
+        # each box's centre cell (B, M) and, for a ball, its share of the
+        # cell (1 / the balls there; 0 for other boxes): the size and offset
+        # losses read at the cells (loss)
+        out['ball_cells'] = index[:, 0]
+        out['ball_cell_share'] = ball / count[:, 0].gather(
+            1, index[:, 0]).clamp(min=1)
         # CenterNetHead's: the number of peaks, at least 1
         return out, (count[:, 0] > 0).sum().clamp(min=1).float()
 
