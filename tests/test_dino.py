@@ -1,6 +1,6 @@
 """The DINO-4scale family: its configs against MMDetection's, the COCO
 start into every class-row tensor, and the small DINO through the tools
-(train, test, export, LocalDetector)."""
+(train, test, export, LocalDetector, MLflow model loading)."""
 import glob
 import os.path as osp
 
@@ -150,6 +150,31 @@ def test_small_dino_through_test_export_and_local_detector(dino_run, tmp_path):
         torch.from_numpy(from_export.scores),
         torch.from_numpy(from_checkpoint.scores),
         atol=1e-5)
+
+
+def test_small_dinos_mlflow_model_detects_like_its_checkpoint(dino_run):
+    """The model the run logged to MLflow (the run named in the
+    checkpoint's meta) loads with mlflow.pytorch.load_model as a FieldDINO
+    and gives the best checkpoint's detections."""
+    import mlflow
+    import numpy as np
+
+    from field_detr import LocalDetector
+    from helpers.runs import TOOL_ENV
+    best = ckpt(dino_run['work_dir'], 'best_model.pth')
+    run_id = torch.load(best, weights_only=True)['meta']['mlflow_run_id']
+    mlflow.set_tracking_uri(TOOL_ENV['MLFLOW_TRACKING_URI'])
+    model = mlflow.pytorch.load_model(f'runs:/{run_id}/model')
+    assert type(model).__name__ == 'FieldDINO'
+    image = sorted(
+        glob.glob(osp.join(dino_run['data']['val'], 'images', '*.jpg')))[0]
+    detector = LocalDetector(best, 0.0, 'cpu')
+    expected = detector.detect(image)
+    detector.model = model.eval()
+    got = detector.detect(image)
+    assert len(expected) > 0
+    np.testing.assert_allclose(got.boxes, expected.boxes, atol=1e-5)
+    np.testing.assert_allclose(got.scores, expected.scores, atol=1e-6)
 
 
 def dino_batch(seed, counts, size=(128, 160)):
