@@ -90,6 +90,13 @@ def parse_args(argv=None):
         help='also time the model without its ball head '
         '(model.ball_head=None), alternating rounds')
     parser.add_argument(
+        '--rounds',
+        type=int,
+        default=2,
+        help='alternating rounds the timed iterations are split into (more '
+        'rounds: machine noise hits the configs compared more alike; '
+        'default 2)')
+    parser.add_argument(
         '--data-only',
         action='store_true',
         help='also time the input pipeline alone')
@@ -171,6 +178,7 @@ def main(argv=None):
         args.batch_size,
         args.workers,
         args.compare_stock,
+        rounds=args.rounds,
         amp=amp,
         profile=args.profile,
         ceiling=args.ceiling,
