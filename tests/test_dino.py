@@ -10,8 +10,9 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 import field_detr  # noqa: F401  (registers the project's modules)
-from helpers.models import assert_same_step, data_sample, model_cfg
-from helpers.runs import ROOT, ckpt, run_tool, train
+from helpers.models import (assert_detects_as_checkpoint, assert_same_step,
+                            data_sample, model_cfg)
+from helpers.runs import ROOT, TOOL_ENV, ckpt, run_tool, train
 
 register_all_modules()
 
@@ -157,10 +158,6 @@ def test_small_dinos_mlflow_model_detects_like_its_checkpoint(dino_run):
     checkpoint's meta) loads with mlflow.pytorch.load_model as a FieldDINO
     and gives the best checkpoint's detections."""
     import mlflow
-    import numpy as np
-
-    from field_detr import LocalDetector
-    from helpers.runs import TOOL_ENV
     best = ckpt(dino_run['work_dir'], 'best_model.pth')
     run_id = torch.load(best, weights_only=True)['meta']['mlflow_run_id']
     mlflow.set_tracking_uri(TOOL_ENV['MLFLOW_TRACKING_URI'])
@@ -168,13 +165,7 @@ def test_small_dinos_mlflow_model_detects_like_its_checkpoint(dino_run):
     assert type(model).__name__ == 'FieldDINO'
     image = sorted(
         glob.glob(osp.join(dino_run['data']['val'], 'images', '*.jpg')))[0]
-    detector = LocalDetector(best, 0.0, 'cpu')
-    expected = detector.detect(image)
-    detector.model = model.eval()
-    got = detector.detect(image)
-    assert len(expected) > 0
-    np.testing.assert_allclose(got.boxes, expected.boxes, atol=1e-5)
-    np.testing.assert_allclose(got.scores, expected.scores, atol=1e-6)
+    assert_detects_as_checkpoint(model, best, image)
 
 
 def dino_batch(seed, counts, size=(128, 160)):

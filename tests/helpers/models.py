@@ -73,3 +73,20 @@ def assert_same_step(ours, stock, loss_tol=1e-5, grad_rtol=1e-4):
     for name in gs:
         torch.testing.assert_close(
             gf[name], gs[name], rtol=grad_rtol, atol=1e-5, msg=name)
+
+
+def assert_detects_as_checkpoint(model, checkpoint, image) -> None:
+    """``model`` (loaded some other way: MLflow, ...) in the place of
+    ``LocalDetector(checkpoint)``'s gives that detector's detections on
+    ``image``, every box from a score of 0: boxes to 1e-5, scores to
+    1e-6."""
+    import numpy as np
+
+    from field_detr import LocalDetector
+    detector = LocalDetector(checkpoint, 0.0, 'cpu')
+    expected = detector.detect(image)
+    detector.model = model.eval()
+    got = detector.detect(image)
+    assert len(expected) > 0
+    np.testing.assert_allclose(got.boxes, expected.boxes, atol=1e-5)
+    np.testing.assert_allclose(got.scores, expected.scores, atol=1e-6)

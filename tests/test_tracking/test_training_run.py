@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.models import assert_detects_as_checkpoint
 from helpers.runs import (ROOT, SMALL_CONFIG, ckpt, run_tool, scalars, train,
                           train_with_fault)
 from helpers.services import (MlflowServer, free_port, mlflow_artifacts,
@@ -145,18 +146,12 @@ torch.save(model.state_dict(), OUT)
 
 def test_mlflow_model_detects_like_the_checkpoint(tracked):
     import mlflow
-
-    from field_detr import LocalDetector
     mlflow.set_tracking_uri(tracked['uri'])
     run = mlflow.search_runs(experiment_names=['detr_training']).iloc[0]
     model = mlflow.pytorch.load_model(f'runs:/{run.run_id}/model')
-    detector = LocalDetector(
-        ckpt(tracked['work_dir'], 'best_model.pth'), 0.0, 'cpu')
-    image = osp.join(tracked['data']['val'], 'images', '000001.jpg')
-    expected = detector.detect(image)
-    detector.model = model.eval()
-    got = detector.detect(image)
-    np.testing.assert_allclose(got.boxes, expected.boxes, atol=1e-5)
+    assert_detects_as_checkpoint(
+        model, ckpt(tracked['work_dir'], 'best_model.pth'),
+        osp.join(tracked['data']['val'], 'images', '000001.jpg'))
 
 
 def test_tensorboard_events(tracked):
