@@ -132,12 +132,13 @@ def profile_table(step, steps: int = 3, rows: int = 15) -> str:
 
 
 STOCK_CONFIG = 'mmdet::detr/detr_r50_8xb2-150e_coco.py'
+STOCK_DINO_CONFIG = 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py'
 # MMDetection's own config of each model family the project serves
 STOCK_CONFIGS = {
     'DETR': STOCK_CONFIG,
     'FieldDETR': STOCK_CONFIG,
-    'DINO': 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py',
-    'FieldDINO': 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py',
+    'DINO': STOCK_DINO_CONFIG,
+    'FieldDINO': STOCK_DINO_CONFIG,
 }
 
 
