@@ -10,7 +10,6 @@ DETR never reads. With ``need_weights=False`` the same module runs
 GPU). Parameters, their names and the computation are unchanged, so
 checkpoints load both ways.
 """
-import copy
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -19,9 +18,9 @@ from mmdet.models.detectors import DETR
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmengine.logging import MMLogger
-from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from .ball_detector import BallHeadMixin
 from .cuda_graphs import ShapeGraphs, cuda_graph_capture, graph_key
 
 
@@ -62,17 +61,10 @@ def use_sdpa_attention(module: nn.Module) -> int:
 
 
 @MODELS.register_module()
-class FieldDETR(DETR):
+class FieldDETR(BallHeadMixin, DETR):
     """MMDetection's ``DETR`` with three speed settings and an optional ball
-    head; without the head, the layers, parameter names and outputs are
-    ``DETR``'s.
-
-    With ``ball_head`` (a :class:`BallHeatmapHead` config), the backbone
-    also returns the levels the head reads, the head's loss is added to the
-    DETR's, and the ``ball`` detections of the output are the head's: the
-    DETR still trains on both classes (its loss stays MMDetection's), but
-    its ball predictions are dropped, so each class has one source and no
-    ball is reported twice with scores of two different scales.
+    head (``ball_detector.py``); without the head, the layers, parameter
+    names and outputs are ``DETR``'s.
 
     Args:
         attention (str): ``'sdpa'`` (default) computes the transformer's
@@ -113,29 +105,7 @@ class FieldDETR(DETR):
         if attention not in ('sdpa', 'stock'):
             raise ValueError(f"attention must be 'sdpa' or 'stock', "
                              f'not {attention!r}')
-        # positions of the DETR's and the head's levels among the
-        # backbone's outputs (None: the backbone returns the DETR's alone)
-        self._detr_levels = self._ball_levels = None
-        if ball_head is not None:
-            # the backbone returns the DETR's levels and the head's; the
-            # ResNet's layers are the same whatever it returns
-            backbone = copy.deepcopy(kwargs['backbone'])
-            detr_indices = tuple(backbone['out_indices'])
-            ball_indices = tuple(ball_head['in_indices'])
-            levels = sorted(set(detr_indices) | set(ball_indices))
-            backbone['out_indices'] = tuple(levels)
-            kwargs['backbone'] = backbone
-            self._detr_levels = [levels.index(i) for i in detr_indices]
-            self._ball_levels = [levels.index(i) for i in ball_indices]
-        super().__init__(*args, **kwargs)
-        self.ball_head = None
-        if ball_head is not None:
-            # the head draws from a copy of the random state (here and in
-            # init_weights): a seed gives the same initial DETR, head or not
-            with torch.random.fork_rng(devices=[]):
-                self.ball_head = MODELS.build(ball_head)
-            self._register_load_state_dict_pre_hook(
-                _initialise_missing_ball_head, with_module=True)
+        super().__init__(*args, ball_head=ball_head, **kwargs)
         self.attention = attention
         if attention == 'sdpa':
             use_sdpa_attention(self.encoder)
@@ -163,62 +133,22 @@ class FieldDETR(DETR):
             getattr(self, name).compile(**self.compile_options)
         self._compiled = True
 
-    def init_weights(self) -> None:
-        """The DETR's initialisation, drawn as without the head; then the
-        head's, from a copy of the random state (so the draws after it,
-        dropout's, are also those of the model without the head)."""
-        head = self._modules.pop('ball_head', None)
-        try:
-            super().init_weights()
-        finally:
-            if head is not None:
-                self._modules['ball_head'] = head
-        if head is not None:
-            with torch.random.fork_rng(devices=[]):
-                head.init_weights()
-
-    @property
-    def with_ball_head(self) -> bool:
-        return self.ball_head is not None
-
-    def extract_feat(self, batch_inputs: Tensor) -> Tuple[Tensor]:
-        """The DETR's features (after the neck)."""
-        return self.extract_feats(batch_inputs)[0]
-
-    def extract_feats(
-            self, batch_inputs: Tensor) -> Tuple[Tuple[Tensor], Tuple[Tensor]]:
-        """``(the DETR's features after the neck, the ball head's backbone
-        levels or None)`` from one backbone pass."""
+    def backbone_input(self, batch_inputs: Tensor) -> Tensor:
+        """The images in the backbone's memory format, the submodules
+        compiled first when the model first runs on a GPU."""
         if self.compile_modules and not self._compiled \
                 and batch_inputs.is_cuda:
             self.compile_submodules()
         if self.channels_last:
             batch_inputs = batch_inputs.contiguous(
                 memory_format=torch.channels_last)
-        feats = self.backbone(batch_inputs)
-        ball_feats = None
-        if self._detr_levels is not None:
-            if self.with_ball_head:
-                ball_feats = tuple(feats[i] for i in self._ball_levels)
-                if self.ball_head.reads_image:
-                    ball_feats = (batch_inputs, ) + ball_feats
-            feats = tuple(feats[i] for i in self._detr_levels)
-        if self.with_neck:
-            feats = self.neck(feats)
-        return feats, ball_feats
+        return batch_inputs
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> dict:
         if self._graphs_on(batch_inputs):
             return self.loss_through_graphs(batch_inputs, batch_data_samples)
-        img_feats, ball_feats = self.extract_feats(batch_inputs)
-        head_inputs_dict = self.forward_transformer(img_feats,
-                                                    batch_data_samples)
-        losses = self.bbox_head.loss(
-            **head_inputs_dict, batch_data_samples=batch_data_samples)
-        if self.with_ball_head:
-            losses.update(self.ball_head.loss(ball_feats, batch_data_samples))
-        return losses
+        return super().loss(batch_inputs, batch_data_samples)
 
     # -- CUDA graphs ----------------------------------------------------------
     def _graphs_on(self, batch_inputs: Tensor) -> bool:
@@ -308,40 +238,6 @@ class FieldDETR(DETR):
             losses.update(self.ball_head.loss(levels, batch_data_samples))
         return losses
 
-    def predict(self,
-                batch_inputs: Tensor,
-                batch_data_samples: SampleList,
-                rescale: bool = True) -> SampleList:
-        img_feats, ball_feats = self.extract_feats(batch_inputs)
-        head_inputs_dict = self.forward_transformer(img_feats,
-                                                    batch_data_samples)
-        results_list = self.bbox_head.predict(
-            **head_inputs_dict,
-            rescale=rescale,
-            batch_data_samples=batch_data_samples)
-        if self.with_ball_head:
-            balls = self.ball_head.predict(ball_feats, batch_data_samples,
-                                           rescale)
-            label = self.ball_head.label
-            results_list = [
-                InstanceData.cat([detr[detr.labels != label], ball])
-                for detr, ball in zip(results_list, balls)
-            ]
-        return self.add_pred_to_datasample(batch_data_samples, results_list)
-
-    def _forward(self,
-                 batch_inputs: Tensor,
-                 batch_data_samples: Optional[SampleList] = None) -> tuple:
-        """The DETR head's raw outputs, followed by the ball head's
-        ``(heatmap, wh, offset)`` when there is one."""
-        img_feats, ball_feats = self.extract_feats(batch_inputs)
-        head_inputs_dict = self.forward_transformer(img_feats,
-                                                    batch_data_samples)
-        results = self.bbox_head.forward(**head_inputs_dict)
-        if self.with_ball_head:
-            results = tuple(results) + tuple(self.ball_head(ball_feats))
-        return results
-
 
 class _Trunk(nn.Module):
     """``FieldDETR.trunk`` as a module whose parameters are those it uses
@@ -358,18 +254,3 @@ class _Trunk(nn.Module):
 
     def forward(self, *args):
         return self.detector.trunk(*args)
-
-
-def _initialise_missing_ball_head(module: FieldDETR, state_dict: dict,
-                                  prefix: str, *args) -> None:
-    """``load_state_dict`` pre-hook: a checkpoint of the model without the
-    ball head (trained before it existed, or with it off) loads, the head
-    keeping its initial weights, with one log line."""
-    head = f'{prefix}ball_head.'
-    if any(key.startswith(head) for key in state_dict):
-        return
-    own = module.ball_head.state_dict(prefix=head)
-    state_dict.update(own)
-    MMLogger.get_current_instance().info(
-        f'the checkpoint has no ball head: ball_head starts from its '
-        f'initialisation ({len(own)} tensors)')
