@@ -19,8 +19,10 @@
 # The decoder's self-attention runs through PyTorch's fused attention
 # (FieldDINO, attention='sdpa': the same parameters and computation as
 # MMDetection's DINO, checkpoints load both ways). The ball head is the
-# DETR's (FieldDETR): DINO finds the ball from its stride-8 level, without
-# a second head.
+# main config's (BallHeatmapHead on ResNet-50's stride-4 and stride-8
+# levels, field_detr/models/ball_detector.py): the ball detections are its,
+# DINO's own ball predictions are dropped. model.ball_head=None gives back
+# MMDetection's DINO exactly.
 # mmcv's MultiScaleDeformableAttention runs its CUDA kernel on CUDA tensors
 # (MMCV_WITH_CUDA_OPS=1 bash tools/setup.sh builds it) and a pure-PyTorch
 # path otherwise.
@@ -103,6 +105,7 @@ model = dict(
                 dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
                 dict(type='IoUCost', iou_mode='giou', weight=2.0)
             ])),
+    ball_head={{_base_.ball_head}},
     test_cfg=dict(max_per_img=300))
 
 # Schedule: 1 warm-up epoch, cosine to epoch 24 (MMDetection trains DINO
@@ -128,10 +131,16 @@ param_scheduler = [
         convert_to_iter_based=True),
 ]
 # DINO's optimiser is the DETR base's (AdamW 1e-4, weight decay 1e-4,
-# backbone x0.1, gradient clip 0.1); there is no ball head to speed up.
+# backbone x0.1, gradient clip 0.1); the ball head learns at the main
+# config's 4x, clipped on its own norm.
 optim_wrapper = dict(
     paramwise_cfg=dict(
-        _delete_=True, custom_keys={'backbone': dict(lr_mult=0.1)}))
+        _delete_=True,
+        custom_keys={
+            'backbone': dict(lr_mult=0.1),
+            'ball_head': dict(lr_mult=4.0)
+        },
+        clip_separately=['ball_head']))
 default_hooks = dict(checkpoint=dict(full_interval=4))
 
 # Start from MMDetection's COCO-trained DINO-4scale R-50 (12 epochs, box AP

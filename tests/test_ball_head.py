@@ -13,7 +13,7 @@ from mmengine.structures import InstanceData
 
 from field_detr.models import BallHeatmapHead
 from helpers.models import Lines, data_sample, model_cfg
-from helpers.runs import MAIN_CONFIG, TINY_CONFIG
+from helpers.runs import DINO_SMALL, MAIN_CONFIG, TINY_CONFIG
 
 register_all_modules()
 
@@ -208,33 +208,42 @@ def samples_batch(seed, n=2, size=(96, 128)):
     return inputs, samples
 
 
-def test_one_config_line_turns_the_head_off():
+# the two detector families that carry the head (one wiring: ball_detector.py)
+FAMILIES = pytest.mark.parametrize(
+    'config', [TINY_CONFIG, DINO_SMALL], ids=['detr', 'dino'])
+
+
+@FAMILIES
+def test_one_config_line_turns_the_head_off(config):
     """model.ball_head=None builds the model of the config without the
     head: the same modules, parameter names, initial weights and
     backbone levels."""
-    cfg = Config.fromfile(TINY_CONFIG)
+    cfg = Config.fromfile(config)
     assert cfg.model.ball_head.type == 'BallHeatmapHead'
-    without = model_cfg(TINY_CONFIG)
+    without = model_cfg(config)
     without.pop('ball_head')
     torch.manual_seed(0)
     a = MODELS.build(without)
+    a.init_weights()  # (DINO's level embedding is set there)
     torch.manual_seed(0)
-    b = MODELS.build(model_cfg(TINY_CONFIG, ball_head=None))
+    b = MODELS.build(model_cfg(config, ball_head=None))
+    b.init_weights()
     assert b.ball_head is None and not b.with_ball_head
-    assert b.backbone.out_indices == a.backbone.out_indices == (2, )
+    assert b.backbone.out_indices == a.backbone.out_indices == tuple(
+        cfg.model.backbone.out_indices)
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
     for key in sa:
         assert torch.equal(sa[key], sb[key]), key
 
 
-def test_the_head_leaves_the_detrs_initial_weights_alone():
-    """The same seed gives the same initial DETR with and without the
+@FAMILIES
+def test_the_head_leaves_the_detrs_initial_weights_alone(config):
+    """The same seed gives the same initial detector with and without the
     head, built and initialised, and the same random state after it."""
     models, after = [], []
     for head in (True, False):
-        cfg = model_cfg(TINY_CONFIG) if head else model_cfg(
-            TINY_CONFIG, ball_head=None)
+        cfg = model_cfg(config) if head else model_cfg(config, ball_head=None)
         torch.manual_seed(0)
         model = MODELS.build(cfg)
         model.init_weights()
@@ -248,11 +257,14 @@ def test_the_head_leaves_the_detrs_initial_weights_alone():
     assert torch.equal(*after)
 
 
-@pytest.mark.parametrize('config', [TINY_CONFIG, MAIN_CONFIG])
+@pytest.mark.parametrize(
+    'config', [TINY_CONFIG, MAIN_CONFIG, DINO_SMALL],
+    ids=['detr', 'detr_r50', 'dino'])
 def test_detr_with_the_head_is_the_detr_without_it(config):
-    """The same weights with and without the head: the DETR's losses,
-    outputs and player detections are identical; the head adds its three
-    losses and the ball detections, and the DETR's ball rows are gone."""
+    """The same weights with and without the head: the detector's (DETR's,
+    DINO's) losses, outputs and player detections are identical; the head
+    adds its three losses and the ball detections, and the detector's ball
+    rows are gone."""
     torch.manual_seed(0)
     on = MODELS.build(model_cfg(config)).eval()
     off = MODELS.build(model_cfg(config, ball_head=None)).eval()
@@ -263,8 +275,13 @@ def test_detr_with_the_head_is_the_detr_without_it(config):
     off.load_state_dict(state, strict=True)
     inputs, samples = samples_batch(0)
     with torch.no_grad():
-        loss_on = on(inputs, copy.deepcopy(samples), mode='loss')
-        loss_off = off(inputs, copy.deepcopy(samples), mode='loss')
+        # in training mode (DINO's losses need it), the same dropout and
+        # denoising draws
+        torch.manual_seed(1)
+        loss_on = on.train()(inputs, copy.deepcopy(samples), mode='loss')
+        torch.manual_seed(1)
+        loss_off = off.train()(inputs, copy.deepcopy(samples), mode='loss')
+        on.eval(), off.eval()
         assert set(loss_on) - set(loss_off) == {
             'loss_ball_heatmap', 'loss_ball_wh', 'loss_ball_offset'
         }
@@ -286,15 +303,18 @@ def test_detr_with_the_head_is_the_detr_without_it(config):
         assert torch.equal(a.scores[a.labels != BALL], b.scores[players_b])
 
 
-def test_checkpoint_without_the_head_loads_with_one_line():
-    """A state dict of today's model (no ball_head keys) loads strictly
-    into the model with the head; the head keeps its initial weights and
-    one line says so."""
+@FAMILIES
+def test_checkpoint_without_the_head_loads_with_one_line(config):
+    """A state dict of the model without the head (no ball_head keys)
+    loads strictly into the model with the head; the head keeps its
+    initial weights and one line says so."""
     from mmengine.logging import MMLogger
     torch.manual_seed(0)
-    old = MODELS.build(model_cfg(TINY_CONFIG, ball_head=None)).state_dict()
+    old_model = MODELS.build(model_cfg(config, ball_head=None))
+    old_model.init_weights()  # (DINO's level embedding is set there)
+    old = old_model.state_dict()
     torch.manual_seed(1)
-    new = MODELS.build(model_cfg(TINY_CONFIG))
+    new = MODELS.build(model_cfg(config))
     initial = copy.deepcopy(new.ball_head.state_dict())
     logger = MMLogger.get_instance('ball_head_test')  # the current logger
     handler = Lines()
@@ -310,23 +330,26 @@ def test_checkpoint_without_the_head_loads_with_one_line():
     assert len(lines) == 1 and 'ball_head starts from its initial' in lines[0]
 
 
-def test_detached_head_leaves_the_detr_gradients_alone():
-    """backbone_grad=0: every DETR parameter gets the gradient it gets
-    without the head, also when the head has its own stem on the image
-    (which learns); backbone_grad=1: the head's loss reaches the
+@FAMILIES
+def test_detached_head_leaves_the_detr_gradients_alone(config):
+    """backbone_grad=0: every parameter of the detector gets the gradient
+    it gets without the head, also when the head has its own stem on the
+    image (which learns); backbone_grad=1: the head's loss reaches the
     backbone's stride-8 stage."""
     grads = {}
     for name, head_cfg in (('off', None), ('detached', dict(backbone_grad=0.)),
                            ('stem', dict(backbone_grad=0., image_channels=8)),
                            ('joint', dict(backbone_grad=1.))):
-        cfg = model_cfg(TINY_CONFIG)
+        cfg = model_cfg(config)
         if head_cfg is None:
             cfg.ball_head = None
         else:
             cfg.ball_head.update(head_cfg)
         torch.manual_seed(0)
         model = MODELS.build(cfg).train()
+        model.init_weights()  # (DINO's level embedding is set there)
         inputs, samples = samples_batch(3)
+        torch.manual_seed(1)  # the same dropout and denoising draws
         losses = model(inputs, samples, mode='loss')
         sum(losses.values()).backward()
         grads[name] = {
@@ -340,7 +363,7 @@ def test_detached_head_leaves_the_detr_gradients_alone():
         assert grads[detached].keys() == grads['off'].keys()
         for n, g in grads['off'].items():
             torch.testing.assert_close(grads[detached][n], g, msg=n)
-    stage = 'backbone.layer2.0.conv1.weight'
+    stage = 'backbone.layer2.0.downsample.0.weight'
     assert not torch.allclose(grads['joint'][stage], grads['off'][stage])
 
 

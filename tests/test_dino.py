@@ -12,13 +12,12 @@ from mmdet.utils import register_all_modules
 import field_detr  # noqa: F401  (registers the project's modules)
 from helpers.models import (assert_detects_as_checkpoint, assert_same_step,
                             data_sample, model_cfg)
-from helpers.runs import ROOT, TOOL_ENV, ckpt, run_tool, train
+from helpers.runs import DINO_SMALL, ROOT, TOOL_ENV, ckpt, run_tool, train
 
 register_all_modules()
 
 DINO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field.py')
 DINO_DEMO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field_demo.py')
-DINO_SMALL = osp.join(ROOT, 'tests', 'configs', 'dino_small.py')
 
 
 def test_the_model_is_mmdetections_dino_4scale_r50():
@@ -40,10 +39,14 @@ def test_the_model_is_mmdetections_dino_4scale_r50():
     assert ours['data_preprocessor'].pop('non_blocking') is True
     assert ours.pop('type') == 'FieldDINO' and stock.pop('type') == 'DINO'
     assert ours.pop('attention') == 'sdpa'
+    ball_head = ours.pop('ball_head')
+    assert ball_head['type'] == 'BallHeatmapHead'
+    assert ball_head['in_indices'] == (0, 1)  # strides 4 and 8
     assert ours == stock
     demo = Config.fromfile(DINO_DEMO_CONFIG)
     assert demo.model.type == 'FieldDINO' and demo.model.attention == 'stock'
     assert demo.model.backbone.init_cfg is None
+    assert demo.model.ball_head.in_channels == (256, 512)
     # the project's data, hooks and tracking, not COCO's
     assert demo.train_dataloader.dataset.type == 'FieldCocoDataset'
     assert demo.val_evaluator.type == 'FieldCocoMetric'
@@ -63,7 +66,10 @@ def test_coco_start_gives_player_and_ball_the_person_and_ball_rows(tmp_path):
     from field_detr.hooks.coco_transplant_hook import transplant_coco_head
     torch.manual_seed(0)
     coco = MODELS.build(
-        model_cfg(DINO_SMALL, bbox_head=dict(type='DINOHead', num_classes=80)))
+        model_cfg(
+            DINO_SMALL,
+            ball_head=None,
+            bbox_head=dict(type='DINOHead', num_classes=80)))
     coco.init_weights()
     path = str(tmp_path / 'coco_dino.pth')
     torch.save({'state_dict': coco.state_dict(), 'meta': {}}, path)
@@ -73,7 +79,16 @@ def test_coco_start_gives_player_and_ball_the_person_and_ball_rows(tmp_path):
         'player': 'person',
         'ball': 'sports ball'
     })
-    assert new == [] and n == len(field.state_dict())
+    # the ball head is new to the COCO model: it keeps its initialisation
+    initial_head = {
+        k: v.clone()
+        for k, v in field.ball_head.state_dict().items()
+    }
+    assert new and all(k.startswith('ball_head.') for k in new)
+    assert sorted(new) == sorted(f'ball_head.{k}' for k in initial_head)
+    assert n == len(field.state_dict()) - len(new)
+    for key, value in field.ball_head.state_dict().items():
+        assert torch.equal(value, initial_head[key]), key
     rows = [
         list(CocoDataset.METAINFO['classes']).index(c)
         for c in ('person', 'sports ball')
@@ -93,7 +108,8 @@ def test_coco_start_gives_player_and_ball_the_person_and_ball_rows(tmp_path):
                        coco.dn_query_generator.label_embedding.weight[rows])
     theirs = coco.state_dict()
     for key, value in field.state_dict().items():
-        if 'cls_branches' not in key and 'label_embedding' not in key:
+        if 'cls_branches' not in key and 'label_embedding' not in key \
+                and not key.startswith('ball_head.'):
             assert torch.equal(value, theirs[key]), key
 
 
@@ -141,7 +157,9 @@ def test_small_dino_through_test_export_and_local_detector(dino_run, tmp_path):
     outputs = ort.InferenceSession(
         onnx, providers=['CPUExecutionProvider']).get_outputs()
     assert [(o.name, o.shape) for o in outputs] == [('scores', [1, 50, 2]),
-                                                    ('boxes', [1, 50, 4])]
+                                                    ('boxes', [1, 50, 4]),
+                                                    ('ball_scores', [1, 10]),
+                                                    ('ball_boxes', [1, 10, 4])]
     image = sorted(
         glob.glob(osp.join(dino_run['data']['val'], 'images', '*.jpg')))[0]
     from_export = LocalDetector(exported, 0.0, 'cpu').detect(image)
@@ -252,11 +270,12 @@ def test_sdpa_self_attention_equals_dinos_and_checkpoints_load_both_ways():
     denoising mask) against MMDetection's DINO: the same parameter names
     (checkpoints load both ways), outputs, losses and gradients to float
     rounding."""
-    cfg = model_cfg(DINO_SMALL, attention='sdpa')
+    cfg = model_cfg(DINO_SMALL, attention='sdpa', ball_head=None)
     assert cfg.type == 'FieldDINO'
-    stock_cfg = model_cfg(DINO_SMALL)
+    stock_cfg = model_cfg(DINO_SMALL, ball_head=None)
     stock_cfg.type = 'DINO'
     stock_cfg.pop('attention')
+    stock_cfg.pop('ball_head')
     import copy
     torch.manual_seed(0)
     field = MODELS.build(copy.deepcopy(cfg))
@@ -350,3 +369,44 @@ def test_small_dino_resumes_and_infers_sliced(dino_run, tmp_path):
     assert len(whole) > 0 and len(sliced) > 0
     assert set(sliced.labels.tolist()) <= {0, 1}
     assert len(sliced.to_supervision()) == len(sliced)
+
+
+def test_without_the_ball_head_field_dino_is_mmdetections_dino():
+    """FieldDINO with ball_head=None and mmcv's attention call is
+    MMDetection's DINO: from one seed the same initial weights, and the
+    same outputs, losses and gradients bit for bit."""
+    import copy
+    cfg = model_cfg(DINO_SMALL, attention='stock', ball_head=None)
+    cfg.bbox_head.type = 'DINOHead'  # the head compared on its own above
+    stock_cfg = copy.deepcopy(cfg)
+    stock_cfg.type = 'DINO'
+    stock_cfg.pop('attention')
+    stock_cfg.pop('ball_head')
+    models = []
+    for one in (cfg, stock_cfg):
+        torch.manual_seed(0)
+        model = MODELS.build(one)
+        model.init_weights()
+        models.append(model)
+    field, stock = models
+    assert type(field).__name__ == 'FieldDINO' and field.ball_head is None
+    assert type(stock).__name__ == 'DINO'
+    assert field.backbone.out_indices == stock.backbone.out_indices
+    theirs = stock.state_dict()
+    assert field.state_dict().keys() == theirs.keys()
+    for key, value in field.state_dict().items():
+        assert torch.equal(value, theirs[key]), key
+    inputs, samples = dino_batch(0, [2, 5])
+    with torch.no_grad():
+        for a, b in zip(field.eval()(inputs, samples, mode='tensor'),
+                        stock.eval()(inputs, samples, mode='tensor')):
+            assert torch.equal(a, b)
+    (lf, gf), (ls, gs) = (
+        losses_and_grads(m.train(), inputs, samples, 1)
+        for m in (field, stock))
+    assert list(lf) == list(ls)
+    for name in ls:
+        assert torch.equal(lf[name], ls[name]), name
+    assert gf.keys() == gs.keys()
+    for name in gs:
+        assert torch.equal(gf[name], gs[name]), name

@@ -30,6 +30,8 @@ DEMO_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field_demo.py')
 TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'detr_tiny_sanity.py')
 # the demo config with a small model: runs about the tools, not the model
 SMALL_CONFIG = osp.join(ROOT, 'tests', 'configs', 'detr_demo_small.py')
+# the small DINO with its ball head (the small-budget model, as it is)
+DINO_SMALL = osp.join(ROOT, 'tests', 'configs', 'dino_small.py')
 
 # In-process data loading (deterministic, and no worker start-up cost), and
 # validation after every epoch.

@@ -1,5 +1,6 @@
 """MMDetection's DINO with its decoder's self-attention through PyTorch's
-fused scaled-dot-product attention, as ``FieldDETR``'s (``detr.py``).
+fused scaled-dot-product attention, as ``FieldDETR``'s (``detr.py``), and
+an optional ball head (``ball_detector.py``).
 
 DINO's encoder attends with mmcv's deformable attention; the decoder's
 self-attention (queries and denoising queries, under the denoising mask)
@@ -9,22 +10,32 @@ with ``need_weights=True``: PyTorch then computes it with explicit matmul
 for none, so PyTorch runs ``F.scaled_dot_product_attention``. Parameters,
 their names and the computation are unchanged: checkpoints load both ways.
 """
+from typing import Optional
+
 from mmdet.models.detectors import DINO
 from mmdet.registry import MODELS
 
+from .ball_detector import BallHeadMixin
 from .detr import use_sdpa_attention
 
 
 @MODELS.register_module()
-class FieldDINO(DINO):
+class FieldDINO(BallHeadMixin, DINO):
     """``DINO`` (same arguments) with ``attention``: ``'sdpa'`` (default)
-    or ``'stock'`` (mmcv's call)."""
+    or ``'stock'`` (mmcv's call), and ``ball_head`` (a
+    :class:`BallHeatmapHead` config on the backbone's stride-4 and stride-8
+    levels; the ball detections are then the head's). Without the head the
+    layers, parameter names and outputs are ``DINO``'s."""
 
-    def __init__(self, *args, attention: str = 'sdpa', **kwargs) -> None:
+    def __init__(self,
+                 *args,
+                 attention: str = 'sdpa',
+                 ball_head: Optional[dict] = None,
+                 **kwargs) -> None:
         if attention not in ('sdpa', 'stock'):
             raise ValueError(f"attention must be 'sdpa' or 'stock', "
                              f'not {attention!r}')
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, ball_head=ball_head, **kwargs)
         self.attention = attention
         if attention == 'sdpa':
             use_sdpa_attention(self.decoder)
