@@ -65,3 +65,44 @@ def test_split_layouts_is_what_write_split_draws(tmp_path):
         count = sum(a['image_id'] == i + 1 and a['category_id'] == 1
                     for a in coco['annotations'])
         assert count == (0 if scene is None else len(scene['players']))
+
+
+def test_hard_balls_are_small_grey_streaked_and_some_under_a_leg(tmp_path):
+    """hard_balls=True: the same pitches and players as without it, a
+    smaller ball (1.5-3.5 px radius), grey (no pixel it changes as bright
+    as the easy ball's white), streaked (some boxes longer one way than the
+    other) and, in some scenes, drawn before the player at whose feet it
+    lies, whose leg then covers part of it."""
+    from field_detr.utils.demo_data import _draw_objects
+    layout = dict(num_images=30, seed=5, empty_every=0)
+    easy = list(split_layouts(**layout))
+    hard = list(split_layouts(**layout, hard_balls=True))
+    under = hidden = 0
+    for (easy_pitch, easy_scene), (pitch, scene) in zip(easy, hard):
+        assert np.array_equal(easy_pitch, pitch)
+        assert easy_scene['players'] == scene['players']
+        assert 'ball_style' not in easy_scene
+        if scene['ball'] is None:
+            continue
+        assert 1.5 <= scene['ball'][2] <= 3.5
+        drawn, without = pitch.copy(), pitch.copy()
+        _draw_objects(drawn, scene)
+        _draw_objects(without, dict(scene, ball=None))
+        changed = (drawn != without).any(axis=2)
+        style = scene['ball_style']
+        assert changed.any() or style['under'] is not None
+        assert not changed.any() or drawn[changed].max() < 235
+        if style['under'] is not None:
+            under += 1
+            # the ball alone on the pitch: more of it shows
+            alone = pitch.copy()
+            _draw_objects(
+                alone,
+                dict(scene, ball_style=dict(style, under=None), players=[]))
+            hidden += (alone != pitch).any(axis=2).sum() > changed.sum()
+    coco = write_split(str(tmp_path), **layout, hard_balls=True)
+    streaked = sum(
+        max(a['bbox'][2:]) > 1.5 * min(a['bbox'][2:])
+        for a in coco['annotations'] if a['category_id'] == 2)
+    assert under >= 5 and hidden == under and streaked >= 5, (under, hidden,
+                                                              streaked)

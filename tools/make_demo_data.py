@@ -34,6 +34,11 @@ def parse_args(argv=None):
         type=int,
         default=0,
         help='random seed; val uses seed + 1 (default: 0)')
+    parser.add_argument(
+        '--hard-balls',
+        action='store_true',
+        help='smaller, grey, motion-streaked balls, a third of them partly '
+        'under a player\'s leg')
     return parser.parse_args(argv)
 
 
@@ -51,7 +56,8 @@ def main(argv=None):
         args.out,
         splits=(('train', args.train, args.seed), ('val', args.val,
                                                    args.seed + 1)),
-        size=(w, h))
+        size=(w, h),
+        hard_balls=args.hard_balls)
     print('demo dataset written to ' + ', '.join(dirs))
 
 

@@ -72,6 +72,11 @@ def parse_args(argv=None):
         help='held-out splits, one per seed (default: seed + '
         f'{HELD_OUT_SEED_OFFSET})')
     parser.add_argument(
+        '--hard-balls',
+        action='store_true',
+        help='draw hard balls in every split: smaller, grey, motion-streaked, '
+        'a third partly under a leg')
+    parser.add_argument(
         '--variants',
         nargs='+',
         default=['head', 'no-head'],
@@ -209,7 +214,8 @@ def main(argv=None):
             num,
             seed,
             size=(w, h),
-            empty_every=0 if name == 'train' else 10)
+            empty_every=0 if name == 'train' else 10,
+            hard_balls=args.hard_balls)
 
     results = {}
     for variant in args.variants:
@@ -235,7 +241,8 @@ def main(argv=None):
     print(f'\nball benchmark: {args.config}, {iters} iterations, '
           f'{args.train_images} training frames (seed {args.seed}), '
           f'{args.held_out_images} held-out frames per seed, {args.size}, '
-          f'threshold {args.threshold}')
+          f'threshold {args.threshold}'
+          f'{", hard balls" if args.hard_balls else ""}')
     columns = [(v, s) for v in results for s in splits]
     print(f'{"":22}' + ''.join(f'{v:>18}' for v, _ in columns))
     print(f'{"":22}' + ''.join(f'{s:>18}' for _, s in columns))

@@ -5,6 +5,10 @@ of two teams (shirt, shorts, legs, head) sized by distance from the camera,
 and a small ball. They exercise the whole pipeline (data checks, training,
 evaluation, export, inference) offline, and are easy enough that a short run
 shows whether a model learns.
+
+``hard_balls=True`` draws the ball as broadcast footage shows it far from
+the camera: smaller, grey instead of white, streaked by its motion, and
+in about a third of the frames at a player's feet, partly hidden by a leg.
 """
 import json
 import os
@@ -89,6 +93,37 @@ def _draw_ball(img: np.ndarray, cx: float, cy: float, r: float) -> List[float]:
     return [cx - r, cy - r, 2 * r, 2 * r]
 
 
+def _draw_hard_ball(img: np.ndarray, cx: float, cy: float, r: float, grey: int,
+                    streak: Tuple[float, float]) -> List[float]:
+    """A grey ball of radius ``r`` swept along ``streak`` (dx, dy) around
+    (cx, cy), as a camera's exposure blurs a moving ball; return the xywh
+    box of the swept ball."""
+    dx, dy = streak
+    h, w = img.shape[:2]
+    pad = int(np.ceil(r + max(abs(dx), abs(dy)) / 2)) + 2
+    x0, y0 = int(cx) - pad, int(cy) - pad
+    size, s = 2 * pad + 1, 4  # the patch, drawn 4x supersampled
+    coverage = np.zeros((size * s, size * s), np.float32)
+    steps = max(2, int(np.hypot(dx, dy)) + 1)
+    for t in np.linspace(-0.5, 0.5, steps):
+        disc = np.zeros_like(coverage)
+        centre = (int((cx + t * dx - x0) * s), int((cy + t * dy - y0) * s))
+        cv2.circle(disc, centre, int(r * s), 1.0, -1)
+        coverage += disc / steps
+    coverage = cv2.resize(
+        coverage, (size, size), interpolation=cv2.INTER_AREA)[..., None]
+    ys = slice(max(0, y0), min(h, y0 + size))
+    xs = slice(max(0, x0), min(w, x0 + size))
+    cov = coverage[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
+    region = img[ys, xs].astype(np.float32)
+    img[ys, xs] = np.clip(region * (1 - cov) + grey * cov, 0,
+                          255).astype(np.uint8)
+    return [
+        cx - r - abs(dx) / 2, cy - r - abs(dy) / 2, 2 * r + abs(dx),
+        2 * r + abs(dy)
+    ]
+
+
 def draw_scene(rng: np.random.Generator,
                size: Tuple[int, int] = (640, 384),
                empty: bool = False,
@@ -109,18 +144,36 @@ def _draw_objects(img: np.ndarray, scene: dict) -> List[Tuple]:
     return their ``(category_id, [x, y, w, h])`` clipped to the image."""
     h, w = img.shape[:2]
     objects = []
-    for cx, foot_y, height, team in sorted(
-            scene['players'], key=lambda p: p[1]):
+    ball, style = scene.get('ball'), scene.get('ball_style')
+
+    def draw_ball():
+        box = _draw_ball(img, *ball) if style is None else _draw_hard_ball(
+            img, *ball, style['grey'], style['streak'])
+        objects.append((2, _clip_box(box, w, h)))
+
+    # a hard ball at a player's feet is drawn before that player (and the
+    # nearer ones), whose leg then hides part of it
+    under = None if style is None else style['under']
+    order = sorted(
+        range(len(scene['players'])), key=lambda j: scene['players'][j][1])
+    for j in order:
+        if ball is not None and j == under:
+            draw_ball()
+        cx, foot_y, height, team = scene['players'][j]
         box = _draw_player(img, cx, foot_y, height, scene['teams'][team])
         objects.append((1, _clip_box(box, w, h)))
-    if scene.get('ball') is not None:
-        bx, by, r = scene['ball']
-        objects.append((2, _clip_box(_draw_ball(img, bx, by, r), w, h)))
+    if ball is not None and under is None:
+        draw_ball()
     return objects
 
 
-def sample_scene(rng: np.random.Generator, size: Tuple[int, int]) -> dict:
-    """Random players (x, foot y, height, team) and ball (x, y, radius)."""
+def sample_scene(rng: np.random.Generator,
+                 size: Tuple[int, int],
+                 hard_rng: Optional[np.random.Generator] = None) -> dict:
+    """Random players (x, foot y, height, team) and ball (x, y, radius);
+    with ``hard_rng``, a hard ball drawn from it (smaller, with its
+    ``ball_style``: grey level, motion streak, the player whose leg hides
+    part of it or None), ``rng``'s draws and so the players unchanged."""
     w, h = size
     teams = rng.choice(len(TEAM_COLOURS), size=2, replace=False)
     players = []
@@ -135,8 +188,39 @@ def sample_scene(rng: np.random.Generator, size: Tuple[int, int]) -> dict:
         by = float(rng.uniform(0.25 * h, 0.95 * h))
         ball = (float(rng.uniform(0.05 * w,
                                   0.95 * w)), by, float(2.5 + 3.5 * by / h))
-    return dict(
+    scene = dict(
         teams=[TEAM_COLOURS[i] for i in teams], players=players, ball=ball)
+    if hard_rng is not None and ball is not None:
+        scene['ball'], scene['ball_style'] = _hard_ball(
+            hard_rng, ball, players, h)
+    return scene
+
+
+def _hard_ball(rng: np.random.Generator, ball: Tuple[float, float, float],
+               players: List[Tuple], h: int) -> Tuple[Tuple, dict]:
+    """The ball of a hard-ball scene: 1.5-3.5 px in radius (by its distance
+    from the camera), grey, streaked 0-10 px in a random direction, and in
+    a third of the scenes at a player's feet (the ball on the ground just
+    before the foot, so the leg drawn over it hides part of it)."""
+    bx, by, _ = ball
+    angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0, 10)
+    style = dict(
+        grey=int(rng.integers(150, 215)),
+        streak=(float(length * np.cos(angle)), float(length * np.sin(angle))),
+        under=None)
+    if rng.random() < 1 / 3:
+        j = int(rng.integers(len(players)))
+        cx, foot_y, height, _ = players[j]
+        side = rng.choice((-1.0, 1.0))
+        by = foot_y - 0.03 * height
+        # a leg's outer edge at the foot is 0.136 heights from the player's
+        # centre (_draw_player): the ball's centre a third of its radius
+        # beyond it, so the leg hides a third to a half of the ball
+        r = 1.5 + 2.0 * by / h
+        bx = cx + side * (0.136 * height + r / 3)
+        style['under'] = j
+        return (float(bx), float(by), float(r)), style
+    return (float(bx), float(by), float(1.5 + 2.0 * by / h)), style
 
 
 def _clip_box(box: List[float], w: int, h: int) -> List[float]:
@@ -150,16 +234,17 @@ def write_split(split_dir: str,
                 num_images: int,
                 seed: int,
                 size: Tuple[int, int] = (640, 384),
-                empty_every: int = 10) -> dict:
+                empty_every: int = 10,
+                hard_balls: bool = False) -> dict:
     """Draw ``num_images`` images into ``split_dir`` and write its COCO JSON.
 
-    Every ``empty_every``-th image shows an empty pitch (no annotation).
-    Returns the COCO dict.
+    Every ``empty_every``-th image shows an empty pitch (no annotation);
+    ``hard_balls`` draws hard balls (see the module). Returns the COCO dict.
     """
     os.makedirs(osp.join(split_dir, IMG_RELDIR), exist_ok=True)
     os.makedirs(osp.dirname(osp.join(split_dir, ANN_RELPATH)), exist_ok=True)
     images, annotations = [], []
-    layouts = split_layouts(num_images, seed, size, empty_every)
+    layouts = split_layouts(num_images, seed, size, empty_every, hard_balls)
     for i, (img, scene) in enumerate(layouts):
         objects = [] if scene is None else _draw_objects(img, scene)
         file_name = f'{i:06d}.jpg'
@@ -190,15 +275,20 @@ def split_layouts(
         num_images: int,
         seed: int,
         size: Tuple[int, int] = (640, 384),
-        empty_every: int = 10) -> Iterator[Tuple[np.ndarray, Optional[dict]]]:
+        empty_every: int = 10,
+        hard_balls: bool = False
+) -> Iterator[Tuple[np.ndarray, Optional[dict]]]:
     """The empty pitch and the scene (``None`` for an empty image) of each
     image ``write_split`` draws with the same arguments, in order: the
     scenes of a split, to draw video frames of them (``draw_clip``)."""
     rng = np.random.default_rng(seed)
+    # the hard balls from a generator of their own: the same pitches and
+    # players as without them
+    hard_rng = np.random.default_rng([seed, 1]) if hard_balls else None
     for i in range(num_images):
         pitch = _draw_pitch(rng, *size)
         empty = empty_every > 0 and i % empty_every == empty_every - 1
-        yield pitch, None if empty else sample_scene(rng, size)
+        yield pitch, None if empty else sample_scene(rng, size, hard_rng)
 
 
 def _to_and_fro(distance: float, span: float) -> float:
@@ -245,15 +335,14 @@ def draw_clip(pitch: np.ndarray,
     return frames
 
 
-def make_demo_dataset(
-    out_dir: str,
-    splits=(('train', 48, 0), ('val', 16, 1)),
-    size: Tuple[int, int] = (640, 384)
-) -> List[str]:
+def make_demo_dataset(out_dir: str,
+                      splits=(('train', 48, 0), ('val', 16, 1)),
+                      size: Tuple[int, int] = (640, 384),
+                      hard_balls: bool = False) -> List[str]:
     """Write each ``(name, num_images, seed)`` split under ``out_dir``;
     return the split folders."""
     dirs = []
     for name, num_images, seed in splits:
         dirs.append(osp.join(out_dir, name))
-        write_split(dirs[-1], num_images, seed, size)
+        write_split(dirs[-1], num_images, seed, size, hard_balls=hard_balls)
     return dirs
