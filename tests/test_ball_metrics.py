@@ -174,6 +174,18 @@ def test_metric_reports_the_hand_worked_scores(tmp_path, backend):
     assert res['coco/ball_precision_20px'] == pytest.approx(3 / 12)
 
 
+def test_report_counts_the_hand_worked_balls(tmp_path):
+    """The ball table's last line counts what the 5 px scores are made of:
+    2 of the 4 balls found, 4 of the 6 detections false."""
+    from field_detr.evaluation.ball_metrics import format_ball_report
+    ann_file = str(tmp_path / 'ann.json')
+    _write_coco(ann_file, FRAMES)
+    res = _evaluate(ann_file, _metric_samples(FRAMES))
+    report = format_ball_report(res, 'ball', ('tiny', ), (5, 10))
+    assert report.splitlines()[-1] == (
+        'balls found within 5 px: 2 of 4; false ball detections: 4 of 6')
+
+
 def test_zero_balls_in_the_split(tmp_path):
     frames = [([], [((10, 10), 0.9)]), ([], [])]
     ann_file = str(tmp_path / 'ann.json')

@@ -10,6 +10,7 @@ import json
 import os
 import os.path as osp
 import time
+from collections import Counter
 
 import cv2
 from tqdm import tqdm
@@ -198,9 +199,13 @@ def main(argv=None):
     json_path = osp.join(args.out_dir, 'detections.json')
     with open(json_path, 'w') as f:
         json.dump(out.coco, f)
+    counts = Counter(a['category_id'] for a in out.coco['annotations'])
+    per_class = ', '.join(f'{counts[c["id"]]} {c["name"]}'
+                          for c in out.coco['categories'])
     print(f'{n} images/frames in {elapsed:.1f} s: {n / elapsed:.2f} fps on '
           f'{detector.device}; {len(out.coco["annotations"])} detections '
-          f'written to {json_path}, annotated output in {args.out_dir}')
+          f'({per_class}) written to {json_path}, annotated output in '
+          f'{args.out_dir}')
 
 
 if __name__ == '__main__':

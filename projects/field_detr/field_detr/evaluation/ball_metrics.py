@@ -180,6 +180,13 @@ def format_ball_report(metrics: Dict[str, float],
                      f'{get(f"f1_{tag}"):9.4f}')
     lines.append(f'false {ball} rate on frames without one: '
                  f'{get("false_rate"):.4f}')
+    # the closest distance in counts: what a user sees in the pictures
+    tag = f'{distances[0]:g}px'
+    count, detections = int(get('count')), int(get('detections'))
+    found = round(np.nan_to_num(get(f'recall_{tag}')) * count)
+    lines.append(f'{ball}s found within {tag[:-2]} px: {found} of {count}; '
+                 f'false {ball} detections: {detections - found} of '
+                 f'{detections}')
     return '\n'.join(lines)
 
 
