@@ -182,8 +182,34 @@ def test_report_counts_the_hand_worked_balls(tmp_path):
     _write_coco(ann_file, FRAMES)
     res = _evaluate(ann_file, _metric_samples(FRAMES))
     report = format_ball_report(res, 'ball', ('tiny', ), (5, 10))
+    assert report.splitlines()[-2] == (
+        'best F1 <= 5 px on these frames: 0.5714 from score 0.90 (recall '
+        '0.5000, precision 0.6667)')
     assert report.splitlines()[-1] == (
         'balls found within 5 px: 2 of 4; false ball detections: 4 of 6')
+
+
+def test_best_threshold_of_the_hand_worked_frames(tmp_path):
+    """At 5 px: every detection from 0.3 up gives F1 2 found / (4 balls +
+    12 detections); dropping the 0.3s, the 0.6, the 0.7 and the 0.8 one
+    by one raises it to 4 / 7 at 0.85 and 0.9 (the higher kept: fewer
+    detections), and 0.95 leaves none. The metric reports it beside the
+    scores at its own threshold."""
+    from field_detr.evaluation.ball_metrics import best_ball_threshold
+    frames = _frames(FRAMES)
+    best = best_ball_threshold(frames, 5)
+    assert best['ball_best_thr'] == 0.9
+    assert best['ball_best_f1_5px'] == pytest.approx(4 / 7)
+    assert best['ball_best_recall_5px'] == 0.5
+    assert best['ball_best_precision_5px'] == pytest.approx(2 / 3)
+    ann_file = str(tmp_path / 'ann.json')
+    _write_coco(ann_file, FRAMES)
+    res = _evaluate(ann_file, _metric_samples(FRAMES, extra_low_score=True))
+    assert res['coco/ball_best_thr'] == 0.9
+    assert res['coco/ball_best_f1_5px'] == pytest.approx(4 / 7)
+    assert res['coco/ball_f1_5px'] == pytest.approx(0.4)  # at 0.5, as before
+    none = best_ball_threshold([(np.zeros((0, 4)), np.zeros((0, 4)), [])], 5)
+    assert math.isnan(none['ball_best_thr'])
 
 
 def test_zero_balls_in_the_split(tmp_path):

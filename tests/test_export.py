@@ -42,6 +42,33 @@ def test_export_file_is_self_describing(exported):
     assert 0.45 < ratio < 0.55
 
 
+def test_the_ball_threshold_chosen_in_validation_travels_with_the_model(
+        demo_run, tmp_path):
+    """best_model.pth holds the ball threshold the metric chose on the
+    validation frames; the exported model keeps it and LocalDetector cuts
+    the ball there (the players at 0.5) unless a threshold is given."""
+    from field_detr import LocalDetector
+    best = ckpt(demo_run['work_dir'], 'best_model.pth')
+    thresholds = torch.load(
+        best, weights_only=True)['meta']['score_thresholds']
+    assert set(thresholds) == {'ball'} and 0 < thresholds['ball'] < 1
+    path = str(tmp_path / 'model.pth')
+    run_tool('export_model.py', '--checkpoint', best, '--output', path)
+    assert torch.load(
+        path, weights_only=True)['score_thresholds'] == thresholds
+    image = osp.join(demo_run['data']['val'], 'images', '000000.jpg')
+    every = LocalDetector(path, 0.0, 'cpu').detect(image)
+    own = LocalDetector(path, device='cpu').detect(image)
+    cut = np.where(
+        np.array(every.class_names) == 'ball', thresholds['ball'], 0.5)
+    assert len(own) == int((every.scores >= cut).sum()) < len(every)
+    own_cut = np.where(
+        np.array(own.class_names) == 'ball', thresholds['ball'], 0.5)
+    assert np.all(own.scores >= own_cut)
+    given = LocalDetector(path, 0.5, 'cpu').detect(image)
+    assert len(given) == int((every.scores >= 0.5).sum())
+
+
 def test_damaged_export_is_refused(exported, tmp_path):
     from field_detr import InputError, LocalDetector
     data = torch.load(exported['fp32'], weights_only=True)

@@ -49,8 +49,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--threshold',
         type=float,
-        default=0.5,
-        help='confidence threshold (default 0.5)')
+        help='confidence threshold of every class (default: the model\'s '
+        'own: the ball\'s chosen on its validation frames, 0.5 for the '
+        'others)')
     parser.add_argument('--device', help='cuda, cpu, ... (default: auto)')
     parser.add_argument('--config', help='config, for a training checkpoint')
     parser.add_argument(

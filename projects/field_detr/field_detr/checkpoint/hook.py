@@ -32,8 +32,11 @@ class CheckpointLayoutHook(CheckpointHook):
                                                   epoch; ``--resume`` takes it
     ``best_model.pth``                            weights of the best
                                                   ``save_best`` score so far,
-                                                  with ``best_epoch`` and
-                                                  ``best_score`` in meta
+                                                  with ``best_epoch``,
+                                                  ``best_score`` and the
+                                                  metric's chosen
+                                                  ``score_thresholds`` in
+                                                  meta
     ============================================  ===========================
 
     A full checkpoint holds what MMEngine's ``Runner.save_checkpoint`` saves
@@ -260,14 +263,19 @@ class CheckpointLayoutHook(CheckpointHook):
         if best is not None and not self.is_better_than[key](score, best):
             return
         runner.message_hub.update_info('best_score', score)
-        self._save(
-            runner,
-            BEST,
-            full=False,
-            meta=dict(
-                best_epoch=runner.epoch,
-                best_metric=key,
-                best_score=float(score)))
+        meta = dict(
+            best_epoch=runner.epoch, best_metric=key, best_score=float(score))
+        # the score thresholds the metric chose on these validation frames
+        # (the ball's), published with the model: export and LocalDetector
+        # use them
+        thresholds = {
+            name.rsplit('/', 1)[-1][:-len('_best_thr')]: float(value)
+            for name, value in metrics.items()
+            if name.endswith('_best_thr') and value == value
+        }
+        if thresholds:
+            meta['score_thresholds'] = thresholds
+        self._save(runner, BEST, full=False, meta=meta)
         runner.logger.info(f'best_model.pth: {key} {score:.4f} at epoch '
                            f'{runner.epoch}')
 

@@ -150,6 +150,44 @@ def ball_localisation(frames: Iterable[Tuple[np.ndarray, np.ndarray,
     return out
 
 
+#: The score thresholds ``best_ball_threshold`` tries: 0.05, 0.10 ... 0.95.
+THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def best_ball_threshold(frames: Iterable[Tuple[np.ndarray, np.ndarray,
+                                               np.ndarray]],
+                        distance: float,
+                        prefix: str = 'ball') -> Dict[str, float]:
+    """The score threshold of the ball detections with the best F1 at
+    ``distance`` px on these frames (``frames`` as ``ball_localisation``'s,
+    the detections of every score), among ``THRESHOLDS``; on a tie the
+    higher one (fewer detections for the same F1).
+
+    Returns ``<prefix>_best_thr`` and the F1, recall and precision there
+    (``<prefix>_best_f1_<k>px`` ...); NaN when the frames hold no ball.
+    """
+    frames = [(np.asarray(g).reshape(-1, 4), np.asarray(d).reshape(-1, 4),
+               np.asarray(s).reshape(-1)) for g, d, s in frames]
+    tag = f'{distance:g}px'
+    n_gt = sum(len(g) for g, _, _ in frames)
+    best = (-1.0, float('nan'), float('nan'), float('nan'))
+    if n_gt:
+        for thr in THRESHOLDS:
+            kept = [(g, d[s >= thr], s[s >= thr]) for g, d, s in frames]
+            n_det = sum(len(s) for _, _, s in kept)
+            found = sum(
+                match_by_distance(g, d, s, distance) for g, d, s in kept)
+            f1 = 2 * found / (n_gt + n_det)
+            if f1 >= best[0]:
+                best = (f1, thr, found / n_gt, _ratio(found, n_det))
+    f1, thr, recall, precision = best
+    return OrderedDict([(f'{prefix}_best_thr', thr),
+                        (f'{prefix}_best_f1_{tag}',
+                         max(f1, 0.0) if n_gt else float('nan')),
+                        (f'{prefix}_best_recall_{tag}', recall),
+                        (f'{prefix}_best_precision_{tag}', precision)])
+
+
 def format_ball_report(metrics: Dict[str, float],
                        ball: str,
                        bins: Sequence[str],
@@ -182,6 +220,12 @@ def format_ball_report(metrics: Dict[str, float],
                  f'{get("false_rate"):.4f}')
     # the closest distance in counts: what a user sees in the pictures
     tag = f'{distances[0]:g}px'
+    if f'{prefix}{ball}_best_thr' in metrics:
+        lines.append(f'best F1 <= {tag[:-2]} px on these frames: '
+                     f'{get(f"best_f1_{tag}"):.4f} from score '
+                     f'{get("best_thr"):.2f} (recall '
+                     f'{get(f"best_recall_{tag}"):.4f}, precision '
+                     f'{get(f"best_precision_{tag}"):.4f})')
     count, detections = int(get('count')), int(get('detections'))
     found = round(np.nan_to_num(get(f'recall_{tag}')) * count)
     lines.append(f'{ball}s found within {tag[:-2]} px: {found} of {count}; '

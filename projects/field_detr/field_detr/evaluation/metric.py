@@ -16,8 +16,8 @@ from pycocotools.cocoeval import COCOeval
 
 from ..datasets.validation import load_coco_split
 from .ball_metrics import (DISTANCES, SIZE_BINS, area_ranges,
-                           ball_localisation, gt_boxes_by_image, mean_valid,
-                           size_bin_ap)
+                           ball_localisation, best_ball_threshold,
+                           gt_boxes_by_image, mean_valid, size_bin_ap)
 from .ball_metrics import size_bins as _size_bins
 
 #: COCOeval.stats index of each overall metric.
@@ -184,12 +184,17 @@ class FieldCocoMetric(CocoMetric):
         gts = gt_boxes_by_image(self._coco_api, self.cat_ids[label], img_ids)
         frames = []
         for pred in preds:
-            keep = (pred['labels'] == label) & (
-                pred['scores'] >= self.ball_score_thr)
+            keep = pred['labels'] == label
             frames.append((gts[pred['img_id']], pred['bboxes'][keep],
                            pred['scores'][keep]))
-        return ball_localisation(
-            frames, self.ball_distances, prefix=self.ball_class)
+        at_thr = [(g, d[s >= self.ball_score_thr], s[s >= self.ball_score_thr])
+                  for g, d, s in frames]
+        out = ball_localisation(
+            at_thr, self.ball_distances, prefix=self.ball_class)
+        out.update(
+            best_ball_threshold(
+                frames, self.ball_distances[0], prefix=self.ball_class))
+        return out
 
 
 #: COCO evaluators: pycocotools (the reference) or faster-coco-eval (a C++

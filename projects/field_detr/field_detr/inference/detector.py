@@ -20,6 +20,8 @@ from .export import build_export, is_exported, load_exported
 from .slicing import merge_views, slicing_settings, tile_windows
 
 ImageLike = Union[str, np.ndarray]
+#: The threshold of a class the model stores none for.
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass
@@ -62,8 +64,11 @@ class LocalDetector:
         model_path (str): an exported model (``tools/export_model.py``) or a
             training checkpoint. A training checkpoint needs its config,
             which it stores itself; ``config`` overrides it.
-        confidence_threshold (float): detections below it are dropped.
-            Defaults to 0.5.
+        confidence_threshold (float, optional): detections below it are
+            dropped, of every class. Defaults to the model's own thresholds:
+            for a class the training run chose one for on its validation
+            frames (the ball's, stored in ``best_model.pth`` and the
+            exported model), that one; 0.5 for the others.
         device (str, optional): ``'cuda'``, ``'cuda:1'``, ``'cpu'``...;
             default CUDA when available, else CPU.
         config (str, optional): config file, for a training checkpoint.
@@ -80,7 +85,7 @@ class LocalDetector:
 
     def __init__(self,
                  model_path: str,
-                 confidence_threshold: float = 0.5,
+                 confidence_threshold: Optional[float] = None,
                  device: Optional[str] = None,
                  config: Optional[str] = None,
                  slicing: Optional[dict] = None) -> None:
@@ -98,6 +103,14 @@ class LocalDetector:
         self.model_path = model_path
         self.classes = list(exported['classes'])
         self.confidence_threshold = confidence_threshold
+        # each class's threshold: the given one, else the model's own, else
+        # 0.5
+        stored = dict(exported.get('score_thresholds') or {})
+        self.class_thresholds = np.array([
+            confidence_threshold if confidence_threshold is not None else
+            stored.get(name, DEFAULT_THRESHOLD) for name in self.classes
+        ],
+                                         dtype=np.float32)
         self.device = torch.device(
             device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.model = MODELS.build(exported['model'])
@@ -113,8 +126,9 @@ class LocalDetector:
     @classmethod
     def from_config(cls, path: str, **overrides) -> 'LocalDetector':
         """Build from the ``detection:`` section of a YAML file such as
-        ``configs/default.yaml`` (``local_model_path``,
-        ``confidence_threshold``, optional ``device`` and ``slicing``:
+        ``configs/default.yaml`` (``local_model_path``, optional
+        ``confidence_threshold`` (default: the model's own), ``device`` and
+        ``slicing``:
         ``{tile: [W, H], overlap: 0.2}``)."""
         import yaml
         with open(path) as f:
@@ -131,7 +145,7 @@ class LocalDetector:
             model_path = candidate if osp.exists(candidate) else model_path
         kwargs = dict(
             model_path=model_path,
-            confidence_threshold=section.get('confidence_threshold', 0.5),
+            confidence_threshold=section.get('confidence_threshold'),
             device=section.get('device'),
             slicing=section.get('slicing'))
         kwargs.update(overrides)
@@ -241,12 +255,13 @@ class LocalDetector:
 
     def _to_detections(self, pred) -> Detections:
         scores = pred.scores.float().cpu().numpy()
-        keep = np.flatnonzero(scores >= self.confidence_threshold)
+        labels = pred.labels.cpu().numpy()
+        keep = np.flatnonzero(scores >= self.class_thresholds[labels])
         keep = keep[np.argsort(-scores[keep], kind='stable')]
         return Detections(
             boxes=pred.bboxes.float().cpu().numpy()[keep].astype(np.float32),
             scores=scores[keep].astype(np.float32),
-            labels=pred.labels.cpu().numpy()[keep].astype(np.int64),
+            labels=labels[keep].astype(np.int64),
             classes=self.classes)
 
 

@@ -126,6 +126,8 @@ def build_export(checkpoint_path: str,
         state_dict=state_dict,
         dtype='float16' if fp16 else 'float32',
         sha256=weights_checksum(state_dict),
+        # per class, chosen on the validation frames (best_model.pth's)
+        score_thresholds=dict(meta.get('score_thresholds') or {}),
         source=dict(
             checkpoint=osp.abspath(checkpoint_path),
             epoch=meta.get('epoch'),
