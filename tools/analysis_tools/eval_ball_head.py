@@ -84,10 +84,11 @@ def parse_args(argv=None):
         help='which models to train (default both)')
     parser.add_argument(
         '--threshold',
-        type=float,
-        default=0.5,
+        default='0.5',
         help='confidence of a ball detection for the centre-distance '
-        'scores (default 0.5)')
+        'scores (default 0.5); "auto": the score with the best F1 at 5 px '
+        'on the first held-out split, applied to every split (the model '
+        'stores such a threshold, chosen on its validation frames)')
     parser.add_argument(
         '--work-dir',
         default='work_dirs/eval_ball_head',
@@ -158,6 +159,15 @@ def evaluate(cfg, checkpoint: str, split: str, threshold: float) -> dict:
     return runner.test()
 
 
+def chosen_threshold(threshold: str, cfg, checkpoint: str, split) -> float:
+    """``--threshold`` as a number; for ``auto``, the metric's best-F1
+    score threshold on ``split`` (``(folder, frames, seed)``)."""
+    if threshold != 'auto':
+        return float(threshold)
+    return float(
+        evaluate(cfg, checkpoint, split[0], 0.5)['coco/ball_best_thr'])
+
+
 def ms_per_frame(cfg, checkpoint: str, split: str) -> float:
     """LocalDetector's mean latency over the split's frames (after one
     warm-up frame), on the CPU."""
@@ -180,16 +190,19 @@ def ms_per_frame(cfg, checkpoint: str, split: str) -> float:
     return 1000 * (time.perf_counter() - start) / len(frames)
 
 
-ROWS = (('player AP@0.5', 'coco/player_mAP_50'),
-        ('ball AP@0.5', 'coco/ball_mAP_50'), ('ball recall@5px',
-                                              'coco/ball_recall_5px'),
-        ('ball precision@5px', 'coco/ball_precision_5px'),
+ROWS = (('player AP@0.5', 'coco/player_mAP_50'), ('ball AP@0.5',
+                                                  'coco/ball_mAP_50'),
+        ('ball recall@5px',
+         'coco/ball_recall_5px'), ('ball precision@5px',
+                                   'coco/ball_precision_5px'),
         ('ball F1@5px', 'coco/ball_f1_5px'), ('ball recall@10px',
                                               'coco/ball_recall_10px'),
         ('ball precision@10px',
          'coco/ball_precision_10px'), ('ball F1@10px', 'coco/ball_f1_10px'),
-        ('false-ball rate', 'coco/ball_false_rate'), ('ms per frame',
-                                                      'ms_per_frame'))
+        ('false-ball rate', 'coco/ball_false_rate'), ('best threshold here',
+                                                      'coco/ball_best_thr'),
+        ('best F1@5px here', 'coco/ball_best_f1_5px'), ('ms per frame',
+                                                        'ms_per_frame'))
 
 
 def main(argv=None):
@@ -230,18 +243,24 @@ def main(argv=None):
         checkpoint = osp.join(work_dir,
                               f'epoch_{cfg.train_cfg.max_epochs}.pth')
         results[variant] = dict(iterations=iters, train_s=train_s)
+        threshold = chosen_threshold(args.threshold, cfg, checkpoint,
+                                     splits[f'held-out {held_out_seeds[0]}'])
+        results[variant]['threshold'] = threshold
         for name, (split_dir, _, _) in splits.items():
-            metrics = evaluate(cfg, checkpoint, split_dir, args.threshold)
+            metrics = evaluate(cfg, checkpoint, split_dir, threshold)
             metrics['ms_per_frame'] = ms_per_frame(cfg, checkpoint, split_dir)
             results[variant][name] = {
                 k: float(v)
                 for k, v in metrics.items() if isinstance(v, (int, float))
             }
 
+    thresholds = ', '.join(f'{results[v]["threshold"]:g}' for v in results)
+    if args.threshold == 'auto':
+        thresholds += f' (chosen on held-out {held_out_seeds[0]})'
     print(f'\nball benchmark: {args.config}, {iters} iterations, '
           f'{args.train_images} training frames (seed {args.seed}), '
           f'{args.held_out_images} held-out frames per seed, {args.size}, '
-          f'threshold {args.threshold}'
+          f'threshold {thresholds}'
           f'{", hard balls" if args.hard_balls else ""}')
     columns = [(v, s) for v in results for s in splits]
     print(f'{"":22}' + ''.join(f'{v:>18}' for v, _ in columns))
