@@ -42,16 +42,18 @@ def test_export_file_is_self_describing(exported):
     assert 0.45 < ratio < 0.55
 
 
-def test_the_ball_threshold_chosen_in_validation_travels_with_the_model(
+def test_the_thresholds_chosen_in_validation_travel_with_the_model(
         demo_run, tmp_path):
-    """best_model.pth holds the ball threshold the metric chose on the
-    validation frames; the exported model keeps it and LocalDetector cuts
-    the ball there (the players at 0.5) unless a threshold is given."""
+    """best_model.pth holds the thresholds the metric chose on the
+    validation frames (the ball's at least); the exported model keeps them
+    and LocalDetector cuts each class at its own (0.5 for a class without
+    one) unless a threshold is given."""
     from field_detr import LocalDetector
     best = ckpt(demo_run['work_dir'], 'best_model.pth')
     thresholds = torch.load(
         best, weights_only=True)['meta']['score_thresholds']
-    assert set(thresholds) == {'ball'} and 0 < thresholds['ball'] < 1
+    assert set(thresholds) <= {'player', 'ball'}
+    assert 0 < thresholds['ball'] < 1
     path = str(tmp_path / 'model.pth')
     run_tool('export_model.py', '--checkpoint', best, '--output', path)
     assert torch.load(
@@ -59,12 +61,12 @@ def test_the_ball_threshold_chosen_in_validation_travels_with_the_model(
     image = osp.join(demo_run['data']['val'], 'images', '000000.jpg')
     every = LocalDetector(path, 0.0, 'cpu').detect(image)
     own = LocalDetector(path, device='cpu').detect(image)
-    cut = np.where(
-        np.array(every.class_names) == 'ball', thresholds['ball'], 0.5)
-    assert len(own) == int((every.scores >= cut).sum()) < len(every)
-    own_cut = np.where(
-        np.array(own.class_names) == 'ball', thresholds['ball'], 0.5)
-    assert np.all(own.scores >= own_cut)
+
+    def cut(det):
+        return np.array([thresholds.get(c, 0.5) for c in det.class_names])
+
+    assert len(own) == int((every.scores >= cut(every)).sum()) < len(every)
+    assert np.all(own.scores >= cut(own))
     given = LocalDetector(path, 0.5, 'cpu').detect(image)
     assert len(given) == int((every.scores >= 0.5).sum())
 

@@ -96,3 +96,25 @@ def test_no_detection_at_all_scores_zero(split):
             labels=torch.zeros(0, dtype=torch.long))
     res = _evaluate(ann_file, samples)
     assert res['coco/bbox_mAP'] == 0.0 and res['coco/ball_mAP_50'] == 0.0
+
+
+@pytest.mark.parametrize('backend', ['pycocotools', 'faster_coco_eval'])
+def test_best_player_threshold_cuts_the_false_boxes(split, backend):
+    """Every true player box at 0.8, as many false ones at 0.4 (moved a
+    width away): F1 at IoU 0.5 is best from 0.8 (all found, none false),
+    and the threshold is reported from there (the ball has its own, by
+    centre distance)."""
+    ann_file, coco = split
+    samples = _samples(coco)
+    for sample, moved in zip(samples, _samples(coco, shift=1.0)):
+        pred, false = sample['pred_instances'], moved['pred_instances']
+        players = false['labels'] == 0
+        pred['bboxes'] = torch.cat([pred['bboxes'], false['bboxes'][players]])
+        pred['scores'] = torch.cat(
+            [pred['scores'] * 0.8,
+             torch.full((int(players.sum()), ), 0.4)])
+        pred['labels'] = torch.cat([pred['labels'], false['labels'][players]])
+    res = _evaluate(ann_file, samples, backend=backend)
+    assert res['coco/player_best_thr'] == pytest.approx(0.8)
+    assert res['coco/player_best_f1_iou50'] == pytest.approx(1.0)
+    assert 'coco/ball_best_f1_iou50' not in res

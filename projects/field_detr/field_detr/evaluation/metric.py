@@ -156,6 +156,9 @@ class FieldCocoMetric(CocoMetric):
             for name, idx in STAT_INDEX.items():
                 metrics[f'bbox_{name}'] = float(coco_eval.stats[idx])
             metrics.update(per_class_ap(coco_eval, classes))
+            # the ball's threshold is chosen by centre distance (below)
+            metrics.update(
+                best_thresholds(coco_eval, classes, skip=(self.ball_class, )))
             by_size = evaluate_detections(
                 self._coco_api,
                 detections,
@@ -267,6 +270,31 @@ def per_class_ap(coco_eval: COCOeval, classes) -> Dict[str, float]:
             t = int(np.argmin(np.abs(iou_thrs - thr)))
             out[f'{cls}_mAP_{int(thr * 100)}'] = mean_valid(precision[t, :, k,
                                                                       0, -1])
+    return out
+
+
+def best_thresholds(coco_eval: COCOeval, classes, skip=()) -> Dict[str, float]:
+    """``<class>_best_thr``: the score from which the class's detections
+    have the best F1 at IoU 0.5 on these frames (from the accumulated
+    precision-recall curve: all areas, the largest maxDets), rounded down
+    to 0.01, and that F1 as ``<class>_best_f1_iou50``; none for the
+    classes in ``skip`` or without a ground-truth box."""
+    precision = coco_eval.eval['precision']  # [T, R, K, A, M]
+    scores = coco_eval.eval.get('scores')
+    if scores is None:
+        return {}
+    t = int(np.argmin(np.abs(coco_eval.params.iouThrs - 0.5)))
+    recall = np.asarray(coco_eval.params.recThrs)
+    out = OrderedDict()
+    for k, cls in enumerate(classes):
+        p = precision[t, :, k, 0, -1]
+        s = np.asarray(scores)[t, :, k, 0, -1]
+        if cls in skip or not (p > 0).any():
+            continue
+        f1 = np.where(p > 0, 2 * p * recall / np.maximum(p + recall, 1e-12), 0)
+        best = int(np.argmax(f1))
+        out[f'{cls}_best_thr'] = float(np.floor(s[best] * 100) / 100)
+        out[f'{cls}_best_f1_iou50'] = float(f1[best])
     return out
 
 
