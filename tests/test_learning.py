@@ -1,5 +1,7 @@
-"""A small DETR must learn the synthetic pitch, and tools/test.py must report
-exactly what pycocotools computes on its results file."""
+"""The small DINO with its ball head (the demo's model) must learn the
+synthetic pitch, find the players and the ball on frames it never saw, and
+tools/test.py must report exactly what pycocotools computes on its results
+file."""
 import json
 import os.path as osp
 
@@ -12,16 +14,18 @@ from helpers.runs import scalars
 
 pytestmark = pytest.mark.slow
 
-# The ball head on held-out frames, recall and precision at 5 px, ball
-# detections from a score of BALL_THRESHOLD (the metric's default). Measured
-# with this model, split and budget (tools/analysis_tools/eval_ball_head.py,
-# held-out seeds 1007 and 2007, docs/evaluation.md): this config (seed 42)
-# recall 0.947 / 0.952 and precision 0.900 / 0.952 (18 of 19 and 20 of 21
-# balls, two and one false balls); with seed 1234, 0.947 / 0.905 and
-# 0.900 / 0.864; with seed 7 (measured before the size and offset branches
-# ran at the balls' cells alone) 0.947 / 0.905 and 0.692 / 0.950. A model
-# without the head finds no ball.
+# On the 24 held-out frames of seed 1007 (every 10th without a ball), ball
+# detections from a score of BALL_THRESHOLD (the metric's default): player
+# AP@0.5, and ball recall and precision at 5 px. Measured with this model,
+# split and budget (tools/analysis_tools/eval_ball_head.py --config
+# tests/configs/dino_small.py --variants head --train-images 16 --iters 800
+# --held-out-seeds 1007 2007 --threshold auto, one thread; docs/training.md):
+# player AP@0.5 0.886 / 0.877, ball recall 0.842 / 0.857 and precision
+# 1.000 / 0.947 on seeds 1007 / 2007 (at 0.55, the threshold chosen on 1007;
+# 16 of 19 and 18 of 21 balls). On its 16 training frames: player AP@0.5
+# 0.946, ball AP@0.5 0.921.
 BALL_THRESHOLD = 0.5
+HELD_OUT_PLAYER_AP50 = 0.8
 BALL_RECALL = 0.8
 BALL_PRECISION = 0.8
 
@@ -46,12 +50,12 @@ def test_box_loss_halves(learned):
     assert last <= 0.5 * first, (first, last)
 
 
-def test_predictions_move_onto_the_players(learned):
+def test_predictions_move_onto_the_players_and_the_ball(learned):
     rows = _reported(learned['proc'].stdout)
-    # Measured: player mAP@0.5 0.31, mAP 0.10 after these 1000 iterations.
+    # Measured on the training frames: player mAP@0.5 0.946, ball 0.921.
     # An untrained, class-swapped or box-format-broken model scores ~0.
-    assert rows['player'][1] >= 0.15, rows
-    assert rows['all'][0] >= 0.04, rows
+    assert rows['player'][1] >= 0.8, rows
+    assert rows['ball'][1] >= 0.8, rows
 
 
 def test_report_equals_pycocotools_on_the_out_file(learned):
@@ -120,8 +124,8 @@ def test_ball_table_and_metrics_file_agree_with_the_log(learned):
 @pytest.fixture(scope='module')
 def held_out(learned, tmp_path_factory):
     """Frames the model never saw: 24 drawn from another seed, every 10th
-    without a ball; with the learned model's ball detections on each
-    (LocalDetector) from BALL_THRESHOLD."""
+    without a ball; with the learned model's detections on each
+    (LocalDetector, every score) as COCO results."""
     from field_detr import LocalDetector
     from field_detr.utils.demo_data import write_split
     split = str(tmp_path_factory.mktemp('held_out'))
@@ -130,24 +134,61 @@ def held_out(learned, tmp_path_factory):
         num_images=24,
         seed=learned['layout']['seed'] + 1000,
         empty_every=10)
-    detector = LocalDetector(learned['checkpoint'], device='cpu')
-    ball = detector.classes.index('ball')
-    frames = []
+    detector = LocalDetector(learned['checkpoint'], 0.0, device='cpu')
+    results = []
     for image in coco['images']:
-        gts = np.array([[x, y, x + w, y + h] for x, y, w, h in (
-            a['bbox'] for a in coco['annotations']
-            if a['image_id'] == image['id'] and a['category_id'] == 2)])
         det = detector.detect(osp.join(split, 'images', image['file_name']))
-        keep = (det.labels == ball) & (det.scores >= BALL_THRESHOLD)
-        frames.append((gts.reshape(-1, 4), det.boxes[keep], det.scores[keep]))
-    return frames
+        for (x1, y1, x2, y2), score, label in zip(det.boxes, det.scores,
+                                                  det.labels):
+            results.append(
+                dict(
+                    image_id=image['id'],
+                    category_id=int(label) + 1,  # the split's ids are 1, 2
+                    bbox=[
+                        float(x1),
+                        float(y1),
+                        float(x2 - x1),
+                        float(y2 - y1)
+                    ],
+                    score=float(score)))
+    return dict(
+        gt=COCO(osp.join(split, 'annotations', 'annotations.json')),
+        results=results)
+
+
+def test_players_found_on_held_out_frames(held_out):
+    """DINO's players carry over to frames it never saw (measured: see
+    HELD_OUT_PLAYER_AP50)."""
+    ev = COCOeval(held_out['gt'], held_out['gt'].loadRes(held_out['results']),
+                  'bbox')
+    ev.params.catIds = [1]
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    assert ev.stats[1] >= HELD_OUT_PLAYER_AP50, ev.stats[:3]
 
 
 def test_ball_found_on_held_out_frames(held_out):
-    """The ball head finds the ball on frames it never saw, within 5 px of
-    its centre, with few false balls (measured: see BALL_RECALL)."""
+    """The ball head finds the balls of frames it never saw, within 5 px of
+    their centre, with few false balls (measured: see BALL_RECALL)."""
     from field_detr.evaluation.ball_metrics import ball_localisation
-    scores = ball_localisation(held_out, distances=(5, 10))
+    gt = held_out['gt']
+    frames = []
+    for img_id in gt.getImgIds():
+        gts = np.array([[
+            x, y, x + w, y + h
+        ] for x, y, w, h in (a['bbox']
+                             for a in gt.loadAnns(gt.getAnnIds([img_id], [2])))
+                        ])
+        dets = [
+            r for r in held_out['results'] if r['image_id'] == img_id
+            and r['category_id'] == 2 and r['score'] >= BALL_THRESHOLD
+        ]
+        boxes = np.array([[x, y, x + w, y + h]
+                          for x, y, w, h in (r['bbox'] for r in dets)])
+        frames.append((gts.reshape(-1, 4), boxes.reshape(-1, 4),
+                       np.array([r['score'] for r in dets])))
+    scores = ball_localisation(frames, distances=(5, 10))
     assert scores['ball_count'] >= 18  # the frames do hold balls
     assert scores['ball_recall_5px'] >= BALL_RECALL, scores
     assert scores['ball_precision_5px'] >= BALL_PRECISION, scores
