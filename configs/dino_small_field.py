@@ -61,7 +61,9 @@ param_scheduler = [
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='BallCopyPaste', prob=0.5),
+    # 4-8 copies of the frame's ball in every frame, also over players: the
+    # head, trained from scratch, sees many balls a step
+    dict(type='BallCopyPaste', copies=(4, 8), prob=1.0, over_players=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
     dict(

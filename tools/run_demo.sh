@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/setup.sh
 PY="$ROOT/.venv/bin/python"
-CONFIG=configs/detr_r50_field_demo.py
+CONFIG=configs/dino_small_field.py
 
 if [[ ! -d datasets/train && ! -d datasets/val ]]; then
     "$PY" tools/make_demo_data.py --out datasets
@@ -27,15 +27,6 @@ start=$(date +%s)
 "$PY" -u tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@" 2>&1 \
     | tee "$WORK_DIR/train_console.log" | "$PY" -u -m field_detr.utils.console
 echo "[demo] training took $(( $(date +%s) - start )) s"
-
-if grep -q 'COCO-pretrained start unavailable' "$WORK_DIR/train_console.log"; then
-    echo "[demo] offline: trained from random initialisation. DETR from random init detects" \
-         "nothing yet after a few CPU minutes: expect mAP ~0 and empty pictures below." \
-         "With internet the demo starts from COCO-trained DETR, whose person and" \
-         "sports-ball detectors become player and ball before the first step."
-elif grep -q 'classifier rows' "$WORK_DIR/train_console.log"; then
-    echo "[demo] started from COCO-trained DETR (person -> player, sports ball -> ball)"
-fi
 
 CKPT="$WORK_DIR/checkpoints/best_model.pth"
 [[ -f "$CKPT" ]] || CKPT="$(cat "$WORK_DIR/last_checkpoint")"
@@ -52,14 +43,14 @@ echo
     || { tail -n 30 "$WORK_DIR/export_console.log"; exit 1; }
 mapfile -t FRAMES < <(find datasets/val/images -maxdepth 1 -type f | sort | head -n 4)
 "$PY" tools/infer.py "$WORK_DIR/model.pth" "${FRAMES[@]}" \
-    --out-dir "$WORK_DIR/predictions" --threshold 0.5 2>&1 | tail -n 1
+    --out-dir "$WORK_DIR/predictions" 2>&1 | tail -n 1
 "$PY" tools/analysis_tools/analyze_logs.py plot_curve \
     "$WORK_DIR"/*/vis_data/scalars.json \
     --keys train_loss val_map_50 val_ball_recall_10px learning_rate \
     --out "$WORK_DIR/curves.png" > /dev/null
 
 echo "[demo] results in $WORK_DIR:"
-echo "[demo]   pictures (boxes above 0.5): $WORK_DIR/predictions/"
+echo "[demo]   pictures (the model's thresholds): $WORK_DIR/predictions/"
 echo "[demo]   training curves:            $WORK_DIR/curves.png"
 echo "[demo]   exported model:             $WORK_DIR/model.pth"
 echo "[demo]   checkpoints:                $WORK_DIR/checkpoints/"
