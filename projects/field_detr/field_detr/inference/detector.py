@@ -66,9 +66,9 @@ class LocalDetector:
             which it stores itself; ``config`` overrides it.
         confidence_threshold (float, optional): detections below it are
             dropped, of every class. Defaults to the model's own thresholds:
-            for a class the training run chose one for on its validation
-            frames (the ball's, stored in ``best_model.pth`` and the
-            exported model), that one; 0.5 for the others.
+            those the training run chose per class on its validation frames
+            (stored in ``best_model.pth`` and the exported model), 0.5 for a
+            class without one.
         device (str, optional): ``'cuda'``, ``'cuda:1'``, ``'cpu'``...;
             default CUDA when available, else CPU.
         config (str, optional): config file, for a training checkpoint.
@@ -104,13 +104,13 @@ class LocalDetector:
         self.classes = list(exported['classes'])
         self.confidence_threshold = confidence_threshold
         # each class's threshold: the given one, else the model's own, else
-        # 0.5
-        stored = dict(exported.get('score_thresholds') or {})
-        self.class_thresholds = np.array([
-            confidence_threshold if confidence_threshold is not None else
-            stored.get(name, DEFAULT_THRESHOLD) for name in self.classes
-        ],
-                                         dtype=np.float32)
+        # DEFAULT_THRESHOLD
+        own = dict(exported.get('score_thresholds') or {})
+        if confidence_threshold is not None:
+            own = {name: confidence_threshold for name in self.classes}
+        self.class_thresholds = np.array(
+            [own.get(name, DEFAULT_THRESHOLD) for name in self.classes],
+            dtype=np.float32)
         self.device = torch.device(
             device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.model = MODELS.build(exported['model'])
