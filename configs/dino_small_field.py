@@ -27,13 +27,11 @@ model = dict(
     ball_head=dict(in_channels=(32, 64), image_channels=16),
     test_cfg=dict(max_per_img=50))
 
-# From random initialisation the backbone learns at the full rate.
+# From random initialisation the backbone learns at the full rate (the
+# ball head keeps the base's 4x and its own clip).
 optim_wrapper = dict(
     optimizer=dict(lr=3e-4),
-    paramwise_cfg=dict(custom_keys={
-        'backbone': dict(lr_mult=1.0),
-        'ball_head': dict(lr_mult=4.0)
-    }))
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0)}))
 
 # 40 epochs of the demo's 48 frames at batch 2 (960 iterations): one warm-up
 # epoch, cosine to the end; validation and a full checkpoint every 10.
