@@ -154,6 +154,13 @@ def ball_localisation(frames: Iterable[Tuple[np.ndarray, np.ndarray,
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
 
+def above(frames: Iterable[Tuple[np.ndarray, np.ndarray, np.ndarray]],
+          threshold: float) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``frames`` (as ``ball_localisation``'s) with the detections scored
+    below ``threshold`` left out."""
+    return [(g, d[s >= threshold], s[s >= threshold]) for g, d, s in frames]
+
+
 def best_ball_threshold(frames: Iterable[Tuple[np.ndarray, np.ndarray,
                                                np.ndarray]],
                         distance: float,
@@ -163,29 +170,27 @@ def best_ball_threshold(frames: Iterable[Tuple[np.ndarray, np.ndarray,
     the detections of every score), among ``THRESHOLDS``; on a tie the
     higher one (fewer detections for the same F1).
 
-    Returns ``<prefix>_best_thr`` and the F1, recall and precision there
-    (``<prefix>_best_f1_<k>px`` ...); NaN when the frames hold no ball.
+    Returns ``<prefix>_best_thr`` and ``ball_localisation``'s F1, recall and
+    precision there (``<prefix>_best_f1_<k>px`` ...); NaN when the frames
+    hold no ball.
     """
     frames = [(np.asarray(g).reshape(-1, 4), np.asarray(d).reshape(-1, 4),
                np.asarray(s).reshape(-1)) for g, d, s in frames]
     tag = f'{distance:g}px'
-    n_gt = sum(len(g) for g, _, _ in frames)
-    best = (-1.0, float('nan'), float('nan'), float('nan'))
-    if n_gt:
+    names = ('f1', 'recall', 'precision')
+    best = dict.fromkeys(('thr', ) + names, float('nan'))
+    if any(len(g) for g, _, _ in frames):
         for thr in THRESHOLDS:
-            kept = [(g, d[s >= thr], s[s >= thr]) for g, d, s in frames]
-            n_det = sum(len(s) for _, _, s in kept)
-            found = sum(
-                match_by_distance(g, d, s, distance) for g, d, s in kept)
-            f1 = 2 * found / (n_gt + n_det)
-            if f1 >= best[0]:
-                best = (f1, thr, found / n_gt, _ratio(found, n_det))
-    f1, thr, recall, precision = best
-    return OrderedDict([(f'{prefix}_best_thr', thr),
-                        (f'{prefix}_best_f1_{tag}',
-                         max(f1, 0.0) if n_gt else float('nan')),
-                        (f'{prefix}_best_recall_{tag}', recall),
-                        (f'{prefix}_best_precision_{tag}', precision)])
+            scores = ball_localisation(
+                above(frames, thr), (distance, ), prefix=prefix)
+            if thr == THRESHOLDS[0] or \
+                    scores[f'{prefix}_f1_{tag}'] >= best['f1']:
+                best = dict(
+                    thr=thr,
+                    **{n: scores[f'{prefix}_{n}_{tag}']
+                       for n in names})
+    return OrderedDict([(f'{prefix}_best_thr', best['thr'])] +
+                       [(f'{prefix}_best_{n}_{tag}', best[n]) for n in names])
 
 
 def format_ball_report(metrics: Dict[str, float],

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ..datasets.validation import load_coco_split
-from .ball_metrics import (DISTANCES, SIZE_BINS, area_ranges,
+from .ball_metrics import (DISTANCES, SIZE_BINS, above, area_ranges,
                            ball_localisation, best_ball_threshold,
                            gt_boxes_by_image, mean_valid, size_bin_ap)
 from .ball_metrics import size_bins as _size_bins
@@ -190,10 +190,10 @@ class FieldCocoMetric(CocoMetric):
             keep = pred['labels'] == label
             frames.append((gts[pred['img_id']], pred['bboxes'][keep],
                            pred['scores'][keep]))
-        at_thr = [(g, d[s >= self.ball_score_thr], s[s >= self.ball_score_thr])
-                  for g, d, s in frames]
         out = ball_localisation(
-            at_thr, self.ball_distances, prefix=self.ball_class)
+            above(frames, self.ball_score_thr),
+            self.ball_distances,
+            prefix=self.ball_class)
         out.update(
             best_ball_threshold(
                 frames, self.ball_distances[0], prefix=self.ball_class))
