@@ -29,8 +29,9 @@ def pytest_configure(config):
 
 # The test modules that use the ``learned`` model: one work unit under
 # pytest-xdist, so that it is trained once.
-LEARNED_MODULES = ('tests/test_learning.py', 'tests/test_sliced_inference.py',
-                   'tests/test_supervision.py')
+LEARNED_MODULES = ('tests/e2e/test_learning.py',
+                   'tests/inference/test_sliced_inference.py',
+                   'tests/inference/test_supervision.py')
 
 
 def _work_unit(nodeid):
@@ -80,7 +81,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory):
     """A small generated dataset: 6 training and 4 validation images."""
-    from field_detr.utils.demo_data import make_demo_dataset
+    from field_detr.datasets.demo_data import make_demo_dataset
     root = tmp_path_factory.mktemp('data')
     train_dir, val_dir = make_demo_dataset(
         str(root), splits=(('train', 6, 0), ('val', 4, 1)))
@@ -90,7 +91,7 @@ def demo_data(tmp_path_factory):
 @pytest.fixture(scope='session')
 def demo_run(demo_data, tmp_path_factory):
     """Three epochs of the demo config with a small model
-    (``tests/configs/detr_demo_small.py``) through tools/train.py (3
+    (``configs/detr_small_field.py``) through tools/train.py (3
     iterations each), a full checkpoint every 2 epochs, the 2 newest
     lightweight ones kept."""
     work_dir = str(tmp_path_factory.mktemp('demo_run'))
@@ -119,7 +120,7 @@ def learned(tmp_path_factory):
     iterations, about 11 minutes on a core), then run
     tools/test.py on them. Shared by the learning (held-out frames),
     sliced-inference and supervision (annotator, ByteTrack) tests."""
-    from field_detr.utils.demo_data import write_split
+    from field_detr.datasets.demo_data import write_split
     root = tmp_path_factory.mktemp('sanity')
     split = str(root / 'pitch')
     # demo_data.split_layouts(**layout) gives the scenes back (for clips)
@@ -134,8 +135,6 @@ def learned(tmp_path_factory):
         options=[
             f'train_cfg.max_epochs={epochs}',
             f'train_cfg.val_interval={epochs}',
-            f'param_scheduler.1.end={epochs}',
-            f'param_scheduler.1.T_max={epochs - 1}',
             'default_hooks.logger.interval=10'
         ])
     with open(osp.join(work_dir, 'last_checkpoint')) as f:

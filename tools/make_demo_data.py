@@ -11,7 +11,7 @@ import argparse
 import os.path as osp
 import sys
 
-from field_detr.utils.demo_data import make_demo_dataset
+from field_detr.datasets.demo_data import make_demo_dataset
 
 
 def parse_args(argv=None):

@@ -25,7 +25,7 @@ mkdir -p "$WORK_DIR"
 echo "[demo] training $CONFIG into $WORK_DIR"
 start=$(date +%s)
 "$PY" -u tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@" 2>&1 \
-    | tee "$WORK_DIR/train_console.log" | "$PY" -u -m field_detr.utils.console
+    | tee "$WORK_DIR/train_console.log" | "$PY" -u -m field_detr.runtime.console
 echo "[demo] training took $(( $(date +%s) - start )) s"
 
 CKPT="$WORK_DIR/checkpoints/best_model.pth"

@@ -90,3 +90,14 @@ def assert_detects_as_checkpoint(model, checkpoint, image) -> None:
     assert len(expected) > 0
     np.testing.assert_allclose(got.boxes, expected.boxes, atol=1e-5)
     np.testing.assert_allclose(got.scores, expected.scores, atol=1e-6)
+
+
+def no_dropout(cfg):
+    """A DETR model config without dropout (for exact comparisons)."""
+    for coder in ('encoder', 'decoder'):
+        layer = cfg[coder].layer_cfg
+        for attn in ('self_attn_cfg', 'cross_attn_cfg'):
+            if attn in layer:
+                layer[attn].dropout = 0.0
+        layer.ffn_cfg.ffn_drop = 0.0
+    return cfg

@@ -29,7 +29,7 @@ MAIN_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field.py')
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'detr_r50_field_demo.py')
 TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'detr_tiny_sanity.py')
 # the demo config with a small model: runs about the tools, not the model
-SMALL_CONFIG = osp.join(ROOT, 'tests', 'configs', 'detr_demo_small.py')
+SMALL_CONFIG = osp.join(ROOT, 'configs', 'detr_small_field.py')
 # the small DINO with its ball head (the small-budget model, as it is)
 DINO_SMALL = osp.join(ROOT, 'tests', 'configs', 'dino_small.py')
 

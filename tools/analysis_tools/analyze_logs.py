@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from field_detr.utils.analysis import plot_curves, train_time
+from field_detr.tracking.curves import plot_curves, train_time
 
 # the examples of --help
 EPILOG = r'''Examples:

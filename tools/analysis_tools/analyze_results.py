@@ -8,8 +8,9 @@ import os
 import os.path as osp
 
 from field_detr import runtime
-from field_detr.utils.analysis import (confusion_matrix, plot_confusion_matrix,
-                                       plot_pr_curves, pr_curves)
+from field_detr.evaluation.analysis import (confusion_matrix,
+                                            plot_confusion_matrix,
+                                            plot_pr_curves, pr_curves)
 
 # the examples of --help
 EPILOG = r'''Example:

@@ -51,7 +51,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from field_detr import LocalDetector
-    from field_detr.utils.demo_data import draw_scene
+    from field_detr.datasets.demo_data import draw_scene
     detector = LocalDetector(args.model, 0.5, args.device)
     if args.scale:
         w, h = (int(v) for v in args.scale.split('x'))

@@ -15,9 +15,9 @@ import argparse
 import json
 
 from mmengine.config import DictAction
+from train_bench import benchmark, benchmark_data
 
 from field_detr import runtime
-from field_detr.utils.benchmark import benchmark, benchmark_data
 
 # the examples of --help
 EPILOG = r'''Examples:
@@ -25,7 +25,7 @@ EPILOG = r'''Examples:
     python tools/analysis_tools/bench_train_step.py configs/detr_r50_field_demo.py \
         --input-size 320x192 --batch-size 16 --workers 0 \
         --profile --compare-stock --ceiling
-    python tools/analysis_tools/bench_train_step.py tests/configs/detr_demo_small.py \
+    python tools/analysis_tools/bench_train_step.py configs/detr_small_field.py \
         --input-size 320x192 --batch-size 4 --workers 0 --ball-head-cost
 '''
 

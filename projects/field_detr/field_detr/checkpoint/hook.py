@@ -11,10 +11,11 @@ from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
 
 from ..errors import ConfigError, TrainingStopped, error_line
+from ..messages import tell_user
 from .files import fsync_replace
-from .layout import (BEST, CHECKPOINT_DIR, FULL, LATEST, LIGHTWEIGHT,
-                     checkpoint_bytes, kept_files, remove_stale_temp_files,
-                     temp_name)
+from .layout import (BEST, CHECKPOINT_DIR, COPIES_BYTES, FULL, LATEST,
+                     LIGHTWEIGHT, checkpoint_bytes, kept_files,
+                     remove_stale_temp_files, temp_name)
 
 
 @HOOKS.register_module()
@@ -63,24 +64,18 @@ class CheckpointLayoutHook(CheckpointHook):
             (``backend_args``, ``greater_keys``, ..., and ``published_keys``:
             the last full checkpoint and ``best_model.pth`` published at the
             end of training, as MMEngine does).
-            Those the layout fixes are accepted only with the value it
-            honours (``interval=1``, ``by_epoch=True``, ``save_last=True``,
-            ``save_optimizer=True``, ``save_param_scheduler=True``,
-            ``save_begin=0``, no ``filename_tmpl`` or ``out_dir``;
-            ``max_keep_ckpts`` means ``keep_lightweight``); any other value
-            raises :class:`~field_detr.errors.ConfigError`.
+            Those the layout fixes (``interval``, ``by_epoch``,
+            ``save_last``, ``save_optimizer``, ``save_param_scheduler``,
+            ``save_begin``, ``filename_tmpl``, ``out_dir``,
+            ``max_keep_ckpts``: ``keep_lightweight`` says it) are no
+            arguments: naming one raises
+            :class:`~field_detr.errors.ConfigError`.
     """
 
-    #: base arguments the layout fixes, and the one value it honours
-    FIXED = dict(
-        interval=1,
-        by_epoch=True,
-        save_last=True,
-        save_optimizer=True,
-        save_param_scheduler=True,
-        save_begin=0,
-        filename_tmpl=None,
-        out_dir=None)
+    #: MMEngine's arguments the layout fixes
+    FIXED = ('interval', 'by_epoch', 'save_last', 'save_optimizer',
+             'save_param_scheduler', 'save_begin', 'filename_tmpl', 'out_dir',
+             'max_keep_ckpts')
 
     def __init__(self,
                  full_interval: int = 10,
@@ -88,17 +83,14 @@ class CheckpointLayoutHook(CheckpointHook):
                  save_best: Optional[str] = 'coco/bbox_mAP',
                  rule: str = 'greater',
                  **kwargs) -> None:
-        for key in [k for k in kwargs if k in self.FIXED]:
-            value = kwargs.pop(key)
-            if value != self.FIXED[key]:
-                raise ConfigError(
-                    f'CheckpointLayoutHook: {key}={value!r} is not supported '
-                    f'(the layout needs {key}={self.FIXED[key]!r}: a '
-                    'lightweight checkpoint every epoch, a full one every '
-                    'full_interval epochs, in <work_dir>/checkpoints/); use '
-                    "MMEngine's CheckpointHook for another layout")
-        if 'max_keep_ckpts' in kwargs:
-            keep_lightweight = kwargs.pop('max_keep_ckpts')
+        fixed = [key for key in kwargs if key in self.FIXED]
+        if fixed:
+            raise ConfigError(
+                f'CheckpointLayoutHook: {fixed[0]} is not an argument (the '
+                'layout writes a lightweight checkpoint every epoch, a full '
+                'one every full_interval epochs, in <work_dir>/checkpoints/, '
+                'and keeps keep_lightweight of them); use MMEngine\'s '
+                'CheckpointHook for another layout')
         super().__init__(
             interval=1,
             by_epoch=True,
@@ -159,16 +151,13 @@ class CheckpointLayoutHook(CheckpointHook):
 
     def disk_estimate(self, runner) -> Tuple[int, int]:
         """Bytes the run's checkpoints will take at its end: in the work dir,
-        and as MLflow copies (``MLflowRunHook.upload_bytes``)."""
-        from ..tracking.run_hook import MLflowRunHook
+        and as copies elsewhere, the number other hooks put in the message
+        hub's ``COPIES_BYTES`` (``MLflowRunHook``: its uploads)."""
         model = getattr(runner.model, 'module', runner.model)
         size = checkpoint_bytes(model)
         kept = self.kept_files(runner.max_epochs)
         local = kept['full'] * size['full'] + kept['weights'] * size['weights']
-        upload = next((h.upload_bytes(kept, size)
-                       for h in runner.hooks if isinstance(h, MLflowRunHook)),
-                      0)
-        return local, upload
+        return local, runner.message_hub.get_info(COPIES_BYTES, 0)
 
     def _check_disk(self, runner) -> None:
         local, mlflow = self.disk_estimate(runner)
@@ -185,7 +174,7 @@ class CheckpointLayoutHook(CheckpointHook):
                 'keep_lightweight), write fewer full ones (full_interval) '
                 'or upload fewer (FIELD_DETR_MLFLOW_CHECKPOINTS=none)')
         else:
-            runner.logger.info(note)
+            tell_user(note, runner.logger)
 
     def _fast_forward_schedules(self, runner) -> None:
         """Resuming from a lightweight checkpoint: no optimizer or scheduler
@@ -230,9 +219,9 @@ class CheckpointLayoutHook(CheckpointHook):
                 and not osp.exists(osp.join(self.out_dir, FULL.format(epoch)))
                 and osp.exists(osp.join(self.out_dir, LATEST))):
             self._copy(LATEST, FULL.format(epoch))
-            runner.logger.info(f'stopped at epoch {epoch} of '
-                               f'{runner.max_epochs}: '
-                               f'{FULL.format(epoch)} written')
+            tell_user(
+                f'stopped at epoch {epoch} of {runner.max_epochs}: '
+                f'{FULL.format(epoch)} written', runner.logger)
         if self.published_keys is None:
             return
         for name in (FULL.format(epoch), BEST):
@@ -276,8 +265,8 @@ class CheckpointLayoutHook(CheckpointHook):
         if thresholds:
             meta['score_thresholds'] = thresholds
         self._save(runner, BEST, full=False, meta=meta)
-        runner.logger.info(f'best_model.pth: {key} {score:.4f} at epoch '
-                           f'{runner.epoch}')
+        tell_user(f'best_model.pth: {key} {score:.4f} at epoch {runner.epoch}',
+                  runner.logger)
 
     @master_only
     def _save(self,

@@ -9,6 +9,9 @@ FULL = 'checkpoint_epoch_{}.pth'
 BEST = 'best_model.pth'
 LATEST = 'latest_checkpoint.pth'
 CHECKPOINT_DIR = 'checkpoints'
+#: message hub info key: bytes that hooks other than the checkpoint hook
+#: will copy the run's checkpoints to (MLflow uploads), for the disk check
+COPIES_BYTES = 'checkpoint_copies_bytes'
 
 # the temporary names CheckpointLayoutHook writes under, and only those
 TEMP_FILE = re.compile(r'^\.(checkpoint_epoch_\d+(_lightweight)?'

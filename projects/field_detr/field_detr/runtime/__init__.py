@@ -6,13 +6,14 @@ parsing their arguments, as ``runtime.<name>``:
 * :mod:`.config_edits` — split folders, work dir, AMP and device fallbacks,
   learning-rate scaling, EMA / early stopping, data loader options;
 * :mod:`.distributed` — the CPU process group under torchrun;
-* from their homes: ``--resume`` and the checkpoints a run starts from
+* :mod:`.schedule` — ``--epochs`` and a schedule that ends with the run;
+* :mod:`.start` — ``--resume`` and the checkpoints a run starts from;
+* from their homes: the newest intact checkpoint of a work dir
   (:mod:`field_detr.checkpoint.resume`), the MLflow run of a training
   (:mod:`field_detr.tracking.runs`), the splits checked before the run
   (:func:`field_detr.datasets.coco.check_splits`).
 """
-from ..checkpoint.resume import (existing_checkpoints, resume_checkpoint,
-                                 set_resume, verify_start_checkpoints)
+from ..checkpoint.resume import existing_checkpoints, resume_checkpoint
 from ..datasets.coco import check_splits
 from ..errors import exit_on_error
 from ..tracking.runs import continue_mlflow_run, end_tracking, without_mlflow
@@ -23,14 +24,17 @@ from .config_edits import (LOADERS, add_optional_hooks, apply_device_fallbacks,
                            set_work_dir)
 from .distributed import (finish_distributed, init_cpu_distributed,
                           world_size_from_env)
+from .schedule import check_schedule, set_epochs
+from .start import set_resume, verify_start_checkpoints
 
 __all__ = [
     'LOADERS', 'add_optional_hooks', 'add_runner_args',
-    'apply_device_fallbacks', 'apply_lr_scaling', 'check_splits',
-    'continue_mlflow_run', 'disable_amp', 'effective_batch', 'enable_amp',
-    'end_tracking', 'existing_checkpoints', 'exit_on_error',
+    'apply_device_fallbacks', 'apply_lr_scaling', 'check_schedule',
+    'check_splits', 'continue_mlflow_run', 'disable_amp', 'effective_batch',
+    'enable_amp', 'end_tracking', 'existing_checkpoints', 'exit_on_error',
     'finish_distributed', 'init_cpu_distributed', 'load_config',
     'normalise_dataloaders', 'oom_advice', 'parse_runner_args',
-    'resume_checkpoint', 'set_resume', 'set_split', 'set_work_dir',
-    'verify_start_checkpoints', 'without_mlflow', 'world_size_from_env'
+    'resume_checkpoint', 'set_epochs', 'set_resume', 'set_split',
+    'set_work_dir', 'verify_start_checkpoints', 'without_mlflow',
+    'world_size_from_env'
 ]

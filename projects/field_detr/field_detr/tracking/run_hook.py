@@ -8,8 +8,11 @@ import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import master_only
 from mmengine.hooks import EarlyStoppingHook, Hook
+from mmengine.runner import BaseLoop
 
-from ..checkpoint.layout import BEST, CHECKPOINT_DIR, LATEST
+from ..checkpoint.hook import CheckpointLayoutHook
+from ..checkpoint.layout import (BEST, CHECKPOINT_DIR, COPIES_BYTES, LATEST,
+                                 checkpoint_bytes)
 from .mlflow_backend import mlflow_backend_of
 
 
@@ -67,6 +70,23 @@ class MLflowRunHook(Hook):
             'milestones': full + size['weights'],
             'all': full + kept['weights'] * size['weights']
         }[self.log_checkpoints]
+
+    def before_run(self, runner) -> None:
+        """Put the bytes this hook will upload in the message hub, where the
+        checkpoint hook reads them for its disk estimate."""
+        # training only: Runner.train builds its loop before this hook
+        # runs; asking a test run for max_epochs would build the loop
+        if not isinstance(getattr(runner, '_train_loop', None), BaseLoop):
+            return
+        layout = next(
+            (h for h in runner.hooks if isinstance(h, CheckpointLayoutHook)),
+            None)
+        if layout is None:
+            return
+        model = getattr(runner.model, 'module', runner.model)
+        upload = self.upload_bytes(
+            layout.kept_files(runner.max_epochs), checkpoint_bytes(model))
+        runner.message_hub.update_info(COPIES_BYTES, upload, resumed=False)
 
     @master_only
     def before_train(self, runner) -> None:
@@ -127,7 +147,7 @@ class MLflowRunHook(Hook):
     @staticmethod
     def _log_plot(backend, scalars: str, log_dir: str) -> None:
         try:
-            from ..utils.analysis import plot_curves
+            from .curves import plot_curves
             out = osp.join(log_dir, 'curves.png')
             plot_curves([scalars], ['loss', 'coco/bbox_mAP', 'lr'], out)
             backend.log_artifact(out, 'plots')

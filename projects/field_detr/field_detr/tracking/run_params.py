@@ -3,6 +3,7 @@ by, as flat MLflow params (a few dozen, not the whole config)."""
 import platform
 from typing import Dict
 
+from ..hooks.coco_transplant_hook import coco_start_checkpoint
 from ..optim import AMP_WRAPPERS
 
 #: MLflow's limit on a param value.
@@ -99,9 +100,7 @@ def config_params(cfg) -> Dict[str, object]:
         'num_classes':
         _get(model, 'bbox_head.num_classes'),
         'coco_pretrained':
-        any(
-            h.get('type') == 'CocoTransplantHook'
-            for h in cfg.get('custom_hooks') or []),
+        coco_start_checkpoint(cfg) is not None,
     }
 
 
