@@ -15,6 +15,7 @@ EPILOG = r'''Examples:
     python tools/train.py configs/detr_r50_field.py --resume            # newest checkpoint
     python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/checkpoints/checkpoint_epoch_10.pth
     python tools/train.py configs/detr_r50_field.py --ema --early-stop 3
+    python tools/train.py configs/dino_small_field.py --epochs 80      # the cosine stretched to 80
     bash tools/dist_train.sh configs/detr_r50_field.py 4 --auto-scale-lr   # torchrun, 4 GPUs
 '''
 
@@ -38,6 +39,12 @@ def parse_args(argv=None):
         '--work-dir',
         help='where logs and checkpoints go; default '
         'work_dirs/<config name>')
+    parser.add_argument(
+        '--epochs',
+        type=int,
+        metavar='N',
+        help='train N epochs: the warm-up + cosine schedule is stretched '
+        'to them (the same as --cfg-options train_cfg.max_epochs=N)')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -80,6 +87,8 @@ def main(argv=None):
     runtime.set_split(cfg, 'train', args.train_dir)
     runtime.set_split(cfg, 'val', args.val_dir)
     runtime.set_work_dir(cfg, args.config, args.work_dir)
+    runtime.set_epochs(cfg, args.epochs)
+    runtime.check_schedule(cfg)
     runtime.set_resume(cfg, args.resume)
     runtime.verify_start_checkpoints(cfg)
     # a refused split stops here: no work dir, no tracking run

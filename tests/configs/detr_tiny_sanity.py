@@ -8,7 +8,7 @@
 # never saw (tools/analysis_tools/eval_ball_head.py, docs/evaluation.md).
 # The dataset, the DETR head, the Hungarian assigner and the losses are the
 # demo config's, and so the main config's.
-_base_ = './detr_demo_small.py'
+_base_ = '../../configs/detr_small_field.py'
 
 num_queries = 30
 model = dict(
@@ -34,8 +34,6 @@ param_scheduler = [
         type='CosineAnnealingLR',
         by_epoch=True,
         begin=0,
-        end=max_epochs,
-        T_max=max_epochs,
         eta_min=2e-5,
         convert_to_iter_based=True),
 ]
@@ -46,7 +44,8 @@ optim_wrapper = dict(
     optimizer=dict(lr=3e-4),
     paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=1.0)}))
 
-# one training scale; validation and test are the small config's (320x192)
+# one training scale (the small config's first); validation and test are
+# the small config's (320x192)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),

@@ -211,7 +211,7 @@ def main(argv=None):
     import torch
     from mmengine.runner import Runner
 
-    from field_detr.utils.demo_data import write_split
+    from field_detr.datasets.demo_data import write_split
     w, h = (int(v) for v in args.size.split('x'))
     data = osp.join(args.work_dir, 'data')
     held_out_seeds = args.held_out_seeds or [args.seed + HELD_OUT_SEED_OFFSET]

@@ -31,7 +31,7 @@ EPILOG = r'''Examples:
     python tools/analysis_tools/soak.py --epochs 30 --val-interval 5
 '''
 
-SMALL_CONFIG = 'tests/configs/detr_demo_small.py'
+SMALL_CONFIG = 'configs/detr_small_field.py'
 
 
 def parse_args(argv=None):
@@ -153,60 +153,28 @@ def expected_checkpoints(epochs: int, full_interval: int,
     return names
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    import shutil
-
-    from mlflow import MlflowClient
-    from mmengine.runner import Runner
-
+def soak_config(args, work_root: str, train_dir: str, val_dir: str):
+    """The config soaked: ``--epochs`` on the generated splits, every loss
+    logged, no download."""
     from field_detr import runtime
-    from field_detr.checkpoint import CheckpointLayoutHook
-    from field_detr.utils.demo_data import make_demo_dataset
-
-    work_root = osp.abspath(args.work_dir)
-    shutil.rmtree(work_root, ignore_errors=True)
-    train_dir, val_dir = make_demo_dataset(
-        osp.join(work_root, 'data'),
-        splits=(('train', args.images, 0), ('val', 4, 1)))
-    store = f'sqlite:///{work_root}/mlruns/mlflow.db'
-    os.environ['MLFLOW_TRACKING_URI'] = store
-    os.environ.setdefault('FIELD_DETR_COCO_START', '0')
-
     cfg = runtime.load_config(args.config, args.cfg_options)
     runtime.set_split(cfg, 'train', train_dir)
     runtime.set_split(cfg, 'val', val_dir)
     runtime.check_splits(cfg)
-    run_dir = osp.join(work_root, 'run')
-    cfg.work_dir = run_dir
+    cfg.work_dir = osp.join(work_root, 'run')
     cfg.train_cfg.max_epochs = args.epochs
     cfg.train_cfg.val_interval = args.val_interval
     cfg.default_hooks.logger.interval = 1  # every loss reaches MLflow
     cfg.default_hooks.checkpoint.full_interval = args.full_interval
-    for sched in cfg.param_scheduler:  # the cosine part spans the run
-        if 'T_max' in sched:
-            sched['end'] = args.epochs
-            sched['T_max'] = args.epochs - sched.get('begin', 0)
+    runtime.check_schedule(cfg)  # the cosine follows max_epochs
     runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg)
+    return cfg
 
-    samples = []
-    start = time.perf_counter()
-    runner = Runner.from_cfg(cfg)
-    runner.register_hook(probe_hook(run_dir, samples))
-    runner.train()
-    seconds = time.perf_counter() - start
 
-    layout = next(
-        h for h in runner.hooks if isinstance(h, CheckpointLayoutHook))
-    iterations = runner.iter
-    client = MlflowClient(store)
-    exp = client.get_experiment_by_name(
-        os.environ.get('MLFLOW_EXPERIMENT_NAME', 'detr_training'))
-    (run, ) = client.search_runs([exp.experiment_id])
-    losses = client.get_metric_history(run.info.run_id, 'train_loss')
-    maps = client.get_metric_history(run.info.run_id, 'val_map')
-
+def checks_of(args, samples, layout, iterations, run, losses, maps):
+    """``(text, ok)`` of each thing the soak checks, and the checkpoint
+    files expected at the end."""
     # warm: after the first validation started its data-loader workers
     warm = next(s for s in samples if s['epoch'] > args.val_interval)
     after = [s for s in samples if s['epoch'] >= warm['epoch']]
@@ -216,7 +184,7 @@ def main(argv=None):
     expected = expected_checkpoints(args.epochs, layout.full_interval,
                                     layout.keep_lightweight)
     wanted_losses = list(range(1, iterations + 1))
-    checks = [
+    return [
         (f'RAM after warm-up (epoch {warm["epoch"]}) '
          f'{warm["rss_mb"]:.0f} MB, at the end {end["rss_mb"]:.0f} MB: '
          f'{growth:+.1f} % (<= 5 %)', growth <= 5),
@@ -232,7 +200,48 @@ def main(argv=None):
          f'{run.info.status}', sorted(m.step for m in losses) == wanted_losses
          and len(maps) == args.epochs // args.val_interval
          and run.info.status == 'FINISHED'),
-    ]
+    ], expected
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import shutil
+
+    from mlflow import MlflowClient
+    from mmengine.runner import Runner
+
+    from field_detr.checkpoint import CheckpointLayoutHook
+    from field_detr.datasets.demo_data import make_demo_dataset
+
+    work_root = osp.abspath(args.work_dir)
+    shutil.rmtree(work_root, ignore_errors=True)
+    train_dir, val_dir = make_demo_dataset(
+        osp.join(work_root, 'data'),
+        splits=(('train', args.images, 0), ('val', 4, 1)))
+    store = f'sqlite:///{work_root}/mlruns/mlflow.db'
+    os.environ['MLFLOW_TRACKING_URI'] = store
+    os.environ.setdefault('FIELD_DETR_COCO_START', '0')
+    cfg = soak_config(args, work_root, train_dir, val_dir)
+
+    samples = []
+    start = time.perf_counter()
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(probe_hook(cfg.work_dir, samples))
+    runner.train()
+    seconds = time.perf_counter() - start
+
+    layout = next(
+        h for h in runner.hooks if isinstance(h, CheckpointLayoutHook))
+    iterations = runner.iter
+    client = MlflowClient(store)
+    exp = client.get_experiment_by_name(
+        os.environ.get('MLFLOW_EXPERIMENT_NAME', 'detr_training'))
+    (run, ) = client.search_runs([exp.experiment_id])
+    losses = client.get_metric_history(run.info.run_id, 'train_loss')
+    maps = client.get_metric_history(run.info.run_id, 'val_map')
+    checks, expected = checks_of(args, samples, layout, iterations, run,
+                                 losses, maps)
+    end = samples[-1]
     print(f'\nsoak: {args.config}, {args.epochs} epochs ({iterations} '
           f'iterations), validation every {args.val_interval}, '
           f'{seconds / 60:.1f} min')

@@ -13,11 +13,9 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from ..checkpoint.files import revise_keys, verify_checkpoint_file
 from ..errors import InputError, error_line
+from ..messages import tell_user
 
 #: MMDetection's COCO-trained DETR R-50 (150 epochs, box AP 39.9).
-COCO_DETR_R50 = ('https://download.openmmlab.com/mmdetection/v3.0/detr/'
-                 'detr_r50_8xb2-150e_coco/'
-                 'detr_r50_8xb2-150e_coco_20221023_153551-436d03e8.pth')
 #: COCO 2017 class order of mmdet's CocoDataset (80 classes).
 DEFAULT_CLASS_MAP = {'player': 'person', 'ball': 'sports ball'}
 #: tensors with one row per class: DETR's softmax classifier (a last
@@ -92,6 +90,18 @@ def transplant_coco_head(model: torch.nn.Module,
                 if k in source), [k for k in target if k not in source])
 
 
+def coco_start_checkpoint(cfg,
+                          checkpoint: Optional[str] = None) -> Optional[str]:
+    """The checkpoint a run's COCO start loads: the hook's own, else the
+    config's ``coco_checkpoint``; None when the config has no
+    ``CocoTransplantHook`` or names no checkpoint."""
+    for hook in cfg.get('custom_hooks') or []:
+        if hook.get('type') == 'CocoTransplantHook':
+            checkpoint = checkpoint or hook.get('checkpoint')
+            return checkpoint or cfg.get('coco_checkpoint')
+    return None
+
+
 @HOOKS.register_module()
 class CocoTransplantHook(Hook):
     """Initialise the model from COCO-trained DETR (or DINO, with
@@ -111,8 +121,10 @@ class CocoTransplantHook(Hook):
     initialisation.
 
     Args:
-        checkpoint (str): path or URL of an 80-class COCO DETR or DINO
-            checkpoint. Defaults to MMDetection's DETR R-50 (150 epochs).
+        checkpoint (str, optional): path or URL of an 80-class COCO DETR
+            or DINO checkpoint. Defaults to the config's ``coco_checkpoint``
+            (each model config names its family's: MMDetection's DETR R-50
+            or DINO-4scale R-50); with neither, the hook does nothing.
         class_map (dict): target class -> COCO class name. Defaults to
             ``{'player': 'person', 'ball': 'sports ball'}``.
         source_classes (list[str], optional): the checkpoint's class order;
@@ -122,7 +134,7 @@ class CocoTransplantHook(Hook):
     priority = 'VERY_HIGH'
 
     def __init__(self,
-                 checkpoint: str = COCO_DETR_R50,
+                 checkpoint: Optional[str] = None,
                  class_map: Optional[Dict[str, str]] = None,
                  source_classes: Optional[Sequence[str]] = None) -> None:
         self.checkpoint = checkpoint
@@ -131,31 +143,39 @@ class CocoTransplantHook(Hook):
 
     def before_train(self, runner) -> None:
         if runner.cfg.get('resume') or runner.cfg.get('load_from'):
-            runner.logger.info('COCO head transplant skipped: the run starts '
-                               'from a checkpoint')
+            tell_user(
+                'COCO head transplant skipped: the run starts from a '
+                'checkpoint', runner.logger)
             return
         if os.environ.get(ENV_SWITCH, '1') == '0':
-            runner.logger.info(f'COCO head transplant skipped: {ENV_SWITCH}'
-                               '=0 in the environment')
+            tell_user(
+                f'COCO head transplant skipped: {ENV_SWITCH}=0 in the '
+                'environment', runner.logger)
+            return
+        checkpoint = self.checkpoint or runner.cfg.get('coco_checkpoint')
+        if checkpoint is None:
+            tell_user(
+                'COCO head transplant skipped: the config names no '
+                'coco_checkpoint for this model', runner.logger)
             return
         model = runner.model
         model = getattr(model, 'module', model)
         classes = runner.train_dataloader.dataset.metainfo['classes']
         try:
-            n, new = transplant_coco_head(model, self.checkpoint, classes,
+            n, new = transplant_coco_head(model, checkpoint, classes,
                                           self.class_map, self.source_classes)
         except InputError:  # a local file that is corrupt or unsafe
             raise
         except Exception as e:  # download, file or format problems
             reason = error_line(e)
             runner.logger.warning(
-                f'COCO-pretrained start unavailable ({self.checkpoint}: '
+                f'COCO-pretrained start unavailable ({checkpoint}: '
                 f'{type(e).__name__}: {reason}); training from the '
                 'configured initialisation instead')
             return
         modules = sorted({key.split('.')[0] for key in new})
         fresh = f'; {len(new)} tensors new to this model, trained from ' \
             f'scratch: {", ".join(modules)}' if new else ''
-        runner.logger.info(
-            f'initialised {n} tensors from {self.checkpoint}; classifier '
-            f'rows {self.class_map} transplanted{fresh}')
+        tell_user(
+            f'initialised {n} tensors from {checkpoint}; classifier rows '
+            f'{self.class_map} transplanted{fresh}', runner.logger)
