@@ -47,7 +47,9 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
     (``.item()`` per key) and the optimiser wrapper reads the clipped
     gradient norm (``float``): each read waits for the GPU, and the host
     cannot queue the next step meanwhile. With ``defer_scalars`` (the
-    default) the values stay on the device and are read in one transfer
+    default) the losses, and the gradient norm of a wrapper with
+    ``defer_grad_norm`` (``optim/wrapper.py``), stay on the device and are
+    read in one transfer
     when the ``LoggerHook`` logs (every ``interval`` iterations, at the end
     of an epoch), before a checkpoint is saved and before validation; the
     message hub then receives the same values, in the same order, as
@@ -66,36 +68,20 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
         self.defer_scalars = defer_scalars
         self._interval = None  # the LoggerHook's, when deferring
         self._pending = []  # per iteration: {key: value}, not read yet
-        self._grad_norm = None  # the wrapper's last clipped norm
-
-    def _defer_grad_norm(self, wrapper) -> None:
-        """Have the wrapper's clip function hand its norm to this hook
-        instead of returning it to the wrapper (which reads it)."""
-        clip = getattr(wrapper, 'clip_func', None)
-        if clip is None or getattr(clip, 'deferred_to', None) is not None:
-            return
-
-        def deferred(params, **kwargs):
-            norm = clip(params, **kwargs)
-            if norm is None:
-                return None  # a value clip: nothing to log
-            self._grad_norm = norm.detach() if torch.is_tensor(norm) \
-                else norm
-            return None
-
-        deferred.deferred_to = self
-        wrapper.clip_func = deferred
-        self._grad_name = getattr(wrapper, 'grad_name', 'grad_norm')
+        self._wrapper_defers = False  # the wrapper keeps its norm for us
+        self._grad_name = 'grad_norm'
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        self._pending, self._grad_norm, self._interval = [], None, None
+        self._pending, self._interval = [], None
         hooks = getattr(runner, 'hooks', None)
         loggers = [h for h in hooks if isinstance(h, LoggerHook)] \
             if isinstance(hooks, (list, tuple)) else []
         if self.defer_scalars and loggers:
             self._interval = loggers[0].interval
-            self._defer_grad_norm(runner.optim_wrapper)
+        wrapper = runner.optim_wrapper
+        self._wrapper_defers = getattr(wrapper, 'defer_grad_norm', False)
+        self._grad_name = getattr(wrapper, 'grad_name', 'grad_norm')
         self._groups = None
         optimizer = getattr(runner.optim_wrapper, 'optimizer', None)
         model = getattr(runner.model, 'module', runner.model)
@@ -127,13 +113,17 @@ class FieldRuntimeInfoHook(RuntimeInfoHook):
                          batch_idx: int,
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
+        norm = runner.optim_wrapper.pop_grad_norm() \
+            if self._wrapper_defers else None
         if self._interval is None:
+            if norm is not None:
+                runner.message_hub.update_scalar(f'train/{self._grad_name}',
+                                                 float(norm))
             return super().after_train_iter(runner, batch_idx, data_batch,
                                             outputs)
         entry = {}
-        if self._grad_norm is not None:
-            entry[self._grad_name] = self._grad_norm
-            self._grad_norm = None
+        if norm is not None:
+            entry[self._grad_name] = norm
         for key, value in (outputs or {}).items():
             entry[key] = value.detach() if torch.is_tensor(value) else value
         self._pending.append(entry)

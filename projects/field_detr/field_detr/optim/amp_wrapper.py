@@ -1,4 +1,5 @@
-"""MMEngine's ``AmpOptimWrapper`` without loss scaling under bfloat16.
+"""MMEngine's ``AmpOptimWrapper`` without loss scaling under bfloat16, with
+the field wrapper's clip arguments.
 
 Loss scaling exists for float16's narrow exponent range; bfloat16 has
 float32's range, and PyTorch's documentation uses no ``GradScaler`` with
@@ -9,16 +10,19 @@ import torch
 from mmdet.registry import OPTIM_WRAPPERS
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
+from .wrapper import FieldClipMixin
+
 # the optimiser wrappers that train in mixed precision
 AMP_WRAPPERS = ('AmpOptimWrapper', 'Bf16AwareAmpOptimWrapper')
 
 
 @OPTIM_WRAPPERS.register_module()
-class Bf16AwareAmpOptimWrapper(AmpOptimWrapper):
-    """``AmpOptimWrapper`` (same arguments) that skips its ``GradScaler``
-    when ``dtype='bfloat16'``; float16 is scaled as before. The scaler's
-    state is still saved and loaded, so checkpoints move between the two
-    wrappers."""
+class Bf16AwareAmpOptimWrapper(FieldClipMixin, AmpOptimWrapper):
+    """``AmpOptimWrapper`` (same arguments, and ``FieldOptimWrapper``'s
+    ``clip_separately`` and ``defer_grad_norm``) that skips its
+    ``GradScaler`` when ``dtype='bfloat16'``; float16 is scaled as before.
+    The scaler's state is still saved and loaded, so checkpoints move
+    between the two wrappers."""
 
     @property
     def scales_loss(self) -> bool:

@@ -7,19 +7,19 @@ PyTorch's foreach and fused optimisers fall back to many small launches.
 per-parameter settings (lr, weight decay, ...: its rules, unchanged) and
 merges the parameters whose settings are identical, in model order.
 
-``paramwise_cfg=dict(clip_separately=('ball_head', ))`` clips the
-gradients of the parameters whose names hold one of those keys on their
-own norm: a head trained beside the DETR then leaves the DETR's clipped
-steps as they are without it.
+It also tells a ``FieldOptimWrapper`` (or ``Bf16AwareAmpOptimWrapper``)
+which parameters its ``clip_separately`` keys name.
 """
 import logging
-from typing import Callable, Dict, List, Sequence
+from typing import List
 
-import torch
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor
 from torch import nn
+
+from ..errors import ConfigError
+from .wrapper import FieldClipMixin
 
 # optimisers whose constructors take foreach= and fused=
 _FUSABLE = ('Adam', 'AdamW', 'SGD', 'Adagrad')
@@ -65,27 +65,6 @@ def merge_saved_param_groups(optimizer, state_dict: dict) -> dict:
     return dict(state_dict, param_groups=merged)
 
 
-class SeparateNormClip:
-    """The optimiser wrapper's norm clip (``clip_func``) applied to each
-    part of the parameters on its own: the parameters of each separate
-    part (by identity) and the rest. Every part is clipped to the same
-    ``max_norm``; the norm returned, logged as ``grad_norm``, is the
-    rest's."""
-
-    def __init__(self, clip_func: Callable, parts: Dict[str, set]) -> None:
-        self.clip_func = clip_func
-        self.parts = parts
-
-    def __call__(self, params: Sequence[torch.Tensor], **kwargs):
-        rest = list(params)
-        for ids in self.parts.values():
-            part = [p for p in rest if id(p) in ids]
-            if part:
-                self.clip_func(part, **kwargs)
-                rest = [p for p in rest if id(p) not in ids]
-        return self.clip_func(rest, **kwargs)
-
-
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """``DefaultOptimWrapperConstructor`` whose parameter groups are merged
@@ -98,16 +77,16 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     per parameter (a checkpoint of the stock constructor) still loads: see
     :func:`merge_saved_param_groups`.
 
-    ``paramwise_cfg.clip_separately``: name keys (matched as
-    ``custom_keys`` are, by substring) whose parameters' gradients are
-    clipped on their own norm when the wrapper clips by norm
-    (:class:`SeparateNormClip`).
+    The wrapper's ``clip_separately`` keys (``optim/wrapper.py``) are
+    matched to the model's parameter names here, where the model is seen.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg=None) -> None:
-        paramwise_cfg = dict(paramwise_cfg or {})
-        self.clip_separately = tuple(paramwise_cfg.pop('clip_separately', ()))
-        super().__init__(optim_wrapper_cfg, paramwise_cfg or None)
+        if 'clip_separately' in (paramwise_cfg or {}):
+            raise ConfigError(
+                'optim_wrapper.paramwise_cfg.clip_separately is now an '
+                'argument of the wrapper: optim_wrapper.clip_separately')
+        super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def __call__(self, model: nn.Module):
         optimizer_type = self.optimizer_cfg.get('type')
@@ -122,18 +101,11 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         optim_wrapper = super().__call__(model)
         optim_wrapper.optimizer.register_load_state_dict_pre_hook(
             merge_saved_param_groups)
-        parts = {
-            key:
-            {id(p)
-             for name, p in model.named_parameters() if key in name}
-            for key in self.clip_separately
-        }
-        parts = {key: ids for key, ids in parts.items() if ids}
-        if parts and getattr(optim_wrapper, 'grad_name', None) == 'grad_norm':
-            optim_wrapper.clip_func = SeparateNormClip(optim_wrapper.clip_func,
-                                                       parts)
-            MMLogger.get_current_instance().info(
-                'gradients clipped on their own norm: ' + ', '.join(parts))
+        if isinstance(optim_wrapper, FieldClipMixin):
+            parts = optim_wrapper.name_parameters(model)
+            if parts and optim_wrapper.grad_name == 'grad_norm':
+                MMLogger.get_current_instance().info(
+                    'gradients clipped on their own norm: ' + ', '.join(parts))
         return optim_wrapper
 
     def add_params(self,

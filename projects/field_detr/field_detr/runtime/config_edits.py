@@ -8,9 +8,12 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..datasets.validation import ANN_RELPATH
+from ..messages import tell_user
 from ..optim import AMP_WRAPPERS
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# the float32 wrappers --amp replaces
+FLOAT32_WRAPPERS = ('OptimWrapper', 'FieldOptimWrapper')
 
 
 def set_split(cfg: Config, loader: str, split_dir: Optional[str]) -> None:
@@ -37,16 +40,20 @@ def enable_amp(cfg: Config) -> None:
     """``--amp``: wrap the optimiser in ``Bf16AwareAmpOptimWrapper``
     (MMEngine's ``AmpOptimWrapper``; float16 with a dynamic loss scale
     unless the config names a dtype)."""
-    if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
+    if cfg.optim_wrapper.get('type', 'OptimWrapper') in FLOAT32_WRAPPERS:
         cfg.optim_wrapper.type = 'Bf16AwareAmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
 def disable_amp(cfg: Config) -> bool:
-    """Back to a float32 ``OptimWrapper``; True if AMP was on."""
-    if cfg.optim_wrapper.get('type') not in AMP_WRAPPERS:
+    """Back to a float32 wrapper (``FieldOptimWrapper`` from the project's
+    AMP wrapper, keeping its clip arguments; MMEngine's ``OptimWrapper``
+    from its own); True if AMP was on."""
+    kind = cfg.optim_wrapper.get('type')
+    if kind not in AMP_WRAPPERS:
         return False
-    cfg.optim_wrapper.type = 'OptimWrapper'
+    cfg.optim_wrapper.type = 'FieldOptimWrapper' \
+        if kind == 'Bf16AwareAmpOptimWrapper' else 'OptimWrapper'
     cfg.optim_wrapper.pop('loss_scale', None)
     cfg.optim_wrapper.pop('dtype', None)
     return True
@@ -120,7 +127,7 @@ def apply_lr_scaling(cfg: Config, enable: bool, world_size: int) -> None:
         msg += '; learning rate not scaled (--auto-scale-lr to scale it)'
     if 'auto_scale_lr' in cfg:
         cfg.auto_scale_lr.enable = False
-    print_log(msg, logger='current')
+    tell_user(msg)
 
 
 def add_optional_hooks(cfg: Config,
@@ -142,10 +149,8 @@ def add_optional_hooks(cfg: Config,
                 gamma=section.get('gamma', 2000),
                 update_buffers=True,
                 priority=49))
-        print_log(
-            'EMA of the weights on: validation, checkpoints and the '
-            'exported model use the averaged weights',
-            logger='current')
+        tell_user('EMA of the weights on: validation, checkpoints and the '
+                  'exported model use the averaged weights')
     section = dict(cfg.get('early_stopping') or {})
     if early_stop:
         section.update(enable=True, patience=early_stop)
@@ -157,10 +162,8 @@ def add_optional_hooks(cfg: Config,
                 rule=section.get('rule', 'greater'),
                 patience=section.get('patience', 3),
                 min_delta=section.get('min_delta', 0.001)))
-        print_log(
-            f'early stopping on: {hooks[-1]["monitor"]}, patience '
-            f'{hooks[-1]["patience"]} validation rounds',
-            logger='current')
+        tell_user(f'early stopping on: {hooks[-1]["monitor"]}, patience '
+                  f'{hooks[-1]["patience"]} validation rounds')
     cfg.custom_hooks = hooks
 
 

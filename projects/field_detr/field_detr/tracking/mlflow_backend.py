@@ -12,6 +12,7 @@ from mmengine.visualization import MLflowVisBackend
 from mmengine.visualization.vis_backend import force_init_env
 
 from ..errors import ConfigError
+from ..messages import tell_user
 from ..redaction import redact, reveal
 from .metric_names import rename_scalars
 from .run_params import as_mlflow_params, config_params, environment_params
@@ -209,10 +210,9 @@ class FieldMLflowVisBackend(MLflowVisBackend):
             run = mlflow.start_run(run_name=self._run_name)
         self.run_id = run.info.run_id
         super()._init_env()
-        MMLogger.get_current_instance().info(
-            f'MLflow: run {self.run_id} '
-            f'({"continued" if self._resumed else "new"}) in experiment '
-            f'"{self._exp_name}" at {redact(self._tracking_uri)}')
+        tell_user(f'MLflow: run {self.run_id} '
+                  f'({"continued" if self._resumed else "new"}) in experiment '
+                  f'"{self._exp_name}" at {redact(self._tracking_uri)}')
 
     @force_init_env
     def add_config(self, config, **kwargs) -> None:
