@@ -3,8 +3,8 @@
 # minutes on a cold machine): field_detr against stock MMDetection DETR at
 # 1333x800 (bf16, batch 16 and 4) with the ops / syncs counts (by call site)
 # and the backbone-only ceiling, the main config's real multi-scale
-# pipeline, CUDA graphs (model.cuda_graphs), one padding canvas for the
-# multi-scale batches (model.data_preprocessor.canvases), channels-last +
+# pipeline, CUDA graphs (model.gpu.cuda_graphs), one padding canvas for the
+# multi-scale batches (model.gpu.canvases), channels-last +
 # cudnn.benchmark under graphs, and a compiled backbone (dynamic and
 # static shapes). Figures go to RESULT_DIR/*.json and the log.
 #
@@ -127,25 +127,25 @@ bench "bf16_b${BIG}_multiscale" 90 --input-size config --batch-size "$BIG"
 # 4. CUDA graphs (backbone to decoder, one per input shape) at one size,
 #    with the syncs per step by call site
 bench "bf16_b${BIG}_graphs" 120 --input-size "$SIZE" --batch-size "$BIG" \
-    --profile --cfg-options model.cuda_graphs=True
+    --profile --cfg-options model.gpu.cuda_graphs=True
 # 5. the multi-scale pipeline padded to one canvas (the generated frames are
 #    1333x800: every scale fits 800x1344), with and without graphs
-CANVAS="model.data_preprocessor.canvases=[[800,1344]]"
+CANVAS="model.gpu.canvases=[[800,1344]]"
 bench "bf16_b${BIG}_multiscale_canvas" 90 --input-size config \
     --batch-size "$BIG" --cfg-options "$CANVAS"
 bench "bf16_b${BIG}_multiscale_canvas_graphs" 120 --input-size config \
-    --batch-size "$BIG" --cfg-options "$CANVAS" model.cuda_graphs=True
+    --batch-size "$BIG" --cfg-options "$CANVAS" model.gpu.cuda_graphs=True
 # 6. graphs with channels-last and cudnn.benchmark (few shapes now)
 bench "bf16_b${BIG}_graphs_cl_cudnn" 120 --input-size "$SIZE" \
-    --batch-size "$BIG" --cfg-options model.cuda_graphs=True \
-    model.channels_last=True env_cfg.cudnn_benchmark=True
+    --batch-size "$BIG" --cfg-options model.gpu.cuda_graphs=True \
+    model.gpu.channels_last=True env_cfg.cudnn_benchmark=True
 # 7. compile on: the backbone alone (dynamic shapes; warm-up time is the
 #    compile cost), and at one size without dynamic shapes
 bench "bf16_b${BIG}_compile_backbone" 140 --input-size "$SIZE" \
-    --batch-size "$BIG" --cfg-options "model.compile_modules=[backbone]"
+    --batch-size "$BIG" --cfg-options "model.gpu.compile_modules=[backbone]"
 bench "bf16_b${BIG}_compile_backbone_static" 140 --input-size "$SIZE" \
-    --batch-size "$BIG" --cfg-options "model.compile_modules=[backbone]" \
-    model.compile_options.dynamic=False
+    --batch-size "$BIG" --cfg-options "model.gpu.compile_modules=[backbone]" \
+    model.gpu.compile_options.dynamic=False
 # 8. the DINO-4scale family (--dino): against MMDetection's DINO, and at 16
 if (( DINO )); then
     CONFIG=configs/dino_r50_field.py bench "dino_bf16_b$(( BIG / 2 ))_vs_stock" \

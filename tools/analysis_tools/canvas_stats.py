@@ -3,7 +3,7 @@
 shapes an epoch makes and how many of the padded pixels are padding, for
 MMDetection's padding (each batch to its largest image, rounded up to
 ``pad_size_divisor``) against a few rounding steps and fixed canvas lists
-(``FieldDetDataPreprocessor(canvases=...)``).
+(``model.gpu.canvases``: ``FieldDetDataPreprocessor(canvases=...)``).
 
 The training pipeline's geometric transforms (resize, crop, flip) run on
 blank frames of the dataset's size, so the scales are the pipeline's own;
@@ -60,7 +60,7 @@ def parse_args(argv=None):
         nargs='+',
         metavar='HxW',
         help='a canvas list to compare (height x width); the config\'s own '
-        '(model.data_preprocessor.canvases) is always compared')
+        '(model.gpu.canvases) is always compared')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', help='write the figures to this file')
     parser.add_argument(
@@ -172,8 +172,10 @@ def main(argv=None):
         if d != divisor:
             rules[f'the batch, to {d}'] = rounded(d)
     lists = []
-    if preprocessor.get('canvases'):
-        lists.append(('the config\'s canvases', preprocessor.canvases))
+    own = (cfg.model.get('gpu') or {}).get('canvases') or \
+        preprocessor.get('canvases')
+    if own:
+        lists.append(('the config\'s canvases', own))
     if args.canvases:
         lists.append(('canvases ' + ' '.join(args.canvases), [
             tuple(int(s) for s in c.lower().split('x')) for c in args.canvases

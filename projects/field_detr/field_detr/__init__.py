@@ -7,8 +7,7 @@ checkpoints under torch's safe loader and makes MMEngine format a config's
 text once, not at every checkpoint (``runtime/config_text.py``).
 """
 from .checkpoint import CheckpointLayoutHook, allow_mmengine_checkpoints
-from .datasets import (BallCentredCrop, BallCopyPaste, FieldCocoDataset,
-                       load_coco_split)
+from .datasets import BallCopyPaste, FieldCocoDataset, load_coco_split
 from .errors import ConfigError, FieldDetrError, InputError, TrainingStopped
 from .evaluation import FieldCocoMetric
 from .hooks import CocoTransplantHook, MemoryHook, RNGStateHook
@@ -23,12 +22,11 @@ allow_mmengine_checkpoints()
 memoise_config_text()
 
 __all__ = [
-    'BallCentredCrop', 'BallCopyPaste', 'BallHeatmapHead',
-    'Bf16AwareAmpOptimWrapper', 'CheckpointLayoutHook', 'CocoTransplantHook',
-    'ConfigError', 'Detections', 'FastDETRHead', 'FieldCocoDataset',
-    'FieldCocoMetric', 'FieldDETR', 'FieldDetrError', 'FieldMLflowVisBackend',
-    'FieldTensorboardVisBackend', 'GroupedOptimWrapperConstructor',
-    'InputError', 'LocalDetector', 'MemoryHook', 'MLflowRunHook',
-    'RNGStateHook', 'TrainingStopped', 'allow_mmengine_checkpoints',
-    'load_coco_split'
+    'BallCopyPaste', 'BallHeatmapHead', 'Bf16AwareAmpOptimWrapper',
+    'CheckpointLayoutHook', 'CocoTransplantHook', 'ConfigError', 'Detections',
+    'FastDETRHead', 'FieldCocoDataset', 'FieldCocoMetric', 'FieldDETR',
+    'FieldDetrError', 'FieldMLflowVisBackend', 'FieldTensorboardVisBackend',
+    'GroupedOptimWrapperConstructor', 'InputError', 'LocalDetector',
+    'MemoryHook', 'MLflowRunHook', 'RNGStateHook', 'TrainingStopped',
+    'allow_mmengine_checkpoints', 'load_coco_split'
 ]

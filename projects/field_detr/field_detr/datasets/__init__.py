@@ -2,10 +2,9 @@
 (:mod:`.validation`), the dataset class (:mod:`.coco`) and the ball's
 training transforms (:mod:`.transforms`)."""
 from .coco import FieldCocoDataset, check_splits
-from .transforms import BallCentredCrop, BallCopyPaste
+from .transforms import BallCopyPaste
 from .validation import load_coco_split
 
 __all__ = [
-    'BallCentredCrop', 'BallCopyPaste', 'FieldCocoDataset', 'check_splits',
-    'load_coco_split'
+    'BallCopyPaste', 'FieldCocoDataset', 'check_splits', 'load_coco_split'
 ]

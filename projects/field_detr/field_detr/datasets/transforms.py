@@ -1,78 +1,10 @@
-"""Training transforms for the ball: crops around it and copies of it."""
+"""Training transforms for the ball: copies of it pasted elsewhere."""
 from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmdet.datasets.transforms import RandomCrop
 from mmdet.registry import TRANSFORMS
-
-
-@TRANSFORMS.register_module()
-class BallCentredCrop(RandomCrop):
-    """MMDetection's ``RandomCrop``, applied with probability ``prob`` and
-    placed so that a ball of the image (one at random) lies inside the crop,
-    anywhere in it; an image without a ball gets a crop at random. The
-    other images pass whole.
-
-    A ball head trained on a handful of whole frames learns where the ball
-    was as much as what it looks like; crops put the ball at other places
-    and next to other things, at the same scale when the crop follows the
-    resize.
-
-    Args:
-        crop_size (tuple): ``(width, height)`` of the crop, absolute pixels
-            (``RandomCrop``'s ``crop_type='absolute'``).
-        prob (float): the share of images cropped. Defaults to 0.5.
-        ball_label (int): the ball's class index. Defaults to 1.
-        **kwargs: ``RandomCrop``'s other arguments (``bbox_clip_border``,
-            ``allow_negative_crop``, ...).
-    """
-
-    def __init__(self,
-                 crop_size: Tuple[int, int],
-                 prob: float = 0.5,
-                 ball_label: int = 1,
-                 **kwargs) -> None:
-        if not 0 <= prob <= 1:
-            raise ValueError(f'BallCentredCrop: prob must be in [0, 1], '
-                             f'not {prob}')
-        super().__init__(tuple(crop_size), crop_type='absolute', **kwargs)
-        self.prob = prob
-        self.ball_label = ball_label
-        self._ball: Optional[np.ndarray] = None
-        self._img_shape: Tuple[int, int] = (0, 0)
-
-    def transform(self, results: dict) -> Optional[dict]:
-        if np.random.rand() >= self.prob:
-            return results
-        self._img_shape = results['img'].shape[:2]
-        self._ball = None
-        labels = results.get('gt_bboxes_labels')
-        if labels is not None and len(labels):
-            balls = np.flatnonzero(labels == self.ball_label)
-            if len(balls):
-                box = results['gt_bboxes'].tensor[np.random.choice(balls)]
-                self._ball = box.numpy()
-        return super().transform(results)
-
-    def _rand_offset(self, margin: Tuple[int, int]) -> Tuple[int, int]:
-        """An offset that keeps the chosen ball inside the crop."""
-        if self._ball is None:
-            return super()._rand_offset(margin)
-        offsets = []
-        x1, y1, x2, y2 = self._ball
-        for lo, hi, size, limit in ((y1, y2, self._img_shape[0], margin[0]),
-                                    (x1, x2, self._img_shape[1], margin[1])):
-            crop = size - limit
-            first = int(np.clip(np.ceil(hi) - crop, 0, limit))
-            last = int(np.clip(np.floor(lo), first, limit))
-            offsets.append(np.random.randint(first, last + 1))
-        return offsets[0], offsets[1]
-
-    def __repr__(self) -> str:
-        return (f'{type(self).__name__}(crop_size={self.crop_size}, '
-                f'prob={self.prob}, ball_label={self.ball_label})')
 
 
 @TRANSFORMS.register_module()

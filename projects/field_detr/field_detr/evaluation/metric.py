@@ -4,7 +4,7 @@ import io
 import os.path as osp
 import tempfile
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmdet.evaluation import CocoMetric
@@ -15,6 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ..datasets.validation import load_coco_split
+from ..errors import ConfigError
 from .ball_metrics import (DISTANCES, SIZE_BINS, above, area_ranges,
                            ball_localisation, best_ball_threshold,
                            gt_boxes_by_image, mean_valid, size_bin_ap)
@@ -69,8 +70,6 @@ class FieldCocoMetric(CocoMetric):
         ball_score_thr (float): detections below this confidence do not
             count for the centre-distance scores (COCO's AP uses all).
             Defaults to 0.5, ``LocalDetector``'s default.
-        metric (str): only ``'bbox'``; other values are refused.
-        classwise (bool): only ``True``: per-class AP is always computed.
         **kwargs: ``collect_device``, ``prefix`` as in ``CocoMetric``.
     """
 
@@ -83,15 +82,12 @@ class FieldCocoMetric(CocoMetric):
                  ball_class: Optional[str] = 'ball',
                  ball_distances: Sequence[float] = DISTANCES,
                  ball_score_thr: float = 0.5,
-                 metric: Union[str, Sequence[str]] = 'bbox',
-                 classwise: bool = True,
                  **kwargs) -> None:
-        if metric not in ('bbox', ['bbox'], ('bbox', )):
-            raise ValueError(f'FieldCocoMetric evaluates boxes only: metric '
-                             f'must be "bbox", got {metric!r}')
-        if not classwise:
-            raise ValueError('FieldCocoMetric always reports per-class AP: '
-                             'classwise=False is not supported')
+        for key in ('metric', 'classwise'):
+            if key in kwargs:
+                raise ConfigError(
+                    f'FieldCocoMetric: {key} is not an argument (it '
+                    'evaluates boxes, and always per class)')
         super().__init__(
             ann_file=None,
             metric='bbox',

@@ -133,8 +133,6 @@ class LocalDetector:
         import yaml
         with open(path) as f:
             section = (yaml.safe_load(f) or {}).get('detection') or {}
-        if not section.get('use_local_model', True):
-            raise InputError(f'{path}: detection.use_local_model is false')
         if 'local_model_path' not in section:
             raise InputError(f'{path}: detection.local_model_path is missing')
         model_path = section['local_model_path']

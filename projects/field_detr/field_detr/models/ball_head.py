@@ -12,15 +12,14 @@ and the sub-cell offset, trained with its ``GaussianFocalLoss`` and
 What differs from ``CenterNetHead``:
 
 * the input is several backbone levels (finest first), fused here;
-* the targets of the whole batch are built with tensor operations, with no
-  host read per image or box (``CenterNetHead.get_targets`` loops over
-  images and boxes in Python and reads each centre and radius back); the
-  Gaussian radius is CenterNet's, with a floor of ``min_radius`` cells so a
-  ball of a few pixels still gets a peak wider than one cell;
+* the targets of the whole batch are built with tensor operations
+  (``ball_targets.py``), with no host read per image or box; the Gaussian
+  radius is CenterNet's, with a floor of ``min_radius`` cells so a ball of
+  a few pixels still gets a peak wider than one cell;
 * one class: the detections carry the label ``label`` (the ball's index in
   the detector's classes), and the ground truth of other classes is ignored.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -36,40 +35,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
+from .ball_targets import heatmap_targets
 from .fast_detr_head import box_loss
-
-
-def crop_windows(x: Tensor, top: Tensor, left: Tensor, height: int,
-                 width: int) -> Tensor:
-    """``x[b, :, top[b]:top[b] + height, left[b]:left[b] + width]`` for
-    every image ``b``, stacked, with the offsets on the device (gathers,
-    no host read)."""
-    bs = x.shape[0]
-    rows = top[:, None] + torch.arange(height, device=x.device)  # (B, h)
-    cols = left[:, None] + torch.arange(width, device=x.device)  # (B, w)
-    batch = torch.arange(bs, device=x.device)[:, None, None]
-    return x.permute(0, 2, 3, 1)[batch, rows[:, :, None],
-                                 cols[:, None, :]].permute(0, 3, 1, 2)
-
-
-def gaussian_radius(height: Tensor, width: Tensor,
-                    min_overlap: float) -> Tensor:
-    """CenterNet's ``gaussian_radius`` (``mmdet.models.utils``) on tensors
-    of box heights and widths: the largest radius a corner may move by
-    while the box keeps IoU ``min_overlap`` with the true one."""
-    a1 = 1
-    b1 = height + width
-    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
-    r1 = (b1 - torch.sqrt(b1**2 - 4 * a1 * c1)) / (2 * a1)
-    a2 = 4
-    b2 = 2 * (height + width)
-    c2 = (1 - min_overlap) * width * height
-    r2 = (b2 - torch.sqrt(b2**2 - 4 * a2 * c2)) / (2 * a2)
-    a3 = 4 * min_overlap
-    b3 = -2 * min_overlap * (height + width)
-    c3 = (min_overlap - 1) * width * height
-    r3 = (b3 + torch.sqrt(b3**2 - 4 * a3 * c3)) / (2 * a3)
-    return torch.minimum(torch.minimum(r1, r2), r3)
 
 
 @MODELS.register_module()
@@ -85,39 +52,15 @@ class BallHeatmapHead(CenterNetHead):
             its backbone for them.
         feat_channels (int): channels of the fused map and of the branches.
             Defaults to 32.
-        branch_channels (int, optional): channels of the heatmap, size and
-            offset branches' 3x3 convolutions when not ``feat_channels``
-            (narrower branches cost less at stride 4); 0 leaves the 3x3
-            convolutions out: each branch is one 1x1 convolution on the
-            fused map (a quarter of the head's stride-4 work). Defaults to
-            None.
-        regression_channels (int, optional): the same for the size and
-            offset branches alone (the heatmap's keeps ``branch_channels``):
-            0 makes them 1x1 convolutions. Defaults to None (as the
-            heatmap's).
         label (int): the class index of the ball in the detector's classes.
             Defaults to 1 (``('player', 'ball')``).
         min_overlap (float): CenterNet's IoU for the Gaussian radius.
             Defaults to 0.3.
-        min_radius (int): the smallest Gaussian radius, in heatmap cells.
-            Defaults to 1.
         image_channels (int): channels of the head's own stem on the input
             image (two stride-2 3x3 convolutions to stride 4, added to the
             fused map): pixel-level features for a ball of a few pixels
             that the backbone, trained for the DETR, may not keep. 0 (the
             default) reads the backbone levels alone.
-        image_stem (str): the stem's shape when ``image_channels`` is set:
-            ``'two_convs'`` (the default; two stride-2 3x3 convolutions)
-            or ``'patch'`` (one 4x4 stride-4 convolution, as ConvNeXt's
-            stem: a sixteenth of the first one's output pixels).
-        train_window (tuple[float, float], optional): in training, the head
-            runs on a window of this share of the stride-4 map's (height,
-            width), placed per image around one of its balls (anywhere in
-            the window; at random in a frame without one), the input image
-            and the coarser levels cut to match; its losses are those of the
-            window. The work at stride 4 shrinks by the window's area;
-            prediction always reads the whole frame. Defaults to None (the
-            whole map).
         backbone_grad (float): the share of the head's gradient that flows
             into the shared backbone levels (the forward pass is the same).
             0 detaches them: the DETR then trains exactly as without the
@@ -129,19 +72,19 @@ class BallHeatmapHead(CenterNetHead):
             and ``local_maximum_kernel`` (default 3).
     """
 
+    #: the smallest Gaussian radius, in heatmap cells: a ball of a few
+    #: pixels still gets a peak wider than one cell (0 gives CenterNet's
+    #: targets exactly, tests/models/test_ball_head.py)
+    min_radius = 1
+
     def __init__(self,
                  in_channels: Sequence[int],
                  in_indices: Sequence[int],
                  feat_channels: int = 32,
-                 branch_channels: Optional[int] = None,
-                 regression_channels: Optional[int] = None,
                  label: int = 1,
                  min_overlap: float = 0.3,
-                 min_radius: int = 1,
                  backbone_grad: float = 1.0,
                  image_channels: int = 0,
-                 image_stem: str = 'two_convs',
-                 train_window: Optional[Sequence[float]] = None,
                  loss_center_heatmap: dict = dict(
                      type='GaussianFocalLoss', loss_weight=1.0),
                  loss_wh: dict = dict(type='L1Loss', loss_weight=0.1),
@@ -153,46 +96,24 @@ class BallHeatmapHead(CenterNetHead):
                              'must name the same backbone levels')
         super().__init__(
             in_channels=feat_channels,
-            feat_channels=(feat_channels
-                           if branch_channels is None else branch_channels),
+            feat_channels=feat_channels,
             num_classes=1,
             loss_center_heatmap=loss_center_heatmap,
             loss_wh=loss_wh,
             loss_offset=loss_offset,
             test_cfg=ConfigDict(test_cfg),
             init_cfg=init_cfg)
-        if regression_channels is not None:
-            self.wh_head = self._build_head(feat_channels, regression_channels,
-                                            2)
-            self.offset_head = self._build_head(feat_channels,
-                                                regression_channels, 2)
         self.in_indices = tuple(in_indices)
         self.label = label
         self.min_overlap = min_overlap
-        self.min_radius = min_radius
         if not 0 <= backbone_grad <= 1:
             raise ValueError(f'BallHeatmapHead: backbone_grad must be in '
                              f'[0, 1], not {backbone_grad}')
         self.backbone_grad = backbone_grad
         self.lateral_convs = nn.ModuleList(
             nn.Conv2d(c, feat_channels, kernel_size=1) for c in in_channels)
-        if train_window is not None and (len(train_window) != 2
-                                         or not all(0 < f <= 1
-                                                    for f in train_window)):
-            raise ValueError(f'BallHeatmapHead: train_window is (height, '
-                             f'width) shares in (0, 1], not {train_window}')
-        self.train_window = None if train_window is None else tuple(
-            float(f) for f in train_window)
         self.image_channels = image_channels
-        if image_stem not in ('two_convs', 'patch'):
-            raise ValueError(f'BallHeatmapHead: image_stem must be '
-                             f"'two_convs' or 'patch', not {image_stem!r}")
-        if image_channels and image_stem == 'patch':
-            self.image_stem = nn.Sequential(
-                nn.Conv2d(3, image_channels, 4, stride=4),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(image_channels, feat_channels, kernel_size=1))
-        elif image_channels:
+        if image_channels:
             self.image_stem = nn.Sequential(
                 nn.Conv2d(3, image_channels, 3, stride=2, padding=1),
                 nn.ReLU(inplace=True),
@@ -208,15 +129,6 @@ class BallHeatmapHead(CenterNetHead):
         # a model built without init_weights() (an exported model before
         # its weights load, a checkpoint without the head) starts the same.
         self.init_weights()
-
-    def _build_head(self, in_channels: int, feat_channels: int,
-                    out_channels: int) -> nn.Sequential:
-        """CenterNetHead's branch (3x3, ReLU, 1x1), or the 1x1 alone when
-        ``branch_channels=0``."""
-        if feat_channels == 0:
-            return nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1))
-        return super()._build_head(in_channels, feat_channels, out_channels)
 
     @property
     def reads_image(self) -> bool:
@@ -286,8 +198,6 @@ class BallHeatmapHead(CenterNetHead):
              batch_data_samples: SampleList) -> dict:
         gts = [s.gt_instances for s in batch_data_samples]
         metas = [s.metainfo for s in batch_data_samples]
-        if self.train_window is not None and self.training:
-            return self.window_loss(feats, gts, metas)
         # the size and offset losses weigh only the balls' centre cells:
         # their branches run there alone (the same losses and gradients as
         # on the whole map, which loss_by_feat takes)
@@ -309,70 +219,6 @@ class BallHeatmapHead(CenterNetHead):
                 offset_target=targets['offset_target'].flatten(2).gather(
                     2, at_cells),
                 wh_offset_target_weight=weight))
-
-    def window_loss(self, feats: Sequence[Tensor],
-                    batch_gt_instances: InstanceList,
-                    batch_img_metas: List[dict]) -> dict:
-        """The losses of the head run on ``train_window`` of every image
-        (see the class's arguments), with the whole frame's targets cut to
-        the same windows. Offsets are drawn on the device: no host read."""
-        levels = feats[1:] if self.reads_image else feats
-        bs, _, height, width = levels[0].shape
-        # window sizes and offsets in stride-4 cells, multiples of the
-        # coarsest level's stride so that every level is cut on its grid
-        step = 2**(len(levels) - 1)
-        win_h = max(step, int(height * self.train_window[0]) // step * step)
-        win_w = max(step, int(width * self.train_window[1]) // step * step)
-        gt_bboxes = [gt.bboxes for gt in batch_gt_instances]
-        gt_labels = [gt.labels for gt in batch_gt_instances]
-        img_h, img_w = batch_img_metas[0]['batch_input_shape'][:2]
-        top, left = self._window_offsets(gt_bboxes, gt_labels, (height, width),
-                                         (img_h, img_w), (win_h, win_w), step)
-        cut = []
-        if self.reads_image:
-            scale = feats[0].shape[-1] // width  # the image's pixels a cell
-            cut.append(
-                crop_windows(feats[0], top * scale, left * scale,
-                             win_h * scale, win_w * scale))
-        for k, level in enumerate(levels):
-            cut.append(
-                crop_windows(level, top // 2**k, left // 2**k, win_h // 2**k,
-                             win_w // 2**k))
-        heatmap, wh, offset = self(cut)
-        targets, _ = self.get_targets(gt_bboxes, gt_labels,
-                                      (bs, 1, height, width), (img_h, img_w))
-        targets = {
-            name: crop_windows(targets[name], top, left, win_h, win_w)
-            for name in ('center_heatmap_target', 'wh_target', 'offset_target',
-                         'wh_offset_target_weight')
-        }
-        return self._losses(heatmap.float(), wh.float(), offset.float(),
-                            targets)
-
-    def _window_offsets(self, gt_bboxes, gt_labels, map_shape, img_shape,
-                        window, step) -> Tuple[Tensor, Tensor]:
-        """``(top, left)`` (B,) of each image's window in stride-4 cells:
-        around one of its balls chosen at random, the ball anywhere in the
-        window; at random for an image without a ball."""
-        height, width = map_shape
-        win_h, win_w = window
-        device = gt_bboxes[0].device
-        bs = len(gt_bboxes)
-        boxes, ball = self._padded_balls(gt_bboxes, gt_labels)
-        pick = (torch.rand(ball.shape, device=device) * ball).argmax(1)
-        chosen = boxes[torch.arange(bs, device=device), pick]  # (B, 4)
-        cx = (chosen[:, 0] + chosen[:, 2]) / 2 * (width / img_shape[1])
-        cy = (chosen[:, 1] + chosen[:, 3]) / 2 * (height / img_shape[0])
-        has_ball = ball.any(1)
-        spots = []
-        for centre, size, win in ((cy, height, win_h), (cx, width, win_w)):
-            around = centre - torch.rand(bs, device=device) * win
-            anywhere = torch.rand(bs, device=device) * (size - win + 1)
-            start = torch.where(has_ball, around, anywhere).floor()
-            start = start.clamp(0, size - win)
-            spots.append(
-                (torch.div(start, step, rounding_mode='floor') * step).long())
-        return spots[0], spots[1]
 
     def loss_by_feat(self,
                      center_heatmap_preds: List[Tensor],
@@ -446,64 +292,9 @@ class BallHeatmapHead(CenterNetHead):
         ``CenterNetHead``'s average factor (the number of peaks, at least
         1) as a tensor, so nothing is read back to the host.
         """
-        bs, _, feat_h, feat_w = feat_shape
-        img_h, img_w = img_shape[:2]
-        device = gt_bboxes[0].device
         boxes, ball = self._padded_balls(gt_bboxes, gt_labels)
-        ball = ball.float()
-        # centres and sizes in heatmap cells; x and y apart, so that only
-        # Python scalars meet the device tensors (no host-to-device copy)
-        ratio_x, ratio_y = feat_w / img_w, feat_h / img_h
-        cx = (boxes[..., 0] + boxes[..., 2]) / 2 * ratio_x  # (B, M)
-        cy = (boxes[..., 1] + boxes[..., 3]) / 2 * ratio_y
-        w = (boxes[..., 2] - boxes[..., 0]) * ratio_x
-        h = (boxes[..., 3] - boxes[..., 1]) * ratio_y
-        cell_x = cx.floor().clamp(0, feat_w - 1)
-        cell_y = cy.floor().clamp(0, feat_h - 1)
-        radius = gaussian_radius(
-            h, w, self.min_overlap).floor().clamp(min=self.min_radius)
-        sigma = (2 * radius + 1) / 6  # gen_gaussian_target's
-
-        # gen_gaussian_target: a Gaussian around the centre cell, cut to
-        # the (2r+1)^2 window, the maximum where peaks overlap; built as the
-        # product of its row and column profiles (B, M, H) x (B, M, W).
-        # Its cut below eps * the peak never bites inside the window: with
-        # sigma = (2r+1)/6 the corner keeps exp(-36r^2/(2r+1)^2) > exp(-9)
-        def profile(size, cell):
-            d = torch.arange(
-                size, device=device, dtype=boxes.dtype) - cell[..., None]
-            return torch.exp(-d**2 / (2 * sigma[..., None]**2)) * (
-                d.abs() <= radius[..., None])
-
-        gauss = (profile(feat_h, cell_y) * ball[..., None])[..., None] * \
-            profile(feat_w, cell_x)[..., None, :]
-        heatmap = gauss.amax(dim=1, keepdim=True)  # (B, 1, H, W)
-
-        # size and offset at each ball's centre cell (a mean where two balls
-        # share one)
-        index = (cell_y * feat_w + cell_x).long()  # (B, M)
-        index = index[:, None].expand(-1, 2, -1)
-        weight = ball[:, None].expand(-1, 2, -1)
-        values = dict(
-            wh=torch.stack([w, h], dim=1),
-            offset=torch.stack([cx - cell_x, cy - cell_y], dim=1))
-        count = boxes.new_zeros(
-            (bs, 2, feat_h * feat_w)).scatter_add_(2, index, weight)
-        out = dict(center_heatmap_target=heatmap)
-        for name, value in values.items():
-            total = boxes.new_zeros(
-                (bs, 2, feat_h * feat_w)).scatter_add_(2, index,
-                                                       value * weight)
-            out[f'{name}_target'] = (total / count.clamp(min=1)).view(
-                bs, 2, feat_h, feat_w)
-        out['wh_offset_target_weight'] = count.clamp(max=1).view(
-            bs, 2, feat_h, feat_w)
-        # each box's centre cell (B, M) and, for a ball, its share of the
-        # cell (1 / the balls there; 0 for other boxes): the size and offset
-        # losses read at the cells (loss)
-        out['ball_cells'] = index[:, 0]
-        out['ball_cell_share'] = ball / count[:, 0].gather(
-            1, index[:, 0]).clamp(min=1)
+        out, count = heatmap_targets(boxes, ball, feat_shape, img_shape,
+                                     self.min_overlap, self.min_radius)
         # CenterNetHead's: the number of peaks, at least 1
         return out, (count[:, 0] > 0).sum().clamp(min=1).float()
 
