@@ -50,8 +50,8 @@ def parse_args(argv=None):
 
 def timed_check(split_dir: str) -> float:
     """Seconds of one check of ``split_dir`` as a new process runs it."""
-    from field_detr.datasets import validation
-    validation._READ_WHOLE.clear()  # nothing remembered in this process
+    from field_detr.datasets import image_files, validation
+    image_files._READ_WHOLE.clear()  # nothing remembered in this process
     ann_file, img_dir = validation.split_paths(split_dir)
     start = time.perf_counter()
     validation.load_coco_split(ann_file, img_dir)
@@ -60,17 +60,17 @@ def timed_check(split_dir: str) -> float:
 
 def main(argv=None):
     args = parse_args(argv)
-    from field_detr.datasets import validation
+    from field_detr.datasets import image_files, validation
     split = args.split
     if split is None:
-        from field_detr.utils.demo_data import write_split
+        from field_detr.datasets.demo_data import write_split
         split = osp.join(args.work_dir, f'frames_{args.frames}_{args.size}')
         if not osp.isfile(validation.split_paths(split)[0]):
             w, h = (int(v) for v in args.size.split('x'))
             print(f'generating {args.frames} frames of {w}x{h} in {split}')
             write_split(split, args.frames, 0, size=(w, h))
     ann_file, img_dir = validation.split_paths(split)
-    cache = osp.join(osp.dirname(ann_file), validation.IMAGE_CACHE_NAME)
+    cache = osp.join(osp.dirname(ann_file), image_files.IMAGE_CACHE_NAME)
     kept = cache + '.bench'
     if osp.exists(cache):
         os.replace(cache, kept)

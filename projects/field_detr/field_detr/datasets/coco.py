@@ -7,7 +7,8 @@ from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
 from ..errors import InputError
-from .validation import load_coco_split, read_whole_image
+from .image_files import read_whole_image
+from .validation import load_coco_split
 
 CLASSES = ('player', 'ball')
 
