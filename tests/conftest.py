@@ -114,6 +114,18 @@ def demo_run(demo_data, tmp_path_factory):
 LEARNED_EPOCHS = 100
 
 
+def _train_learned(work_dir: str, split: str, epochs: int) -> None:
+    train(
+        work_dir,
+        config=DINO_SMALL,
+        data=dict(train=split, val=split),
+        options=[
+            f'train_cfg.max_epochs={epochs}',
+            f'train_cfg.val_interval={epochs}',
+            'default_hooks.logger.interval=10'
+        ])
+
+
 @pytest.fixture(scope='session')
 def learned(tmp_path_factory):
     """Train the small DINO with its ball head on 16 generated frames (800
@@ -128,15 +140,15 @@ def learned(tmp_path_factory):
     write_split(split, **layout)
     work_dir = str(root / 'work')
     epochs = LEARNED_EPOCHS
-    train(
-        work_dir,
-        config=DINO_SMALL,
-        data=dict(train=split, val=split),
-        options=[
-            f'train_cfg.max_epochs={epochs}',
-            f'train_cfg.val_interval={epochs}',
-            'default_hooks.logger.interval=10'
-        ])
+    # the suite's longest piece of work: every core for it (the other
+    # worker's tests, done in the first minutes, share them meanwhile)
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        _train_learned(work_dir, split, epochs)
+    finally:
+        torch.set_num_threads(threads)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     out = str(root / 'results.json')
