@@ -5,7 +5,14 @@ in field_detr's split layout:
     OUT/train/images/*.jpg   OUT/train/annotations/annotations.json
     OUT/val/images/*.jpg     OUT/val/annotations/annotations.json
 
-An existing split is never overwritten: the tool stops instead.
+With --video N, a match clip of N frames instead, with its ground truth
+for tracking (players that walk, run, cross and leave the frame; a ball
+passed, rolling and hidden behind a player now and then):
+
+    OUT/clip_SEED/clip.mp4   OUT/clip_SEED/gt/players.txt, ball.txt
+                             (MOTChallenge), gt/events.json
+
+An existing split or clip is never overwritten: the tool stops instead.
 """
 import argparse
 import os.path as osp
@@ -39,6 +46,13 @@ def parse_args(argv=None):
         action='store_true',
         help='smaller, grey, motion-streaked balls, a third of them partly '
         'under a player\'s leg')
+    parser.add_argument(
+        '--video',
+        type=int,
+        metavar='FRAMES',
+        help='a match clip of FRAMES frames at 25 fps with its tracks '
+        '(e.g. 500: 20 s) into OUT/clip_SEED/, for tools/infer.py --track '
+        'and tools/analysis_tools/eval_tracking.py')
     return parser.parse_args(argv)
 
 
@@ -48,6 +62,18 @@ def main(argv=None):
         w, h = (int(v) for v in args.size.lower().split('x'))
     except ValueError:
         sys.exit(f'error: --size must be WxH, got {args.size!r}')
+    if args.video:
+        out = osp.join(args.out, f'clip_{args.seed}')
+        if osp.exists(out):
+            sys.exit(f'error: {out} already exists; choose another --out or '
+                     '--seed')
+        from field_detr.datasets.demo_video import write_clip
+        events = write_clip(
+            out, args.seed, args.video, size=(w, h), hard_ball=args.hard_balls)
+        print(f'clip of {args.video} frames written to {out}: '
+              f'{events["crossings"]} crossings of two players, the ball '
+              f'hidden in {len(events["ball_hidden_frames"])} frames')
+        return
     for name in ('train', 'val'):
         if osp.exists(osp.join(args.out, name)):
             sys.exit(f'error: {osp.join(args.out, name)} already exists; '

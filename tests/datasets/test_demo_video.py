@@ -1,0 +1,71 @@
+"""The generated match clips: the ground truth matches what is drawn, the
+same seed draws the same clip, and the clip holds what the tracking
+benchmark needs (crossings, players leaving, a hidden ball)."""
+import itertools
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+
+from field_detr.datasets.demo_video import write_clip
+
+
+def mot(path):
+    return np.loadtxt(path, delimiter=',', ndmin=2)
+
+
+def test_a_clip_and_its_ground_truth(tmp_path):
+    events = write_clip(str(tmp_path / 'a'), seed=3, num_frames=120)
+    cap = cv2.VideoCapture(str(tmp_path / 'a' / 'clip.mp4'))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 120
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH),
+            cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 384)
+    players = mot(tmp_path / 'a' / 'gt' / 'players.txt')
+    ball = mot(tmp_path / 'a' / 'gt' / 'ball.txt')
+    assert set(players[:, 7]) == {1} and set(ball[:, 7]) == {2}
+    assert players[:, 0].min() == 1 and players[:, 0].max() == 120
+    # one row per player per frame at most; ids 1..10
+    keys = [(int(f), int(i)) for f, i in players[:, :2]]
+    assert len(keys) == len(set(keys))
+    assert set(players[:, 1]) <= set(range(1, 11))
+    # boxes inside the frame
+    assert (players[:, 2] >= 0).all() and (players[:, 3] >= 0).all()
+    assert (players[:, 2] + players[:, 4] <= 640 + 1e-6).all()
+    # one ball a frame; hidden exactly on the frames the events name,
+    # in runs of 3 to 8 frames (the last may be cut by the clip's end)
+    assert list(ball[:, 0]) == list(range(1, 121))
+    hidden = [int(f) for f, v in zip(ball[:, 0], ball[:, 8]) if v == 0]
+    assert hidden == events['ball_hidden_frames']
+    runs = [
+        len(list(g)) for _, g in itertools.groupby(
+            enumerate(hidden), lambda x: x[1] - x[0])
+    ]
+    assert all(r <= 8 for r in runs)
+    assert all(r >= 3 for r in runs[:-1])
+    with open(tmp_path / 'a' / 'gt' / 'events.json') as f:
+        assert json.load(f) == events
+    assert events['crossings'] > 0
+
+
+def test_the_same_seed_draws_the_same_clip(tmp_path):
+    for name in ('a', 'b'):
+        write_clip(str(tmp_path / name), seed=5, num_frames=30)
+    for name in ('players.txt', 'ball.txt', 'events.json'):
+        assert (tmp_path / 'a' / 'gt' / name).read_text() == \
+            (tmp_path / 'b' / 'gt' / name).read_text()
+    write_clip(str(tmp_path / 'c'), seed=6, num_frames=30)
+    assert (tmp_path / 'a' / 'gt' / 'players.txt').read_text() != \
+        (tmp_path / 'c' / 'gt' / 'players.txt').read_text()
+
+
+def test_players_leave_the_frame_and_come_back(tmp_path):
+    """Over a longer clip some id is missing for a while and back."""
+    write_clip(str(tmp_path / 'a'), seed=1, num_frames=500)
+    players = mot(tmp_path / 'a' / 'gt' / 'players.txt')
+    back = 0
+    for pid in set(players[:, 1]):
+        frames = np.sort(players[players[:, 1] == pid, 0])
+        back += bool((np.diff(frames) > 1).any())
+    assert back >= 1
+    assert osp.getsize(tmp_path / 'a' / 'clip.mp4') > 100_000
