@@ -1,0 +1,136 @@
+"""The ball as one object through a video: at most one ball a frame, chosen
+by score and by the recent path, short gaps filled.
+
+Per frame, ``BallTrack.update`` takes the detector's ball candidates and
+keeps one: while the ball is tracked, the highest-scoring candidate within
+``gate_px`` of where a constant velocity puts it (the gate widens by
+``gate_growth_px`` for every frame without a ball, as a ball hidden under
+a leg or flying fast comes out further away); once it has been lost for
+more than ``max_gap`` frames, the highest-scoring candidate anywhere that
+reaches ``acquire_score`` (re-acquisition). A candidate outside the gate is
+not the ball being followed: a second ball (a false one on a sock, a ball
+by the touchline) does not make the path jump.
+
+When the ball comes back after a gap of at most ``max_gap`` frames, the
+frames in between get a position interpolated linearly between the two
+observations, marked ``filled`` (a ball hidden behind a player, a missed
+detection). Longer gaps stay empty. ``BallTrack.path()`` returns the
+result once the video is done; filling is retroactive, so the path of a
+frame is final ``max_gap`` frames later.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass
+class BallPoint:
+    """The ball in one frame: its box (xyxy), the detector's score (the
+    neighbours' smaller score for a filled frame) and how it was found."""
+    frame: int
+    box: np.ndarray
+    score: float
+    filled: bool = False
+
+    @property
+    def centre(self) -> np.ndarray:
+        return (self.box[:2] + self.box[2:]) / 2
+
+
+@dataclass
+class BallTrack:
+    """One ball through a video (module docstring).
+
+    Args:
+        max_gap (int): the longest run of frames without a ball that is
+            filled by interpolation; also how long the ball is followed by
+            its path before any candidate may take its place. Defaults to 8.
+        gate_px (float): how far (pixels, at the frame's size) from its
+            predicted position a candidate may be to continue the path.
+            Defaults to 40.
+        gate_growth_px (float): the gate's widening per frame without a
+            ball. Defaults to 10.
+        min_score (float): candidates below are ignored. Defaults to 0.3.
+        acquire_score (float): the score a candidate needs to start a path
+            (at the start, after a long gap). Defaults to 0.5.
+    """
+    max_gap: int = 8
+    gate_px: float = 40.0
+    gate_growth_px: float = 10.0
+    min_score: float = 0.3
+    acquire_score: float = 0.5
+    _points: Dict[int, BallPoint] = field(
+        default_factory=dict, init=False, repr=False)
+    # the newest two observations (not filled): the path's velocity
+    _last: List[BallPoint] = field(
+        default_factory=list, init=False, repr=False)
+
+    def predicted(self, frame: int) -> Optional[np.ndarray]:
+        """Where the path puts the ball's centre at ``frame``: the last
+        observation moved at the velocity of the last two (still, with
+        one); None when no path is being followed."""
+        if not self._last or frame - self._last[-1].frame > self.max_gap + 1:
+            return None
+        last = self._last[-1]
+        if len(self._last) < 2:
+            return last.centre
+        before = self._last[-2]
+        velocity = (last.centre - before.centre) / (last.frame - before.frame)
+        return last.centre + velocity * (frame - last.frame)
+
+    def update(self, frame: int, boxes: np.ndarray,
+               scores: np.ndarray) -> Optional[BallPoint]:
+        """Take frame ``frame``'s ball candidates (``boxes`` (N, 4) xyxy,
+        ``scores`` (N,)); return the ball kept for it, or None."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        keep = scores >= self.min_score
+        boxes, scores = boxes[keep], scores[keep]
+        if not len(scores):
+            return None
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        expected = self.predicted(frame)
+        if expected is not None:
+            missed = frame - self._last[-1].frame - 1
+            gate = self.gate_px + self.gate_growth_px * missed
+            inside = np.linalg.norm(centres - expected, axis=1) <= gate
+        else:  # a new path: its velocity is not the old one's
+            inside = scores >= self.acquire_score
+        if not inside.any():
+            return None
+        if expected is None:
+            self._last = []
+        best = int(np.argmax(np.where(inside, scores, -1.0)))
+        point = BallPoint(frame, boxes[best].copy(), float(scores[best]))
+        self._fill_gap(point)
+        self._points[frame] = point
+        self._last = (self._last + [point])[-2:]
+        return point
+
+    def _fill_gap(self, point: BallPoint) -> None:
+        """Interpolate the frames between the last observation and
+        ``point`` when there are at most ``max_gap`` of them."""
+        if not self._last:
+            return
+        last = self._last[-1]
+        gap = point.frame - last.frame - 1
+        if not 0 < gap <= self.max_gap:
+            return
+        for k in range(1, gap + 1):
+            t = k / (gap + 1)
+            self._points[last.frame + k] = BallPoint(
+                last.frame + k, (1 - t) * last.box + t * point.box,
+                min(last.score, point.score),
+                filled=True)
+
+    def path(self) -> List[BallPoint]:
+        """The ball of every frame that has one, in frame order."""
+        return [self._points[f] for f in sorted(self._points)]
+
+
+def ball_candidates(labels: Sequence[int], boxes: np.ndarray,
+                    scores: np.ndarray, ball_label: int):
+    """The detections of class ``ball_label``: ``(boxes, scores)``."""
+    mask = np.asarray(labels) == ball_label
+    return np.asarray(boxes).reshape(-1, 4)[mask], np.asarray(scores)[mask]

@@ -1,0 +1,90 @@
+"""BallTrack: one ball a frame, gated by its recent path, short gaps filled
+by interpolation and marked, a lost ball re-acquired."""
+import numpy as np
+import pytest
+
+from field_detr.inference.ball_track import BallTrack
+
+
+def box(cx, cy, r=3.0):
+    return np.array([[cx - r, cy - r, cx + r, cy + r]])
+
+
+def centres(track):
+    return {
+        p.frame: (tuple(np.round(p.centre, 3)), p.filled)
+        for p in track.path()
+    }
+
+
+def test_a_gap_is_filled_along_the_line_and_marked():
+    """Seen at frames 1-3 moving 10 px a frame, missing 4-7 (behind a
+    player), seen again at 8: frames 4-7 interpolated, filled."""
+    track = BallTrack(max_gap=8)
+    for f in (1, 2, 3):
+        assert track.update(f, box(100 + 10 * (f - 1), 50), [0.9])
+    for f in (4, 5, 6, 7):
+        assert track.update(f, np.zeros((0, 4)), []) is None
+    assert track.update(8, box(170, 50), [0.8])
+    got = centres(track)
+    assert [got[f] for f in range(1, 9)] == [((100.0, 50.0), False),
+                                             ((110.0, 50.0), False),
+                                             ((120.0, 50.0), False),
+                                             ((130.0, 50.0), True),
+                                             ((140.0, 50.0), True),
+                                             ((150.0, 50.0), True),
+                                             ((160.0, 50.0), True),
+                                             ((170.0, 50.0), False)]
+    filled = [p for p in track.path() if p.filled]
+    assert all(p.score == pytest.approx(0.8) for p in filled)
+
+
+def test_a_longer_gap_stays_empty():
+    track = BallTrack(max_gap=3)
+    track.update(1, box(100, 50), [0.9])
+    track.update(6, box(100, 50), [0.9])  # 4 frames missing > max_gap
+    assert sorted(centres(track)) == [1, 6]
+
+
+def test_one_ball_a_frame_by_the_path_not_by_the_score():
+    """A stronger second ball far from the path does not take it over; the
+    one on the path is kept."""
+    track = BallTrack()
+    track.update(1, box(100, 50), [0.9])
+    track.update(2, box(105, 50), [0.9])
+    kept = track.update(3, np.concatenate([box(300, 200),
+                                           box(111, 50)]), [0.95, 0.6])
+    assert tuple(kept.centre) == (111.0, 50.0)
+    assert len(track.path()) == 3
+
+
+def test_the_gate_follows_the_velocity_and_widens_while_missing():
+    """A fast ball (20 px a frame) is found where its velocity puts it, not
+    where it was; after frames without it the gate is wider."""
+    for far, kept in ((240, True), (250, False)):
+        track = BallTrack(gate_px=25, gate_growth_px=10)
+        track.update(1, box(100, 50), [0.9])
+        assert track.update(2, box(120, 50), [0.9]) is not None
+        assert track.update(3, box(140, 50), [0.9]) is not None
+        assert track.update(4, box(190, 50), [0.9]) is None  # 30 px off
+        # two frames missed: the gate is 25 + 10 * 2 = 45 px around 200
+        assert (track.update(6, box(far, 50), [0.9]) is not None) == kept
+
+
+def test_a_lost_ball_is_reacquired_anywhere_with_a_strong_score():
+    track = BallTrack(max_gap=2, acquire_score=0.5)
+    track.update(1, box(100, 50), [0.9])
+    # within max_gap + 1 frames the path rules: a far ball is not taken
+    assert track.update(2, box(400, 300), [0.9]) is None
+    # lost for longer: a strong candidate anywhere starts a new path, a
+    # weak one does not, and the old velocity is forgotten
+    assert track.update(6, box(400, 300), [0.4]) is None
+    assert track.update(7, box(400, 300), [0.7]) is not None
+    assert track.predicted(8) == pytest.approx([400, 300])
+    assert sorted(centres(track)) == [1, 7]
+
+
+def test_weak_candidates_are_ignored():
+    track = BallTrack(min_score=0.3)
+    assert track.update(1, box(100, 50), [0.2]) is None
+    assert track.path() == []
