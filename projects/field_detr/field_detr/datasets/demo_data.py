@@ -114,10 +114,11 @@ def _draw_hard_ball(img: np.ndarray, cx: float, cy: float, r: float, grey: int,
         coverage, (size, size), interpolation=cv2.INTER_AREA)[..., None]
     ys = slice(max(0, y0), min(h, y0 + size))
     xs = slice(max(0, x0), min(w, x0 + size))
-    cov = coverage[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
-    region = img[ys, xs].astype(np.float32)
-    img[ys, xs] = np.clip(region * (1 - cov) + grey * cov, 0,
-                          255).astype(np.uint8)
+    if ys.start < ys.stop and xs.start < xs.stop:  # not wholly outside
+        cov = coverage[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
+        region = img[ys, xs].astype(np.float32)
+        img[ys, xs] = np.clip(region * (1 - cov) + grey * cov, 0,
+                              255).astype(np.uint8)
     return [
         cx - r - abs(dx) / 2, cy - r - abs(dy) / 2, 2 * r + abs(dx),
         2 * r + abs(dy)
