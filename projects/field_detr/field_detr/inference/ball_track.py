@@ -11,10 +11,11 @@ reaches ``acquire_score`` (re-acquisition). A candidate outside the gate is
 not the ball being followed: a second ball (a false one on a sock, a ball
 by the touchline) does not make the path jump.
 
-When the ball comes back after a gap of at most ``max_gap`` frames, the
-frames in between get a position interpolated linearly between the two
-observations, marked ``filled`` (a ball hidden behind a player, a missed
-detection). Longer gaps stay empty. ``BallTrack.path()`` returns the
+When the ball comes back after a gap of at most ``max_gap`` frames, having
+moved no faster than ``fill_speed_px`` a frame, the frames in between get a
+position interpolated linearly between the two observations, marked
+``filled`` (a ball hidden behind a player, a missed detection). Longer or
+faster gaps stay empty. ``BallTrack.path()`` returns the
 result once the video is done; filling is retroactive, so the path of a
 frame is final ``max_gap`` frames later.
 """
@@ -48,18 +49,25 @@ class BallTrack:
             its path before any candidate may take its place. Defaults to 8.
         gate_px (float): how far (pixels, at the frame's size) from its
             predicted position a candidate may be to continue the path.
-            Defaults to 40.
+            Defaults to 20.
         gate_growth_px (float): the gate's widening per frame without a
-            ball. Defaults to 10.
-        min_score (float): candidates below are ignored. Defaults to 0.3.
+            ball. Defaults to 6.
+        min_score (float): candidates below are ignored; below the model's
+            own ball threshold, the gate decides. Defaults to 0.4.
         acquire_score (float): the score a candidate needs to start a path
             (at the start, after a long gap). Defaults to 0.5.
+        fill_speed_px (float): a gap is filled only when the ball moved at
+            most this far a frame across it: a ball hidden at a player's
+            feet moves with the player, while a ball that changed course
+            unseen (a pass received, a bounce) is not on the straight line.
+            Defaults to 4.
     """
     max_gap: int = 8
-    gate_px: float = 40.0
-    gate_growth_px: float = 10.0
-    min_score: float = 0.3
+    gate_px: float = 20.0
+    gate_growth_px: float = 6.0
+    min_score: float = 0.4
     acquire_score: float = 0.5
+    fill_speed_px: float = 4.0
     _points: Dict[int, BallPoint] = field(
         default_factory=dict, init=False, repr=False)
     # the newest two observations (not filled): the path's velocity
@@ -116,6 +124,9 @@ class BallTrack:
         last = self._last[-1]
         gap = point.frame - last.frame - 1
         if not 0 < gap <= self.max_gap:
+            return
+        step = np.linalg.norm(point.centre - last.centre) / (gap + 1)
+        if step > self.fill_speed_px:
             return
         for k in range(1, gap + 1):
             t = k / (gap + 1)
