@@ -3,7 +3,9 @@
 
 Writes annotated copies (images keep their names; a video becomes
 <name>_det.mp4) and one COCO-style detections.json to --out-dir, and prints
-the throughput.
+the throughput. With --track, a video gets player ids (ByteTrack) and the
+ball's path instead: <name>_players.txt and <name>_ball.txt
+(MOTChallenge), <name>_ball_path.csv and <name>_tracks.mp4.
 """
 import argparse
 import json
@@ -17,6 +19,7 @@ from tqdm import tqdm
 
 from field_detr import runtime
 from field_detr.errors import InputError
+from field_detr.inference.ball_track import BallTrack
 from field_detr.inference.detector import (LocalDetector, coco_records,
                                            draw_detections)
 from field_detr.inference.slicing import parse_tile, slicing_settings
@@ -29,6 +32,7 @@ EPILOG = r'''Examples:
     python tools/infer.py models/detr_trained.pth match.mp4 --out-dir out/
     python tools/infer.py models/detr_trained.pth frames/ img1.jpg --threshold 0.3
     python tools/infer.py models/detr_trained.pth match_4k.mp4 --slice 1280x720 --overlap 0.2
+    python tools/infer.py models/detr_trained.pth match.mp4 --track --out-dir out/   # player ids, the ball's path
 '''
 
 
@@ -70,6 +74,24 @@ def parse_args(argv=None):
         type=float,
         default=0.2,
         help='tile overlap ratio with --slice (default 0.2)')
+    parser.add_argument(
+        '--track',
+        action='store_true',
+        help='videos: player ids (ByteTrack) and the ball as one object '
+        '(one a frame, gated by its path, short gaps filled); writes '
+        'MOTChallenge files per class, the ball\'s path as CSV and a video '
+        'with ids and the ball\'s trail')
+    parser.add_argument(
+        '--max-gap',
+        type=int,
+        default=BallTrack.max_gap,
+        help='with --track: the longest run of frames without a ball that '
+        f'is filled by interpolation (default {BallTrack.max_gap})')
+    parser.add_argument(
+        '--trail',
+        type=int,
+        default=25,
+        help='with --track: frames of the ball\'s path drawn (default 25)')
     args = parser.parse_args(argv)
     if args.slice:
         try:
@@ -178,6 +200,37 @@ def run_video(detector, path, args, out):
     return frames
 
 
+def run_tracking(detector, path, args) -> int:
+    """``--track`` on one video: ids, the ball's path, their files and the
+    annotated video; prints what was found and what tracking cost."""
+    from field_detr.inference.video_tracks import (annotate_video, track_video,
+                                                   video_info)
+    name = osp.splitext(osp.basename(path))[0]
+    total = video_info(path)[1] or None
+    with tqdm(total=total, desc=f'{name}: tracking', unit='frame') as bar:
+        tracks = track_video(
+            detector,
+            path,
+            ball_track=BallTrack(max_gap=args.max_gap),
+            batch_size=args.batch_size,
+            on_batch=bar.update)
+    paths = tracks.write(args.out_dir, name)
+    video = osp.join(args.out_dir, f'{name}_tracks.mp4')
+    with tqdm(
+            total=tracks.frames, desc=f'{name}: drawing', unit='frame') as bar:
+        annotate_video(path, tracks, video, args.trail, on_batch=bar.update)
+    ids = len({row[1] for row in tracks.players})
+    filled = sum(p.filled for p in tracks.ball)
+    per_frame = 1000 / max(1, tracks.frames)
+    print(f'{name}: {tracks.frames} frames, {ids} player ids, the ball in '
+          f'{len(tracks.ball)} ({filled} filled); tracking '
+          f'{tracks.track_s * per_frame:.1f} ms a frame on top of the '
+          f'detector\'s {tracks.detect_s * per_frame:.1f} ms; '
+          f'{paths["players"]}, {paths["ball"]}, {paths["ball_path"]}, '
+          f'{video}')
+    return tracks.frames
+
+
 @runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
@@ -192,10 +245,16 @@ def main(argv=None):
     out = Collector(detector.classes)
     start = time.perf_counter()
     images = [p for kind, p in items if kind == 'image']
+    if args.track and images:
+        raise InputError(f'{images[0]}: --track follows players and the ball '
+                         'through a video, not an image')
     n = run_images(detector, images, args, out) if images else 0
     for kind, path in items:
         if kind == 'video':
-            n += run_video(detector, path, args, out)
+            n += run_tracking(detector, path, args) if args.track else \
+                run_video(detector, path, args, out)
+    if args.track:
+        return
     elapsed = time.perf_counter() - start
     json_path = osp.join(args.out_dir, 'detections.json')
     with open(json_path, 'w') as f:

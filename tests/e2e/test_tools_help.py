@@ -22,7 +22,7 @@ TOOLS = sorted(
 
 
 def test_every_tool_is_listed():
-    assert len(TOOLS) == 15, TOOLS
+    assert len(TOOLS) == 16, TOOLS
 
 
 @pytest.mark.parametrize('tool', TOOLS)

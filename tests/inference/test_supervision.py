@@ -120,3 +120,56 @@ def test_bytetrack_keeps_each_players_id(detector, learned):
     # 3 of them
     assert followed >= 10, (followed, players)
     assert doubled <= players // 5, (doubled, players)
+
+
+def test_infer_track_writes_ids_the_balls_path_and_a_video(learned, tmp_path):
+    """tools/infer.py --track on a generated clip (players walking and
+    crossing, the ball passed and hidden): MOTChallenge files per class that
+    Roboflow's trackers read, at most one ball a frame, the ball's path as
+    CSV (gap frames marked), a video of the clip's length, one summary
+    line; an image with --track is refused with one line."""
+    import csv
+
+    import cv2
+    from trackers import load_mot_file
+
+    from field_detr.datasets.demo_video import write_clip
+    from helpers.runs import run_tool
+    clip = tmp_path / 'clip'
+    write_clip(str(clip), seed=4, num_frames=40)
+    out = tmp_path / 'out'
+    proc = run_tool('infer.py', learned['checkpoint'], clip / 'clip.mp4',
+                    '--track', '--max-gap', '5', '--out-dir', out)
+    players = load_mot_file(out / 'clip_players.txt')
+    assert set(players) <= set(range(1, 41)) and len(players) > 30
+    ids = {int(i) for frame in players.values() for i in frame.ids}
+    # players keep their ids: far fewer ids than player boxes
+    rows = sum(len(frame.ids) for frame in players.values())
+    assert 0 < len(ids) < rows / 5
+    ball = [
+        line.split(',')
+        for line in (out / 'clip_ball.txt').read_text().splitlines()
+    ]
+    frames = [int(r[0]) for r in ball]
+    assert frames == sorted(set(frames))  # one ball a frame at most
+    assert all(r[1] == '1' and r[7] == '2' for r in ball)
+    with open(out / 'clip_ball_path.csv') as f:
+        path = list(csv.DictReader(f))
+    assert [int(r['frame']) for r in path] == frames
+    assert {r['filled'] for r in path} <= {'0', '1'}
+    cap = cv2.VideoCapture(str(out / 'clip_tracks.mp4'))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    assert f'clip: 40 frames, {len(ids)} player ids, the ball in ' \
+        f'{len(path)}' in proc.stdout
+    ok, frame = cv2.VideoCapture(str(clip / 'clip.mp4')).read()
+    cv2.imwrite(str(tmp_path / 'frame.png'), frame)
+    refused = run_tool(
+        'infer.py',
+        learned['checkpoint'],
+        tmp_path / 'frame.png',
+        '--track',
+        check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith(
+        'frame.png: --track follows players and the ball through a video, '
+        'not an image')

@@ -251,6 +251,15 @@ class LocalDetector:
 
     __call__ = detect
 
+    def track(self, video: str, **kwargs):
+        """Player ids and the ball's path through the video file ``video``
+        (:func:`~field_detr.inference.video_tracks.track_video`: its
+        keyword arguments, e.g. ``ball_track=BallTrack(max_gap=5)``;
+        returns ``VideoTracks``, whose ``write`` writes MOTChallenge files
+        and the ball's path)."""
+        from .video_tracks import track_video
+        return track_video(self, video, **kwargs)
+
     def _to_detections(self, pred) -> Detections:
         scores = pred.scores.float().cpu().numpy()
         labels = pred.labels.cpu().numpy()

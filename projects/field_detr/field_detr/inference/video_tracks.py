@@ -1,0 +1,235 @@
+"""Player ids and the ball's path through a video.
+
+``track_video`` runs a ``LocalDetector`` on every frame (sliced when the
+detector slices) and follows:
+
+* the players with ByteTrack (Roboflow's ``trackers``, the tracker
+  supervision's ``ByteTrack`` became): every player detection down to
+  ``low_score`` goes to it, as ByteTrack's second association wants the
+  weak boxes of a player half hidden by another; a new id starts only from
+  a box at the model's own player threshold;
+* the ball as one object (:class:`~field_detr.inference.ball_track.BallTrack`:
+  one ball a frame, gated by its recent path, short gaps filled).
+
+``VideoTracks.write`` writes what other tools read: MOTChallenge text per
+class (``<name>_players.txt``, ``<name>_ball.txt``: ``frame,id,x,y,w,h,
+conf,class,-1``, frames from 1) and the ball's path as CSV
+(``<name>_ball_path.csv``: frame, time, centre, size, score, filled);
+``annotate_video`` draws the ids and the ball's recent trail.
+"""
+import csv
+import os.path as osp
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from ..datasets.mot import BALL, PLAYER, write_mot
+from ..errors import InputError
+from .ball_track import BallPoint, BallTrack, ball_candidates
+
+
+@dataclass
+class VideoTracks:
+    """What ``track_video`` found: ``players`` rows ``(frame, id, x1, y1,
+    x2, y2, score)`` (frames from 1), the ball's ``path``, and where the
+    time went (``detect_s``: the detector; ``track_s``: ByteTrack and the
+    ball's track)."""
+    fps: float
+    size: Tuple[int, int]
+    frames: int = 0
+    players: List[tuple] = field(default_factory=list)
+    ball: List[BallPoint] = field(default_factory=list)
+    detect_s: float = 0.0
+    track_s: float = 0.0
+
+    def write(self, out_dir: str, name: str) -> Dict[str, str]:
+        """Write the MOTChallenge files and the ball's path; returns their
+        paths by kind."""
+        paths = dict(
+            players=osp.join(out_dir, f'{name}_players.txt'),
+            ball=osp.join(out_dir, f'{name}_ball.txt'),
+            ball_path=osp.join(out_dir, f'{name}_ball_path.csv'))
+        write_mot(paths['players'],
+                  [(f, i, x1, y1, x2 - x1, y2 - y1, s, PLAYER, -1)
+                   for f, i, x1, y1, x2, y2, s in self.players])
+        write_mot(paths['ball'],
+                  [(p.frame, 1, p.box[0], p.box[1], p.box[2] - p.box[0],
+                    p.box[3] - p.box[1], p.score, BALL, -1)
+                   for p in self.ball])
+        with open(paths['ball_path'], 'w', newline='') as f:
+            out = csv.writer(f)
+            out.writerow(
+                ['frame', 'time_s', 'x', 'y', 'w', 'h', 'score', 'filled'])
+            for p in self.ball:
+                cx, cy = p.centre
+                out.writerow([
+                    p.frame, f'{(p.frame - 1) / self.fps:.3f}', f'{cx:.1f}',
+                    f'{cy:.1f}', f'{p.box[2] - p.box[0]:.1f}',
+                    f'{p.box[3] - p.box[1]:.1f}', f'{p.score:.3f}',
+                    int(p.filled)
+                ])
+        return paths
+
+
+def read_frames(path: str, batch_size: int):
+    """Batches of BGR frames of the video at ``path``; refuses, with one
+    line, a file that is not a readable video."""
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise InputError(f'{path}: cannot open video')
+    try:
+        while True:
+            batch = []
+            while len(batch) < batch_size:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                batch.append(frame)
+            if not batch:
+                return
+            yield batch
+    finally:
+        cap.release()
+
+
+def video_info(path: str) -> Tuple[float, int, Tuple[int, int]]:
+    """``(fps, frame count or 0, (width, height))`` of a video."""
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise InputError(f'{path}: cannot open video')
+    info = (cap.get(cv2.CAP_PROP_FPS)
+            or 25.0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)
+                         or 0), (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                                 int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))))
+    cap.release()
+    return info
+
+
+def track_video(detector,
+                path: str,
+                ball_track: Optional[BallTrack] = None,
+                low_score: float = 0.1,
+                batch_size: int = 4,
+                on_batch: Optional[Callable[[int], None]] = None,
+                player_class: str = 'player',
+                ball_class: str = 'ball') -> VideoTracks:
+    """Follow the players and the ball through the video at ``path`` with
+    ``detector`` (a ``LocalDetector``; module docstring). ``on_batch(n)``
+    is called after each batch of ``n`` frames (a progress bar)."""
+    from trackers import ByteTrackTracker
+    fps, _, size = video_info(path)
+    classes = list(detector.classes)
+    player = classes.index(player_class)
+    ball = classes.index(ball_class) if ball_class in classes else None
+    own = detector.class_thresholds.copy()
+    player_threshold = float(own[player])
+    ball_track = ball_track or BallTrack()
+    players = ByteTrackTracker(
+        frame_rate=fps,
+        track_activation_threshold=player_threshold,
+        high_conf_det_threshold=player_threshold)
+    # the weak boxes too: ByteTrack's second association and the ball's
+    # gate decide what they are
+    detector.class_thresholds = np.minimum(own, low_score)
+    if ball is not None:
+        detector.class_thresholds[ball] = min(own[ball], ball_track.min_score)
+    tracks = VideoTracks(fps=fps, size=size)
+    try:
+        for batch in read_frames(path, batch_size):
+            start = time.perf_counter()
+            found = detector.detect_batch(batch, batch_size=batch_size)
+            tracks.detect_s += time.perf_counter() - start
+            start = time.perf_counter()
+            for det in found:
+                tracks.frames += 1
+                _follow(tracks, det, players, ball_track, player, ball)
+            tracks.track_s += time.perf_counter() - start
+            if on_batch is not None:
+                on_batch(len(batch))
+    finally:
+        detector.class_thresholds = own
+    tracks.ball = ball_track.path()
+    return tracks
+
+
+def _follow(tracks: VideoTracks, det, players, ball_track: BallTrack,
+            player: int, ball: Optional[int]) -> None:
+    """One frame's detections into the players' and the ball's tracks."""
+    frame = tracks.frames
+    mask = det.labels == player
+    found = det.to_supervision()[mask] if mask.any() else None
+    if found is not None:
+        # DETR and DINO have no NMS: a second query on a player would
+        # start a second track
+        tracked = players.update(found.with_nms(threshold=0.5))
+        for box, tid, score in zip(tracked.xyxy, tracked.tracker_id,
+                                   tracked.confidence):
+            if tid is not None and tid >= 0:
+                tracks.players.append(
+                    (frame, int(tid), *map(float, box), float(score)))
+    else:
+        players.update(_no_detections())
+    if ball is not None:
+        boxes, scores = ball_candidates(det.labels, det.boxes, det.scores,
+                                        ball)
+        ball_track.update(frame, boxes, scores)
+
+
+def _no_detections():
+    import supervision as sv
+    return sv.Detections.empty()
+
+
+#: colours (BGR) of the ids, cycled; the ball's path is orange
+ID_COLOURS = [(120, 200, 0), (255, 160, 60), (200, 80, 255), (60, 220, 255),
+              (255, 255, 90), (90, 90, 255), (180, 255, 180), (255, 120, 200)]
+TRAIL = (0, 140, 255)
+
+
+def annotate_video(path: str,
+                   tracks: VideoTracks,
+                   out_path: str,
+                   trail: int = 25,
+                   on_batch: Optional[Callable[[int], None]] = None) -> None:
+    """Write ``path`` with the players' ids and the ball's last ``trail``
+    frames drawn (a filled frame of the path hollow)."""
+    by_frame: Dict[int, list] = {}
+    for row in tracks.players:
+        by_frame.setdefault(row[0], []).append(row)
+    ball = {p.frame: p for p in tracks.ball}
+    writer = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*'mp4v'),
+                             tracks.fps, tracks.size)
+    frame_no = 0
+    for batch in read_frames(path, 16):
+        for img in batch:
+            frame_no += 1
+            for _, tid, x1, y1, x2, y2, _ in by_frame.get(frame_no, []):
+                colour = ID_COLOURS[tid % len(ID_COLOURS)]
+                cv2.rectangle(img, (int(x1), int(y1)), (int(x2), int(y2)),
+                              colour, 2)
+                cv2.putText(img, f'#{tid}', (int(x1), max(10,
+                                                          int(y1) - 3)),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1,
+                            cv2.LINE_AA)
+            _draw_trail(img, ball, frame_no, trail)
+            writer.write(img)
+        if on_batch is not None:
+            on_batch(len(batch))
+    writer.release()
+
+
+def _draw_trail(img: np.ndarray, ball: Dict[int, BallPoint], frame: int,
+                trail: int) -> None:
+    points = [ball[f] for f in range(frame - trail, frame + 1) if f in ball]
+    for a, b in zip(points, points[1:]):
+        if b.frame - a.frame == 1:
+            cv2.line(img, tuple(int(v) for v in a.centre),
+                     tuple(int(v) for v in b.centre), TRAIL, 2, cv2.LINE_AA)
+    if points and points[-1].frame == frame:
+        p = points[-1]
+        r = max(4, int((p.box[2] - p.box[0]) / 2) + 3)
+        cv2.circle(img, tuple(int(v) for v in p.centre), r, TRAIL,
+                   1 if p.filled else 2, cv2.LINE_AA)
