@@ -164,39 +164,24 @@ def run_images(detector, paths, args, out):
 
 
 def run_video(detector, path, args, out):
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise InputError(f'{path}: cannot open video')
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    from field_detr.inference.video_tracks import read_frames, video_info
+    fps, total, (w, h) = video_info(path)
     name = osp.splitext(osp.basename(path))[0] + '_det.mp4'
-    writer = None
+    writer = cv2.VideoWriter(
+        osp.join(args.out_dir, name), cv2.VideoWriter_fourcc(*'mp4v'), fps,
+        (w, h))
     frames = 0
-    with tqdm(total=total, desc=osp.basename(path), unit='frame') as bar:
-        while True:
-            batch = []
-            while len(batch) < args.batch_size:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                batch.append(frame)
-            if not batch:
-                break
+    with tqdm(
+            total=total or None, desc=osp.basename(path), unit='frame') as bar:
+        for batch in read_frames(path, args.batch_size):
             for frame, det in zip(
                     batch,
                     detector.detect_batch(batch, batch_size=args.batch_size)):
-                if writer is None:
-                    h, w = frame.shape[:2]
-                    writer = cv2.VideoWriter(
-                        osp.join(args.out_dir, name),
-                        cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
                 writer.write(draw_detections(frame, det))
                 out.add(det, osp.basename(path), frame.shape, frame=frames)
                 frames += 1
             bar.update(len(batch))
-    cap.release()
-    if writer is not None:
-        writer.release()
+    writer.release()
     return frames
 
 

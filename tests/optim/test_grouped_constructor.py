@@ -17,13 +17,20 @@ from helpers.runs import MAIN_CONFIG, TINY_CONFIG
 register_all_modules()  # mmdet's default scope, as the Runner sets it
 
 
+def float32_wrapper(cfg) -> dict:
+    """The config's optimiser wrapper as MMEngine's plain OptimWrapper:
+    its optimiser, clip and constructor, without the AMP and the field
+    wrappers' arguments."""
+    wrapper_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
+    for key in ('dtype', 'loss_scale', 'clip_separately', 'defer_grad_norm'):
+        wrapper_cfg.pop(key, None)
+    return wrapper_cfg
+
+
 def test_grouped_optimiser_keeps_every_parameter_setting():
     cfg = Config.fromfile(MAIN_CONFIG)
     model = MODELS.build(model_cfg(MAIN_CONFIG))
-    wrapper_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
-    for amp_or_field in ('dtype', 'loss_scale', 'clip_separately',
-                         'defer_grad_norm'):
-        wrapper_cfg.pop(amp_or_field, None)  # MMEngine's OptimWrapper
+    wrapper_cfg = float32_wrapper(cfg)
     grouped = build_optim_wrapper(model, copy.deepcopy(wrapper_cfg))
     wrapper_cfg.pop('constructor')
     stock = build_optim_wrapper(model, wrapper_cfg)
@@ -49,10 +56,7 @@ def test_grouped_optimiser_trains_like_stock():
     multiplier) with each constructor: the same parameters."""
     cfg = Config.fromfile(TINY_CONFIG)
     mcfg = no_dropout(model_cfg(TINY_CONFIG))
-    wrapper_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
-    for amp_or_field in ('dtype', 'loss_scale', 'clip_separately',
-                         'defer_grad_norm'):
-        wrapper_cfg.pop(amp_or_field, None)  # MMEngine's OptimWrapper
+    wrapper_cfg = float32_wrapper(cfg)
     wrapper_cfg['paramwise_cfg'] = dict(
         custom_keys={'backbone': dict(lr_mult=0.1)}, norm_decay_mult=0.0)
     torch.manual_seed(0)
@@ -83,10 +87,7 @@ def test_optimizer_state_of_a_stock_checkpoint_loads_into_groups():
     moments and step."""
     cfg = Config.fromfile(TINY_CONFIG)
     mcfg = no_dropout(model_cfg(TINY_CONFIG))
-    wrapper_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
-    for amp_or_field in ('dtype', 'loss_scale', 'clip_separately',
-                         'defer_grad_norm'):
-        wrapper_cfg.pop(amp_or_field, None)  # MMEngine's OptimWrapper
+    wrapper_cfg = float32_wrapper(cfg)
     wrapper_cfg['paramwise_cfg'] = dict(
         custom_keys={'backbone': dict(lr_mult=0.1)})
     grouped_cfg = copy.deepcopy(wrapper_cfg)
