@@ -140,15 +140,7 @@ def learned(tmp_path_factory):
     write_split(split, **layout)
     work_dir = str(root / 'work')
     epochs = LEARNED_EPOCHS
-    # the suite's longest piece of work: every core for it (the other
-    # worker's tests, done in the first minutes, share them meanwhile)
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)
-    try:
-        _train_learned(work_dir, split, epochs)
-    finally:
-        torch.set_num_threads(threads)
+    _train_learned(work_dir, split, epochs)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     out = str(root / 'results.json')
