@@ -168,11 +168,13 @@ class LocalDetector:
         return np.ascontiguousarray(img)
 
     @torch.no_grad()
-    def detect_batch(self,
-                     images: Iterable[ImageLike],
-                     batch_size: int = 4,
-                     color: str = 'bgr',
-                     slicing: Optional[dict] = None) -> List[Detections]:
+    def detect_batch(
+            self,
+            images: Iterable[ImageLike],
+            batch_size: int = 4,
+            color: str = 'bgr',
+            slicing: Optional[dict] = None,
+            thresholds: Optional[np.ndarray] = None) -> List[Detections]:
         """Detect in several images, ``batch_size`` at a time.
 
         Args:
@@ -184,13 +186,18 @@ class LocalDetector:
                 ``'rgb'`` (PIL, imageio); paths are read by OpenCV.
             slicing: overrides the detector's ``slicing`` for this call;
                 ``{}`` turns it off.
+            thresholds: per class, overrides ``class_thresholds`` for this
+                call (a tracker takes weaker boxes than a picture shows).
         """
+        thresholds = self.class_thresholds if thresholds is None \
+            else np.asarray(thresholds, dtype=np.float32)
         slicing = self.slicing if slicing is None else (
             slicing_settings(slicing) if slicing else None)
         images = list(images)
         if slicing:
             return [
-                self._detect_sliced(self._load(image, color), slicing)
+                self._detect_sliced(
+                    self._load(image, color), slicing, thresholds)
                 for image in images
             ]
         results = []
@@ -199,7 +206,10 @@ class LocalDetector:
                 self._load(image, color)
                 for image in images[start:start + batch_size]
             ]
-            results += [self._to_detections(p) for p in self._forward(chunk)]
+            results += [
+                self._to_detections(p, thresholds)
+                for p in self._forward(chunk)
+            ]
         return results
 
     def _forward(self, arrays: List[np.ndarray]) -> list:
@@ -211,7 +221,8 @@ class LocalDetector:
             data['data_samples'].append(packed['data_samples'])
         return [sample.pred_instances for sample in self.model.test_step(data)]
 
-    def _detect_sliced(self, img: np.ndarray, slicing: dict) -> Detections:
+    def _detect_sliced(self, img: np.ndarray, slicing: dict,
+                       thresholds: np.ndarray) -> Detections:
         height, width = img.shape[:2]
         windows = tile_windows(width, height, slicing['tile'],
                                slicing['overlap'])
@@ -230,7 +241,7 @@ class LocalDetector:
                 for x1, y1, x2, y2 in (windows[i] for i in members)
             ]
             for i, pred in zip(members, self._forward(crops)):
-                views[i] = self._to_detections(pred)
+                views[i] = self._to_detections(pred, thresholds)
         boxes, scores, labels = merge_views(
             [(d.boxes, d.scores, d.labels) for d in views],
             [(x1, y1) for x1, y1, _, _ in windows], (height, width),
@@ -260,10 +271,10 @@ class LocalDetector:
         from .video_tracks import track_video
         return track_video(self, video, **kwargs)
 
-    def _to_detections(self, pred) -> Detections:
+    def _to_detections(self, pred, thresholds: np.ndarray) -> Detections:
         scores = pred.scores.float().cpu().numpy()
         labels = pred.labels.cpu().numpy()
-        keep = np.flatnonzero(scores >= self.class_thresholds[labels])
+        keep = np.flatnonzero(scores >= thresholds[labels])
         keep = keep[np.argsort(-scores[keep], kind='stable')]
         return Detections(
             boxes=pred.bboxes.float().cpu().numpy()[keep].astype(np.float32),

@@ -124,7 +124,7 @@ def track_video(detector,
     classes = list(detector.classes)
     player = classes.index(player_class)
     ball = classes.index(ball_class) if ball_class in classes else None
-    own = detector.class_thresholds.copy()
+    own = detector.class_thresholds
     player_threshold = float(own[player])
     ball_track = ball_track or BallTrack()
     players = ByteTrackTracker(
@@ -133,24 +133,22 @@ def track_video(detector,
         high_conf_det_threshold=player_threshold)
     # the weak boxes too: ByteTrack's second association and the ball's
     # gate decide what they are
-    detector.class_thresholds = np.minimum(own, low_score)
+    thresholds = np.minimum(own, low_score)
     if ball is not None:
-        detector.class_thresholds[ball] = min(own[ball], ball_track.min_score)
+        thresholds[ball] = min(own[ball], ball_track.min_score)
     tracks = VideoTracks(fps=fps, size=size)
-    try:
-        for batch in read_frames(path, batch_size):
-            start = time.perf_counter()
-            found = detector.detect_batch(batch, batch_size=batch_size)
-            tracks.detect_s += time.perf_counter() - start
-            start = time.perf_counter()
-            for det in found:
-                tracks.frames += 1
-                _follow(tracks, det, players, ball_track, player, ball)
-            tracks.track_s += time.perf_counter() - start
-            if on_batch is not None:
-                on_batch(len(batch))
-    finally:
-        detector.class_thresholds = own
+    for batch in read_frames(path, batch_size):
+        start = time.perf_counter()
+        found = detector.detect_batch(
+            batch, batch_size=batch_size, thresholds=thresholds)
+        tracks.detect_s += time.perf_counter() - start
+        start = time.perf_counter()
+        for det in found:
+            tracks.frames += 1
+            _follow(tracks, det, players, ball_track, player, ball)
+        tracks.track_s += time.perf_counter() - start
+        if on_batch is not None:
+            on_batch(len(batch))
     tracks.ball = ball_track.path()
     return tracks
 
