@@ -71,59 +71,36 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _load_mot(path: str) -> dict:
-    """frame -> [(id, x1, y1, x2, y2, visibility)] of a MOTChallenge file."""
-    rows = {}
-    if not osp.isfile(path):
-        return rows
-    for line in open(path):
-        v = line.strip().split(',')
-        if len(v) < 6:
-            continue
-        frame, tid, x, y, w, h = (float(a) for a in v[:6])
-        vis = float(v[8]) if len(v) > 8 else 1.0
-        rows.setdefault(int(frame), []).append(
-            (int(tid), x, y, x + w, y + h, vis))
-    return rows
-
-
 def oracle_ids(gt_path: str, det_rows: list, out_path: str) -> None:
     """The detector's own player boxes with the true ids (each matched to a
     true player by IoU >= 0.5, Hungarian; the others new ids): perfect
     association on these detections."""
     from scipy.optimize import linear_sum_assignment
+    from trackers import load_mot_file
+    from trackers.eval import box_iou
 
     from field_detr.datasets.mot import PLAYER, write_mot
-    gt = _load_mot(gt_path)
+    gt = load_mot_file(gt_path)
     by_frame = {}
     for frame, _, x1, y1, x2, y2, score in det_rows:
         by_frame.setdefault(frame, []).append((x1, y1, x2, y2, score))
     rows, spare = [], 100000
     for frame, dets in sorted(by_frame.items()):
-        truth = gt.get(frame, [])
         d = np.array([r[:4] for r in dets]).reshape(-1, 4)
-        g = np.array([r[1:5] for r in truth]).reshape(-1, 4)
         ids = [None] * len(dets)
-        if len(d) and len(g):
-            iou = _iou(d, g)
+        if frame in gt and len(d):
+            g = np.asarray(gt[frame].boxes).copy()
+            g[:, 2:] += g[:, :2]  # the truth's xywh as xyxy
+            iou = box_iou(d, g)
             for i, j in zip(*linear_sum_assignment(-iou)):
                 if iou[i, j] >= 0.5:
-                    ids[i] = truth[j][0]
+                    ids[i] = int(gt[frame].ids[j])
         for (x1, y1, x2, y2, score), tid in zip(dets, ids):
             if tid is None:
                 spare, tid = spare + 1, spare + 1
             rows.append(
                 (frame, tid, x1, y1, x2 - x1, y2 - y1, score, PLAYER, -1))
     write_mot(out_path, rows)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None] - inter + 1e-9)
 
 
 def player_scores(gt_path: str, tracks_path: str) -> dict:
@@ -141,7 +118,11 @@ def ball_scores(gt_path: str, points: dict, hidden: set) -> dict:
     """Recall and precision at 5 px, per frame, of ``points`` (frame ->
     centre): on every frame of the clip, on those where the ball is
     visible and on those where it is hidden behind a player."""
-    gt = {f: r[0] for f, r in _load_mot(gt_path).items()}
+    from trackers import load_mot_file
+    gt = {  # frame -> the ball's centre
+        f: rows.boxes[0, :2] + rows.boxes[0, 2:] / 2
+        for f, rows in load_mot_file(gt_path).items()
+    }
     out = {}
     for part, frames in (('all', sorted(gt)),
                          ('visible', [f for f in gt if f not in hidden]),
@@ -151,7 +132,7 @@ def ball_scores(gt_path: str, points: dict, hidden: set) -> dict:
             if f not in points:
                 continue
             reported += 1
-            cx, cy = (gt[f][1] + gt[f][3]) / 2, (gt[f][2] + gt[f][4]) / 2
+            cx, cy = gt[f]
             hits += np.hypot(points[f][0] - cx, points[f][1] - cy) <= 5
         out[part] = dict(
             frames=len(frames),
