@@ -6,7 +6,7 @@ import torch
 from mmengine.runner import Runner
 
 from field_detr import runtime
-from field_detr.errors import TrainingStopped
+from field_detr.errors import Preempted, TrainingStopped
 
 # the examples of --help
 EPILOG = r'''Examples:
@@ -15,8 +15,13 @@ EPILOG = r'''Examples:
     python tools/train.py configs/detr_r50_field.py --resume            # newest checkpoint
     python tools/train.py configs/detr_r50_field.py --resume work_dirs/x/checkpoints/checkpoint_epoch_10.pth
     python tools/train.py configs/detr_r50_field.py --ema --early-stop 3
+    python tools/train.py configs/detr_r50_field.py --resume auto       # newest checkpoint, else a new run
     python tools/train.py configs/dino_small_field.py --epochs 80      # the cosine stretched to 80
     bash tools/dist_train.sh configs/detr_r50_field.py 4 --auto-scale-lr   # torchrun, 4 GPUs
+    bash tools/slurm_train.sh PARTITION detr configs/detr_r50_field.py work_dirs/detr  # sbatch, requeued
+
+SIGTERM or SIGUSR1 stops training at the end of the optimiser step with a
+checkpoint (exit status 75); --resume continues at the next batch.
 '''
 
 
@@ -48,11 +53,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume',
         nargs='?',
-        const='auto',
+        const='newest',
         default=None,
         metavar='CKPT',
-        help='continue training: alone, from the newest checkpoint in the '
-        'work dir; with a path, from that checkpoint')
+        help='continue training: alone, from the newest intact checkpoint '
+        'in the work dir (refused where there is none); "auto", from it or '
+        'as a new run where the work dir holds none (jobs that restart); '
+        'with a path, from that checkpoint')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -89,7 +96,7 @@ def main(argv=None):
     runtime.set_work_dir(cfg, args.config, args.work_dir)
     runtime.set_epochs(cfg, args.epochs)
     runtime.check_schedule(cfg)
-    runtime.set_resume(cfg, args.resume)
+    runtime.set_resume(cfg, runtime.restarted_resume(args.resume))
     runtime.verify_start_checkpoints(cfg)
     # a refused split stops here: no work dir, no tracking run
     runtime.check_splits(cfg, ('train', 'val'))
@@ -104,6 +111,11 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     try:
         runner.train()
+    except Preempted:
+        # every rank stopped at the same step, the checkpoint is written
+        runtime.end_tracking(runner, 'KILLED')
+        runtime.finish_distributed()
+        raise
     except BaseException as e:
         runtime.end_tracking(
             runner, 'KILLED' if isinstance(e, KeyboardInterrupt) else 'FAILED')

@@ -22,7 +22,12 @@ default_hooks = dict(
         full_interval=10,
         keep_lightweight=2,
         save_best='coco/bbox_mAP',
-        rule='greater'))
+        rule='greater'),
+    # SIGTERM / SIGUSR1 (Slurm before its time limit, a spot instance's
+    # notice, torchrun): finish the optimiser step, write
+    # latest_checkpoint.pth, exit with status 75; --resume continues at the
+    # epoch's next batch. default_hooks.preemption=None turns it off.
+    preemption=dict(type='PreemptionHook', signals=('SIGTERM', 'SIGUSR1')))
 custom_hooks = [
     dict(type='RNGStateHook'),
     # a NaN/Inf loss stops training, naming the iteration; the losses are

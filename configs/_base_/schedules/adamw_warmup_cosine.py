@@ -5,10 +5,13 @@
 # max_epochs) stretches it with the run. Validation every 10 epochs.
 # bfloat16 AMP (GPUs without bfloat16 fall back to float16 with a dynamic
 # loss scale; on a CPU tools/train.py trains in float32 and says so),
-# gradient accumulation 2.
+# gradient accumulation 2. MMEngine's epoch loop that continues a run
+# preempted within an epoch at its next batch (docs/checkpoints.md).
 max_epochs = 50
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
+    type='ResumableEpochBasedTrainLoop',
+    max_epochs=max_epochs,
+    val_interval=10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

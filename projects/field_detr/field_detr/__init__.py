@@ -8,13 +8,16 @@ text once, not at every checkpoint (``runtime/config_text.py``).
 """
 from .checkpoint import CheckpointLayoutHook, allow_mmengine_checkpoints
 from .datasets import BallCopyPaste, FieldCocoDataset, load_coco_split
-from .errors import ConfigError, FieldDetrError, InputError, TrainingStopped
+from .errors import (ConfigError, FieldDetrError, InputError, Preempted,
+                     TrainingStopped)
 from .evaluation import FieldCocoMetric
 from .hooks import CocoTransplantHook, MemoryHook, RNGStateHook
 from .inference import Detections, LocalDetector
 from .models import BallHeatmapHead, FastDETRHead, FieldDETR
 from .optim import Bf16AwareAmpOptimWrapper, GroupedOptimWrapperConstructor
 from .runtime.config_text import memoise_config_text
+from .runtime.preemption import PreemptionHook
+from .runtime.train_loop import ResumableEpochBasedTrainLoop
 from .tracking import (FieldMLflowVisBackend, FieldTensorboardVisBackend,
                        MLflowRunHook)
 
@@ -27,6 +30,7 @@ __all__ = [
     'FastDETRHead', 'FieldCocoDataset', 'FieldCocoMetric', 'FieldDETR',
     'FieldDetrError', 'FieldMLflowVisBackend', 'FieldTensorboardVisBackend',
     'GroupedOptimWrapperConstructor', 'InputError', 'LocalDetector',
-    'MemoryHook', 'MLflowRunHook', 'RNGStateHook', 'TrainingStopped',
+    'MemoryHook', 'MLflowRunHook', 'PreemptionHook', 'Preempted',
+    'RNGStateHook', 'ResumableEpochBasedTrainLoop', 'TrainingStopped',
     'allow_mmengine_checkpoints', 'load_coco_split'
 ]

@@ -33,6 +33,18 @@ class TrainingStopped(FieldDetrError, RuntimeError):
     do."""
 
 
+class Preempted(FieldDetrError):
+    """Training stopped on a preemption signal (SIGTERM, SIGUSR1) after
+    writing a checkpoint ``--resume`` continues from; the tools exit with
+    :data:`EXIT_PREEMPTED`. The message is the line already logged."""
+
+
+#: the exit status of a preempted training: ``EX_TEMPFAIL`` of
+#: ``sysexits.h``, "try again later" (tools/slurm_job.sh requeues on it,
+#: torchrun --max-restarts restarts on any failure)
+EXIT_PREEMPTED = 75
+
+
 def error_line(error: BaseException, default: str = '') -> str:
     """The last line of an exception's message, at most 200 characters
     (``default`` when it has none), credentials redacted: the cause in a
@@ -56,12 +68,15 @@ def error_message(error: FieldDetrError) -> str:
 
 def exit_on_error(main):
     """Run ``main``; a :class:`FieldDetrError` prints one line and exits
-    with status 2."""
+    with status 2, :class:`Preempted` exits with :data:`EXIT_PREEMPTED`
+    (its line is in the log already)."""
 
     @wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
+        except Preempted:
+            sys.exit(EXIT_PREEMPTED)
         except FieldDetrError as e:
             print(f'error: {error_message(e)}', file=sys.stderr)
             sys.exit(2)

@@ -6,13 +6,14 @@ import os.path as osp
 import shutil
 from typing import Optional, Tuple
 
+import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
 
 from ..errors import ConfigError, TrainingStopped, error_line
 from ..messages import tell_user
-from .files import fsync_replace
+from .files import fsync_replace, load_checkpoint_file
 from .layout import (BEST, CHECKPOINT_DIR, COPIES_BYTES, FULL, LATEST,
                      LIGHTWEIGHT, checkpoint_bytes, kept_files,
                      remove_stale_temp_files, temp_name)
@@ -228,6 +229,29 @@ class CheckpointLayoutHook(CheckpointHook):
             path = osp.join(self.out_dir, name)
             if epoch and osp.isfile(path):
                 self._publish_model(runner, path)
+
+    def save_resume_point(self, runner, meta: dict) -> str:
+        """Write the full state now, within an epoch, as
+        ``latest_checkpoint.pth`` (``meta`` gives its epoch and iteration):
+        ``--resume`` takes it, the epoch's end replaces it. Returns its
+        path."""
+        self._save(runner, LATEST, full=True, meta=meta)
+        return osp.join(self.out_dir, LATEST)
+
+    def mark_latest(self, **meta) -> str:
+        """Add ``meta`` to ``latest_checkpoint.pth``'s meta, the rest of it
+        as it is (read, then written back atomically; by the main process).
+        Returns its path."""
+        path = osp.join(self.out_dir, LATEST)
+        if not is_main_process():
+            return path
+        checkpoint = load_checkpoint_file(path)
+        checkpoint['meta'].update(meta)
+        with self._stop_if_unwritable(LATEST):
+            tmp_path = osp.join(self.out_dir, temp_name(LATEST))
+            torch.save(checkpoint, tmp_path)
+            fsync_replace(tmp_path, path)
+        return path
 
     def after_train_iter(self,
                          runner,

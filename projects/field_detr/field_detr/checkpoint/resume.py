@@ -39,7 +39,8 @@ def resume_checkpoint(work_dir: str) -> Tuple[Optional[str], str]:
     if osp.isdir(folder):
         candidates.append(
             (osp.join(folder,
-                      LATEST), 'the full state after the last finished epoch'))
+                      LATEST), 'the newest full state: the last epoch\'s end, '
+             'or where a preemption stopped it'))
         candidates += [(p, 'the newest intact full checkpoint')
                        for p in _epochs_newest_first(folder, FULL)]
         candidates += [(p, 'the newest intact checkpoint, weights only: the '

@@ -39,7 +39,10 @@ class RNGStateHook(Hook):
     (``checkpoint['rng_state']``) and restores it at the start of the next
     training epoch: after a resume that is the checkpoint's state, and in an
     uninterrupted run the same state, so the validation that ran in between
-    leaves no trace on training randomness either.
+    leaves no trace on training randomness either. A checkpoint written
+    within an epoch (a preemption's, after an iteration) stores the state of
+    that moment instead: the resumed run draws from it for the epoch's next
+    batch (:class:`~field_detr.runtime.ResumableEpochBasedTrainLoop`).
 
     With ``num_workers > 0`` and ``persistent_workers=True`` the augmentation
     randomness lives in the worker processes and is not covered; use
@@ -53,16 +56,21 @@ class RNGStateHook(Hook):
 
     def __init__(self) -> None:
         self._snapshot: Optional[dict] = None
+        self._within_epoch = False
 
     def after_train_epoch(self, runner) -> None:
         self._snapshot = get_rng_state()
+        self._within_epoch = False
 
     def before_train_epoch(self, runner) -> None:
         if self._snapshot is not None:
             set_rng_state(self._snapshot)
+        self._within_epoch = True
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self._snapshot is not None:
+        if self._within_epoch:
+            checkpoint['rng_state'] = get_rng_state()
+        elif self._snapshot is not None:
             checkpoint['rng_state'] = self._snapshot
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -8,6 +8,9 @@ parsing their arguments, as ``runtime.<name>``:
 * :mod:`.distributed` — the CPU process group under torchrun;
 * :mod:`.schedule` — ``--epochs`` and a schedule that ends with the run;
 * :mod:`.start` — ``--resume`` and the checkpoints a run starts from;
+* :mod:`.train_loop`, :mod:`.preemption` — the epoch loop that resumes
+  within an epoch, and the hook that stops on SIGTERM / SIGUSR1 with a
+  checkpoint there;
 * from their homes: the newest intact checkpoint of a work dir
   (:mod:`field_detr.checkpoint.resume`), the MLflow run of a training
   (:mod:`field_detr.tracking.runs`), the splits checked before the run
@@ -25,7 +28,7 @@ from .config_edits import (LOADERS, add_optional_hooks, apply_device_fallbacks,
 from .distributed import (finish_distributed, init_cpu_distributed,
                           world_size_from_env)
 from .schedule import check_schedule, set_epochs
-from .start import set_resume, verify_start_checkpoints
+from .start import restarted_resume, set_resume, verify_start_checkpoints
 
 __all__ = [
     'LOADERS', 'add_optional_hooks', 'add_runner_args',
@@ -34,7 +37,7 @@ __all__ = [
     'enable_amp', 'end_tracking', 'existing_checkpoints', 'exit_on_error',
     'finish_distributed', 'init_cpu_distributed', 'load_config',
     'normalise_dataloaders', 'oom_advice', 'parse_runner_args',
-    'resume_checkpoint', 'set_epochs', 'set_resume', 'set_split',
-    'set_work_dir', 'verify_start_checkpoints', 'without_mlflow',
+    'restarted_resume', 'resume_checkpoint', 'set_epochs', 'set_resume',
+    'set_split', 'set_work_dir', 'verify_start_checkpoints', 'without_mlflow',
     'world_size_from_env'
 ]
