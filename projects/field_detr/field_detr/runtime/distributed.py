@@ -1,23 +1,43 @@
 """The process group of a run under torchrun / Slurm where MMEngine's own
 set-up needs a GPU, and its orderly end."""
 import os
+import subprocess
 
 import torch
 from mmengine.config import Config
 
 
 def init_cpu_distributed(cfg: Config, launcher: str) -> None:
-    """Start the process group for a CPU run under torchrun.
+    """Start the process group for a CPU run under torchrun or Slurm.
 
     MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` first, which
     fails without a GPU; a process group that already exists is used as is.
+    Under Slurm the rank, world size and address come from Slurm's
+    variables as MMEngine's ``slurm`` launcher takes them.
     """
     import torch.distributed as dist
-    if (launcher == 'pytorch' and not torch.cuda.is_available()
-            and not dist.is_initialized()):
-        backend = cfg.get('env_cfg', {}).get('dist_cfg',
-                                             {}).get('backend', 'gloo')
-        dist.init_process_group(backend=backend)
+    if (launcher not in ('pytorch', 'slurm') or torch.cuda.is_available()
+            or dist.is_initialized()):
+        return
+    if launcher == 'slurm':
+        _slurm_environment()
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+    dist.init_process_group(backend=backend)
+
+
+def _slurm_environment() -> None:
+    """torch's variables from Slurm's (MMEngine's ``_init_dist_slurm``
+    without a GPU): the first host of the job is the master."""
+    nodes = os.environ['SLURM_NODELIST']
+    first = subprocess.run(['scontrol', 'show', 'hostnames', nodes],
+                           capture_output=True,
+                           text=True,
+                           check=True).stdout.split()[0]
+    os.environ.setdefault('MASTER_ADDR', first)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
 
 
 def finish_distributed() -> None:

@@ -3,6 +3,7 @@
 the MLflow run it continues), ``load_from`` and the COCO start's file. A
 work dir that already holds checkpoints is never trained over without
 ``--resume``."""
+import os
 import os.path as osp
 from typing import Optional
 
@@ -16,11 +17,34 @@ from ..hooks.coco_transplant_hook import coco_start_checkpoint
 from ..tracking.runs import continue_mlflow_run
 
 
+def restarted_resume(resume: Optional[str]) -> Optional[str]:
+    """``--resume``'s value for this process: ``'auto'`` in a worker that
+    torchrun restarted (``--max-restarts``; ``TORCHELASTIC_RESTART_COUNT``
+    > 0) and was given none, so it continues from the newest checkpoint its
+    first start wrote; else ``resume``."""
+    restarts = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') or 0)
+    if resume is None and restarts > 0:
+        print_log(
+            f'restarted by torchrun (restart {restarts}): --resume auto',
+            logger='current')
+        return 'auto'
+    return resume
+
+
 def set_resume(cfg: Config, resume: Optional[str]) -> None:
-    """Apply ``--resume``: ``'auto'`` takes the newest checkpoint in the work
-    dir, a path takes that file. Without ``--resume`` a work dir that holds
-    checkpoints is refused, so a new run never overwrites an old one.
+    """Apply ``--resume``: ``'newest'`` (``--resume`` alone) takes the
+    newest intact checkpoint in the work dir and refuses a work dir with
+    none; ``'auto'`` takes it too, or starts a new run in a work dir that
+    holds no checkpoint (a job that may be restarted: Slurm's requeue,
+    torchrun's ``--max-restarts``); a path takes that file. Without
+    ``--resume`` a work dir that holds checkpoints is refused, so a new run
+    never overwrites an old one.
     """
+    if resume == 'auto' and not existing_checkpoints(cfg.work_dir):
+        print_log(
+            f'--resume auto: no checkpoint in {cfg.work_dir}, a new run',
+            logger='current')
+        resume = None
     if resume is None:
         found = existing_checkpoints(cfg.work_dir)
         if found:
@@ -29,8 +53,7 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
                 f'run ({osp.basename(found[-1])}, ...); pass --resume to '
                 'continue it or --work-dir to start a new one')
         return
-    cfg.resume = True
-    if resume == 'auto':
+    if resume in ('newest', 'auto'):
         resume, why = resume_checkpoint(cfg.work_dir)
         if resume is None:
             raise InputError(
@@ -39,6 +62,7 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
                 '--resume')
         print_log(f'--resume: {resume} ({why})', logger='current')
     verify_checkpoint_file(resume)
+    cfg.resume = True
     cfg.load_from = resume
     continue_mlflow_run(cfg, resume)
 
