@@ -1,5 +1,6 @@
 """Faults injected into real training runs by the tests."""
 import errno
+import json
 import os
 import signal
 
@@ -153,3 +154,109 @@ class CutImageAtEpochHook(Hook):
                 data = f.read()
             with open(path, 'wb') as f:
                 f.write(data[:len(data) * 6 // 10])
+
+
+@HOOKS.register_module()
+class SignalAtHook(Hook):
+    """Send the training process the signal ``signame`` at a moment, once
+    (while ``marker`` does not exist; it is created just before), as Slurm
+    or a spot instance does: ``iteration`` (in the step of batch ``batch``
+    of ``epoch``, counted from 1), ``validation`` (after the first validation
+    batch of ``epoch``) or ``write:NAME`` (while checkpoint file NAME of
+    ``epoch`` is written). With ``again``, the signal is sent a second time
+    during the next write of NAME (the preemption's own). With ``rank``,
+    only that process of a distributed run gets it."""
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self,
+                 moment: str,
+                 marker: str,
+                 epoch: int = 2,
+                 batch: int = 1,
+                 signame: str = 'SIGTERM',
+                 again: bool = False,
+                 rank: int = None) -> None:
+        self.moment, self.marker = moment, marker
+        self.epoch, self.batch, self.again = epoch, batch, again
+        self.signal = getattr(signal, signame)
+        self.rank = rank
+        self.epoch_now = 0
+        self.sent = 0
+        self._restore = []
+
+    def send(self) -> None:
+        from mmengine.dist import get_rank
+        if self.rank is not None and get_rank() != self.rank:
+            return
+        if self.sent == 0 and os.path.exists(self.marker):
+            return
+        if self.sent == 0:
+            open(self.marker, 'w').close()
+        self.sent += 1
+        os.kill(os.getpid(), self.signal)
+
+    def before_train_epoch(self, runner) -> None:
+        self.epoch_now = runner.epoch + 1
+
+    def before_train(self, runner) -> None:
+        kind, _, name = self.moment.partition(':')
+        if kind != 'write':
+            return
+        from field_detr.checkpoint import hook as layout
+        original = layout.fsync_replace
+
+        def fsync_replace(tmp_path, final_path):
+            if (os.path.basename(final_path) == name
+                    and self.epoch_now == self.epoch):
+                if self.sent == 0 or (self.sent == 1 and self.again):
+                    self.send()
+            original(tmp_path, final_path)
+
+        self._restore.append((layout, 'fsync_replace', original))
+        layout.fsync_replace = fsync_replace
+
+    def after_run(self, runner) -> None:
+        for owner, name, original in reversed(self._restore):
+            setattr(owner, name, original)
+        self._restore.clear()
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if (self.moment == 'iteration' and batch_idx + 1 == self.batch
+                and runner.epoch + 1 == self.epoch):
+            self.send()
+
+    def after_val_iter(self,
+                       runner,
+                       batch_idx,
+                       data_batch=None,
+                       outputs=None) -> None:
+        if self.moment == 'validation' and runner.epoch == self.epoch:
+            self.send()
+
+
+@HOOKS.register_module()
+class RecordBatchesHook(Hook):
+    """Append each training iteration (iteration, epoch, batch, the
+    images' ids, the process's rank) to the JSON-lines file ``path``: what
+    was trained, in which order, over interrupted and resumed runs."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        from mmengine.dist import get_rank
+        ids = [s.img_id for s in data_batch['data_samples']]
+        with open(self.path, 'a') as f:
+            f.write(
+                json.dumps(
+                    dict(
+                        iter=runner.iter + 1,
+                        epoch=runner.epoch + 1,
+                        batch=batch_idx,
+                        images=ids,
+                        rank=get_rank())) + '\n')

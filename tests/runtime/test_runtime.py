@@ -55,15 +55,17 @@ def test_new_run_never_overwrites_checkpoints(cfg, tmp_path):
         runtime.set_resume(cfg, None)
 
 
-def test_resume_auto_continues_the_checkpoint_and_its_mlflow_run(
-        cfg, tmp_path):
-    """Which checkpoint --resume takes, intact files only:
+@pytest.mark.parametrize('resume', ['newest', 'auto'])
+def test_resume_continues_the_newest_checkpoint_and_its_mlflow_run(
+        cfg, tmp_path, resume):
+    """Which checkpoint --resume (alone: 'newest') and --resume auto take,
+    intact files only:
     test_crash_safety.py::test_resume_order_newest_intact_checkpoint."""
     latest = _checkpoint(
         str(tmp_path / 'checkpoints' / 'latest_checkpoint.pth'),
         mlflow_run_id='abc')
     cfg.work_dir = str(tmp_path)
-    runtime.set_resume(cfg, 'auto')
+    runtime.set_resume(cfg, resume)
     assert cfg.resume and cfg.load_from == latest
     # the run id stored in the checkpoint continues the MLflow run
     (backend, ) = [
@@ -74,9 +76,28 @@ def test_resume_auto_continues_the_checkpoint_and_its_mlflow_run(
 
 
 def test_resume_without_checkpoint(cfg, tmp_path):
+    """--resume alone refuses a work dir without a checkpoint; --resume
+    auto starts a new run there, but not over checkpoints it cannot read."""
     cfg.work_dir = str(tmp_path)
     with pytest.raises(InputError, match='found no checkpoint'):
+        runtime.set_resume(cfg, 'newest')
+    runtime.set_resume(cfg, 'auto')
+    assert not cfg.get('resume') and not cfg.get('load_from')
+    broken = tmp_path / 'checkpoints' / 'latest_checkpoint.pth'
+    broken.parent.mkdir()
+    broken.write_bytes(b'not a checkpoint')
+    with pytest.raises(InputError, match='not intact'):
         runtime.set_resume(cfg, 'auto')
+
+
+def test_a_worker_restarted_by_torchrun_resumes(monkeypatch):
+    monkeypatch.delenv('TORCHELASTIC_RESTART_COUNT', raising=False)
+    assert runtime.restarted_resume(None) is None
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '0')
+    assert runtime.restarted_resume(None) is None
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '2')
+    assert runtime.restarted_resume(None) == 'auto'
+    assert runtime.restarted_resume('x.pth') == 'x.pth'
 
 
 def test_amp_and_cpu_fallbacks(cfg):
