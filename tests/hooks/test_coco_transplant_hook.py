@@ -126,8 +126,14 @@ def _transplant_in_a_run(checkpoint, **cfg):
     runner.model = _detr(2)
     runner.train_dataloader.dataset.metainfo = dict(classes=('player', 'ball'))
     runner.logger = MMLogger.get_instance(f'transplant_{id(lines)}')
-    runner.logger.addHandler(Keep())
-    CocoTransplantHook(checkpoint).before_train(runner)
+    keep = Keep()
+    runner.logger.addHandler(keep)
+    try:
+        CocoTransplantHook(checkpoint).before_train(runner)
+    finally:
+        # the logger stays MMEngine's current one, and MMEngine's MLflow
+        # backend takes every handler of it for a stream handler
+        runner.logger.removeHandler(keep)
     return runner.model, lines
 
 

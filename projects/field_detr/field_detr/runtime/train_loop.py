@@ -3,7 +3,7 @@ a preempted run stopped (:class:`~field_detr.runtime.preemption.
 PreemptionHook`)."""
 import itertools
 
-from mmdet.registry import LOOPS
+from mmengine.registry import LOOPS
 from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import DataLoader
 
@@ -58,6 +58,7 @@ def remaining_batches(loader: DataLoader, start: int):
     return batches
 
 
+# MMEngine's registry: its Runner builds loops from it whatever the scope
 @LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """MMEngine's ``EpochBasedTrainLoop`` that continues a run resumed in
