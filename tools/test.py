@@ -69,7 +69,7 @@ def main(argv=None):
     runtime.without_mlflow(cfg)
     runtime.normalise_dataloaders(cfg)
     runtime.apply_device_fallbacks(cfg, args.launcher)
-    runtime.init_cpu_distributed(cfg, args.launcher)
+    runtime.init_distributed(cfg, args.launcher)
     tmp_dir = None
     if args.out:
         tmp_dir = tempfile.mkdtemp()

@@ -107,7 +107,7 @@ def main(argv=None):
     runtime.apply_device_fallbacks(cfg, args.launcher)
     runtime.apply_lr_scaling(cfg, args.auto_scale_lr,
                              runtime.world_size_from_env())
-    runtime.init_cpu_distributed(cfg, args.launcher)
+    runtime.init_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     try:
         runner.train()
@@ -123,6 +123,8 @@ def main(argv=None):
             raise TrainingStopped(runtime.oom_advice(cfg, runner.iter,
                                                      e)) from None
         raise
+    finally:
+        runtime.release_signals(runner)
     runtime.finish_distributed()
 
 

@@ -25,8 +25,9 @@ from .config_edits import (LOADERS, add_optional_hooks, apply_device_fallbacks,
                            apply_lr_scaling, disable_amp, effective_batch,
                            enable_amp, normalise_dataloaders, set_split,
                            set_work_dir)
-from .distributed import (finish_distributed, init_cpu_distributed,
+from .distributed import (finish_distributed, init_distributed,
                           world_size_from_env)
+from .preemption import release_signals
 from .schedule import check_schedule, set_epochs
 from .start import restarted_resume, set_resume, verify_start_checkpoints
 
@@ -35,9 +36,9 @@ __all__ = [
     'apply_device_fallbacks', 'apply_lr_scaling', 'check_schedule',
     'check_splits', 'continue_mlflow_run', 'disable_amp', 'effective_batch',
     'enable_amp', 'end_tracking', 'existing_checkpoints', 'exit_on_error',
-    'finish_distributed', 'init_cpu_distributed', 'load_config',
+    'finish_distributed', 'init_distributed', 'load_config',
     'normalise_dataloaders', 'oom_advice', 'parse_runner_args',
-    'restarted_resume', 'resume_checkpoint', 'set_epochs', 'set_resume',
-    'set_split', 'set_work_dir', 'verify_start_checkpoints', 'without_mlflow',
-    'world_size_from_env'
+    'release_signals', 'restarted_resume', 'resume_checkpoint', 'set_epochs',
+    'set_resume', 'set_split', 'set_work_dir', 'verify_start_checkpoints',
+    'without_mlflow', 'world_size_from_env'
 ]

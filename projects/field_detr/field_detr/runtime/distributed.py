@@ -1,5 +1,6 @@
 """The process group of a run under torchrun / Slurm where MMEngine's own
-set-up needs a GPU, and its orderly end."""
+set-up falls short (no GPU, a worker torchrun restarted), and its orderly
+end."""
 import os
 import subprocess
 
@@ -7,22 +8,43 @@ import torch
 from mmengine.config import Config
 
 
-def init_cpu_distributed(cfg: Config, launcher: str) -> None:
-    """Start the process group for a CPU run under torchrun or Slurm.
+def init_distributed(cfg: Config, launcher: str) -> None:
+    """Start the process group before MMEngine's Runner would, where its
+    ``init_dist`` falls short; elsewhere (a first start on GPUs) leave it to
+    MMEngine. A process group that already exists is used as is.
 
-    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` first, which
-    fails without a GPU; a process group that already exists is used as is.
-    Under Slurm the rank, world size and address come from Slurm's
-    variables as MMEngine's ``slurm`` launcher takes them.
+    * Without a GPU: MMEngine's ``init_dist`` calls ``torch.cuda.set_device``
+      first and fails. Under Slurm the rank, world size and address come
+      from Slurm's variables as MMEngine's ``slurm`` launcher takes them.
+    * In workers torchrun restarted (``--max-restarts``): the workers share
+      the agent's store, which keeps the first start's entries (its static
+      rendezvous makes the store once), so a restarted worker can read a
+      peer's address from the last start and wait for a process that is
+      gone. Each start gets its own prefix in the store here.
     """
     import torch.distributed as dist
-    if (launcher not in ('pytorch', 'slurm') or torch.cuda.is_available()
-            or dist.is_initialized()):
+    if launcher not in ('pytorch', 'slurm') or dist.is_initialized():
         return
+    cuda = torch.cuda.is_available()
+    restarts = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') or 0)
+    if cuda and (launcher == 'slurm' or restarts == 0):
+        return  # MMEngine's init_dist
     if launcher == 'slurm':
         _slurm_environment()
-    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
-    dist.init_process_group(backend=backend)
+    backend = cfg.get('env_cfg', {}).get('dist_cfg',
+                                         {}).get('backend',
+                                                 'nccl' if cuda else 'gloo')
+    if cuda:
+        torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+    if restarts == 0:
+        dist.init_process_group(backend=backend)
+        return
+    store, rank, world_size = next(dist.rendezvous('env://'))
+    dist.init_process_group(
+        backend=backend,
+        store=dist.PrefixStore(f'field_detr/start_{restarts}', store),
+        rank=rank,
+        world_size=world_size)
 
 
 def _slurm_environment() -> None:

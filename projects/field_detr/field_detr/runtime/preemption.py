@@ -119,9 +119,13 @@ class PreemptionHook(Hook):
             runner.val_loop.run()
 
     def after_run(self, runner) -> None:
-        self._restore_handlers()
+        self.restore_handlers()
 
-    def _restore_handlers(self) -> None:
+    def restore_handlers(self) -> None:
+        """Give the signals back the handlers they had before training.
+        Not done when training stops on a signal: further signals are
+        ignored until the tool has ended its tracking and process group
+        (``release_signals``)."""
         for number, handler in self._previous.items():
             signal.signal(number, handler)
         self._previous = {}
@@ -181,7 +185,6 @@ class PreemptionHook(Hook):
 
     def _stop(self, runner, where: str, path: str, started: float) -> None:
         barrier()  # rank 0 has written
-        self._restore_handlers()
         now = time.perf_counter()
         what = (f'{self._received} {now - self._received_at:.1f} s ago'
                 if self._received else 'a signal on another rank')
@@ -191,3 +194,11 @@ class PreemptionHook(Hook):
                 f'--resume continues from it (exit status {EXIT_PREEMPTED})')
         tell_user(line, runner.logger)
         raise Preempted(line)
+
+
+def release_signals(runner) -> None:
+    """Restore the signal handlers a :class:`PreemptionHook` of ``runner``
+    took over (after training, however it ended)."""
+    for hook in runner.hooks:
+        if isinstance(hook, PreemptionHook):
+            hook.restore_handlers()
