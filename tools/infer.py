@@ -92,6 +92,14 @@ def parse_args(argv=None):
         type=int,
         default=25,
         help='with --track: frames of the ball\'s path drawn (default 25)')
+    parser.add_argument(
+        '--teams',
+        type=int,
+        default=2,
+        help='with --track: shirt colours the players are split into, one '
+        'ByteTrack each, so players of two teams who cross keep their ids '
+        '(default 2; 3 or 4 with referees or goalkeepers in colours of '
+        'their own; 0: one tracker for all)')
     args = parser.parse_args(argv)
     if args.slice:
         try:
@@ -198,16 +206,19 @@ def run_tracking(detector, path, args) -> int:
             path,
             ball_track=BallTrack(max_gap=args.max_gap),
             batch_size=args.batch_size,
-            on_batch=bar.update)
+            on_batch=bar.update,
+            teams=args.teams)
     paths = tracks.write(args.out_dir, name)
     video = osp.join(args.out_dir, f'{name}_tracks.mp4')
     with tqdm(
             total=tracks.frames, desc=f'{name}: drawing', unit='frame') as bar:
         annotate_video(path, tracks, video, args.trail, on_batch=bar.update)
     ids = len({row[1] for row in tracks.players})
+    teams = len(set(tracks.teams.values()))
     filled = sum(p.filled for p in tracks.ball)
     per_frame = 1000 / max(1, tracks.frames)
-    print(f'{name}: {tracks.frames} frames, {ids} player ids, the ball in '
+    print(f'{name}: {tracks.frames} frames, {ids} player ids in {teams} '
+          f'team(s), the ball in '
           f'{len(tracks.ball)} ({filled} filled); tracking '
           f'{tracks.track_s * per_frame:.1f} ms a frame on top of the '
           f'detector\'s {tracks.detect_s * per_frame:.1f} ms; '

@@ -159,8 +159,9 @@ def test_infer_track_writes_ids_the_balls_path_and_a_video(learned, tmp_path):
     assert {r['filled'] for r in path} <= {'0', '1'}
     cap = cv2.VideoCapture(str(out / 'clip_tracks.mp4'))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
-    assert f'clip: 40 frames, {len(ids)} player ids, the ball in ' \
-        f'{len(path)}' in proc.stdout
+    # the clip's two teams (white and black shirts): a tracker each
+    assert f'clip: 40 frames, {len(ids)} player ids in 2 team(s), the ' \
+        f'ball in {len(path)}' in proc.stdout
     ok, frame = cv2.VideoCapture(str(clip / 'clip.mp4')).read()
     cv2.imwrite(str(tmp_path / 'frame.png'), frame)
     refused = run_tool(

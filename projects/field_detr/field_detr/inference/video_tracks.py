@@ -7,7 +7,12 @@ detector slices) and follows:
   supervision's ``ByteTrack`` became): every player detection down to
   ``low_score`` goes to it, as ByteTrack's second association wants the
   weak boxes of a player half hidden by another; a new id starts only from
-  a box at the model's own player threshold;
+  a box at the model's own player threshold. Boxes are matched by DIoU
+  (IoU less the centres' distance), which tells apart two players whose
+  boxes overlap more than IoU does, and each team has a ByteTrack of its
+  own (:class:`~field_detr.inference.teams.TeamSplit`: shirt colours
+  clustered on the first ``TEAM_FIT_FRAMES`` frames), so players of two
+  teams who cross keep their ids;
 * the ball as one object (:class:`~field_detr.inference.ball_track.BallTrack`:
   one ball a frame, gated by its recent path, short gaps filled).
 
@@ -29,18 +34,24 @@ import numpy as np
 from ..datasets.mot import BALL, PLAYER, write_mot
 from ..errors import InputError
 from .ball_track import BallPoint, BallTrack, ball_candidates
+from .teams import TeamSplit, shirt_colours
+
+#: frames whose confident players fit the team split (2 s at 25 fps)
+TEAM_FIT_FRAMES = 50
 
 
 @dataclass
 class VideoTracks:
     """What ``track_video`` found: ``players`` rows ``(frame, id, x1, y1,
-    x2, y2, score)`` (frames from 1), the ball's ``path``, and where the
-    time went (``detect_s``: the detector; ``track_s``: ByteTrack and the
-    ball's track)."""
+    x2, y2, score)`` (frames from 1), each id's team (``teams``: id -> 0,
+    1, ...; all 0 without the team split), the ball's ``path``, and where
+    the time went (``detect_s``: the detector; ``track_s``: ByteTrack and
+    the ball's track)."""
     fps: float
     size: Tuple[int, int]
     frames: int = 0
     players: List[tuple] = field(default_factory=list)
+    teams: Dict[int, int] = field(default_factory=dict)
     ball: List[BallPoint] = field(default_factory=list)
     detect_s: float = 0.0
     track_s: float = 0.0
@@ -115,65 +126,121 @@ def track_video(detector,
                 batch_size: int = 4,
                 on_batch: Optional[Callable[[int], None]] = None,
                 player_class: str = 'player',
-                ball_class: str = 'ball') -> VideoTracks:
+                ball_class: str = 'ball',
+                teams: int = 2) -> VideoTracks:
     """Follow the players and the ball through the video at ``path`` with
-    ``detector`` (a ``LocalDetector``; module docstring). ``on_batch(n)``
-    is called after each batch of ``n`` frames (a progress bar)."""
-    from trackers import ByteTrackTracker
+    ``detector`` (a ``LocalDetector``; module docstring). ``teams``: how
+    many shirt colours the players are split into (one ByteTrack each; 0 or
+    1: one for all). ``on_batch(n)`` is called after each batch of ``n``
+    frames (a progress bar)."""
     fps, _, size = video_info(path)
     classes = list(detector.classes)
     player = classes.index(player_class)
     ball = classes.index(ball_class) if ball_class in classes else None
     own = detector.class_thresholds
-    player_threshold = float(own[player])
     ball_track = ball_track or BallTrack()
-    players = ByteTrackTracker(
-        frame_rate=fps,
-        track_activation_threshold=player_threshold,
-        high_conf_det_threshold=player_threshold)
+    tracks = VideoTracks(fps=fps, size=size)
+    players = _Players(tracks, fps, float(own[player]), teams)
     # the weak boxes too: ByteTrack's second association and the ball's
     # gate decide what they are
     thresholds = np.minimum(own, low_score)
     if ball is not None:
         thresholds[ball] = min(own[ball], ball_track.min_score)
-    tracks = VideoTracks(fps=fps, size=size)
     for batch in read_frames(path, batch_size):
         start = time.perf_counter()
         found = detector.detect_batch(
             batch, batch_size=batch_size, thresholds=thresholds)
         tracks.detect_s += time.perf_counter() - start
         start = time.perf_counter()
-        for det in found:
+        for image, det in zip(batch, found):
             tracks.frames += 1
-            _follow(tracks, det, players, ball_track, player, ball)
+            mask = det.labels == player
+            # DETR and DINO have no NMS: a second query on a player would
+            # start a second track
+            players.update(
+                tracks.frames, image,
+                det.to_supervision()[mask].with_nms(
+                    threshold=0.5) if mask.any() else _no_detections())
+            if ball is not None:
+                ball_track.update(
+                    tracks.frames,
+                    *ball_candidates(det.labels, det.boxes, det.scores, ball))
         tracks.track_s += time.perf_counter() - start
         if on_batch is not None:
             on_batch(len(batch))
+    start = time.perf_counter()
+    players.finish()
+    tracks.track_s += time.perf_counter() - start
     tracks.ball = ball_track.path()
     return tracks
 
 
-def _follow(tracks: VideoTracks, det, players, ball_track: BallTrack,
-            player: int, ball: Optional[int]) -> None:
-    """One frame's detections into the players' and the ball's tracks."""
-    frame = tracks.frames
-    mask = det.labels == player
-    found = det.to_supervision()[mask] if mask.any() else None
-    if found is not None:
-        # DETR and DINO have no NMS: a second query on a player would
-        # start a second track
-        tracked = players.update(found.with_nms(threshold=0.5))
-        for box, tid, score in zip(tracked.xyxy, tracked.tracker_id,
-                                   tracked.confidence):
-            if tid is not None and tid >= 0:
-                tracks.players.append(
-                    (frame, int(tid), *map(float, box), float(score)))
-    else:
-        players.update(_no_detections())
-    if ball is not None:
-        boxes, scores = ball_candidates(det.labels, det.boxes, det.scores,
-                                        ball)
-        ball_track.update(frame, boxes, scores)
+class _Players:
+    """The players' ids: one ByteTrack per team once the team split is
+    fitted (the first ``TEAM_FIT_FRAMES`` frames wait for it, then go
+    through in order); ids numbered from 1 over all teams."""
+
+    def __init__(self, tracks: VideoTracks, fps: float, threshold: float,
+                 teams: int) -> None:
+        self.tracks, self.fps, self.threshold = tracks, fps, threshold
+        self.split = TeamSplit(teams) if teams > 1 else None
+        self._trackers: Dict[int, object] = {}
+        self._ids: Dict[Tuple[int, int], int] = {}
+        self._waiting: List[tuple] = []
+
+    def _tracker(self, team: int):
+        if team not in self._trackers:
+            from trackers import ByteTrackTracker, DIoU
+            self._trackers[team] = ByteTrackTracker(
+                frame_rate=self.fps,
+                track_activation_threshold=self.threshold,
+                high_conf_det_threshold=self.threshold,
+                iou=DIoU())
+        return self._trackers[team]
+
+    def update(self, frame: int, image: np.ndarray, found) -> None:
+        if self.split is None:
+            return self._follow(frame, found, np.zeros(len(found), int))
+        colours = shirt_colours(image, found.xyxy)
+        if self.split.fitted:
+            return self._follow(frame, found, self.split.predict(colours))
+        self._waiting.append((frame, found, colours))
+        if len(self._waiting) >= TEAM_FIT_FRAMES:
+            self.finish()
+
+    def finish(self) -> None:
+        """Fit the team split on the frames waiting for it (a video shorter
+        than ``TEAM_FIT_FRAMES``, or too few players: one team) and track
+        them."""
+        if not self._waiting:
+            return
+        confident = [
+            colours[found.confidence >= self.threshold]
+            for _, found, colours in self._waiting
+        ]
+        if self.split.fit(np.concatenate(confident)) is None:
+            self.split = None
+        waiting, self._waiting = self._waiting, []
+        for frame, found, colours in waiting:
+            self._follow(
+                frame, found,
+                self.split.predict(colours) if self.split else np.zeros(
+                    len(found), int))
+
+    def _follow(self, frame: int, found, teams: np.ndarray) -> None:
+        for team in set(self._trackers) | set(teams.tolist()):
+            mine = found[teams == team] if len(found) else found
+            tracked = self._tracker(team).update(mine)
+            for box, tid, score in zip(tracked.xyxy, tracked.tracker_id,
+                                       tracked.confidence):
+                if tid is None or tid < 0:
+                    continue
+                key = (team, int(tid))
+                if key not in self._ids:
+                    self._ids[key] = len(self._ids) + 1
+                    self.tracks.teams[self._ids[key]] = team
+                self.tracks.players.append(
+                    (frame, self._ids[key], *map(float, box), float(score)))
 
 
 def _no_detections():
