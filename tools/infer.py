@@ -100,6 +100,14 @@ def parse_args(argv=None):
         'ByteTrack each, so players of two teams who cross keep their ids '
         '(default 2; 3 or 4 with referees or goalkeepers in colours of '
         'their own; 0: one tracker for all)')
+    parser.add_argument(
+        '--player-gap',
+        type=int,
+        default=50,
+        help='with --track: a player\'s track that ends is joined to one of '
+        'its team that starts where its motion leads within this many '
+        'frames, and the frames between are filled (score -1 in the '
+        'MOTChallenge file); 0: neither (default 50, 2 s at 25 fps)')
     args = parser.parse_args(argv)
     if args.slice:
         try:
@@ -207,7 +215,8 @@ def run_tracking(detector, path, args) -> int:
             ball_track=BallTrack(max_gap=args.max_gap),
             batch_size=args.batch_size,
             on_batch=bar.update,
-            teams=args.teams)
+            teams=args.teams,
+            player_gap=args.player_gap)
     paths = tracks.write(args.out_dir, name)
     video = osp.join(args.out_dir, f'{name}_tracks.mp4')
     with tqdm(

@@ -12,7 +12,10 @@ detector slices) and follows:
   boxes overlap more than IoU does, and each team has a ByteTrack of its
   own (:class:`~field_detr.inference.teams.TeamSplit`: shirt colours
   clustered on the first ``TEAM_FIT_FRAMES`` frames), so players of two
-  teams who cross keep their ids;
+  teams who cross keep their ids; once the video is seen, a track that
+  ends is joined to one of its team that starts where its motion leads
+  within ``player_gap`` frames, and the frames a track misses are filled
+  between its sightings (:mod:`~field_detr.inference.tracklets`; score -1);
 * the ball as one object (:class:`~field_detr.inference.ball_track.BallTrack`:
   one ball a frame, gated by its recent path, short gaps filled).
 
@@ -35,6 +38,7 @@ from ..datasets.mot import BALL, PLAYER, write_mot
 from ..errors import InputError
 from .ball_track import BallPoint, BallTrack, ball_candidates
 from .teams import TeamSplit, shirt_colours
+from .tracklets import FILLED, fill_gaps, join_tracklets
 
 #: frames whose confident players fit the team split (2 s at 25 fps)
 TEAM_FIT_FRAMES = 50
@@ -127,12 +131,15 @@ def track_video(detector,
                 on_batch: Optional[Callable[[int], None]] = None,
                 player_class: str = 'player',
                 ball_class: str = 'ball',
-                teams: int = 2) -> VideoTracks:
+                teams: int = 2,
+                player_gap: int = 50) -> VideoTracks:
     """Follow the players and the ball through the video at ``path`` with
     ``detector`` (a ``LocalDetector``; module docstring). ``teams``: how
     many shirt colours the players are split into (one ByteTrack each; 0 or
-    1: one for all). ``on_batch(n)`` is called after each batch of ``n``
-    frames (a progress bar)."""
+    1: one for all). ``player_gap``: the most frames between two pieces of
+    a player's track that are joined and filled (0: neither).
+    ``on_batch(n)`` is called after each batch of ``n`` frames (a progress
+    bar)."""
     fps, _, size = video_info(path)
     classes = list(detector.classes)
     player = classes.index(player_class)
@@ -170,6 +177,12 @@ def track_video(detector,
             on_batch(len(batch))
     start = time.perf_counter()
     players.finish()
+    if player_gap > 0:
+        tracks.players = fill_gaps(
+            join_tracklets(tracks.players, tracks.teams, player_gap),
+            player_gap)
+        kept = {row[1] for row in tracks.players}
+        tracks.teams = {i: t for i, t in tracks.teams.items() if i in kept}
     tracks.track_s += time.perf_counter() - start
     tracks.ball = ball_track.path()
     return tracks
@@ -260,7 +273,7 @@ def annotate_video(path: str,
                    trail: int = 25,
                    on_batch: Optional[Callable[[int], None]] = None) -> None:
     """Write ``path`` with the players' ids and the ball's last ``trail``
-    frames drawn (a filled frame of the path hollow)."""
+    frames drawn (a player's filled frame thin, the ball's hollow)."""
     by_frame: Dict[int, list] = {}
     for row in tracks.players:
         by_frame.setdefault(row[0], []).append(row)
@@ -271,10 +284,11 @@ def annotate_video(path: str,
     for batch in read_frames(path, 16):
         for img in batch:
             frame_no += 1
-            for _, tid, x1, y1, x2, y2, _ in by_frame.get(frame_no, []):
+            for _, tid, x1, y1, x2, y2, score in by_frame.get(frame_no, []):
                 colour = ID_COLOURS[tid % len(ID_COLOURS)]
+                # a filled frame's box thin
                 cv2.rectangle(img, (int(x1), int(y1)), (int(x2), int(y2)),
-                              colour, 2)
+                              colour, 1 if score == FILLED else 2)
                 cv2.putText(img, f'#{tid}', (int(x1), max(10,
                                                           int(y1) - 3)),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1,

@@ -1,0 +1,94 @@
+"""The players' tracks after the online tracker, once the whole video is
+seen (as SoccerNet tracking entries finish an online tracker's output):
+a track that ends is joined to one of its team that starts soon after
+where its motion leads, and the frames a track misses are filled between
+its two sightings."""
+from typing import Dict, List
+
+import numpy as np
+
+#: the score of a filled row: the player was not detected in that frame
+FILLED = -1.0
+
+
+def _summary(rows: List[tuple]) -> dict:
+    frames = np.array([r[0] for r in rows])
+    centres = np.array([((r[2] + r[4]) / 2, (r[3] + r[5]) / 2) for r in rows])
+    k = min(10, len(rows))
+    span = max(1, frames[-1] - frames[-k])
+    return dict(
+        first=frames[0],
+        last=frames[-1],
+        start=centres[0],
+        end=centres[-1],
+        # the velocity of its last frames, px a frame
+        velocity=(centres[-1] - centres[-k]) / span,
+        start_height=rows[0][5] - rows[0][3],
+        end_height=rows[-1][5] - rows[-1][3])
+
+
+def join_tracklets(rows: List[tuple],
+                   teams: Dict[int, int],
+                   max_gap: int = 50,
+                   gate_px: float = 20.0,
+                   gate_px_per_frame: float = 2.0) -> List[tuple]:
+    """``rows`` ``(frame, id, x1, y1, x2, y2, score)`` with the ids of
+    joined tracks made one (the earlier track's).
+
+    A track that ends is joined to a track of the same team that starts
+    1 to ``max_gap`` frames later, within ``gate_px`` (+
+    ``gate_px_per_frame`` a frame of the gap) of where the first track's
+    last velocity takes it, with a height within 30 % of its last; each
+    end and start is used once, the pairs chosen by the least distance
+    (Hungarian)."""
+    from scipy.optimize import linear_sum_assignment
+    tracks: Dict[int, List[tuple]] = {}
+    for row in sorted(rows):
+        tracks.setdefault(row[1], []).append(row)
+    ids = sorted(tracks)
+    info = {i: _summary(tracks[i]) for i in ids}
+    cost = np.full((len(ids), len(ids)), np.inf)
+    for a, i in enumerate(ids):
+        for b, j in enumerate(ids):
+            ending, starting = info[i], info[j]
+            gap = starting['first'] - ending['last']
+            if (not 0 < gap <= max_gap or teams.get(i, 0) != teams.get(j, 0)
+                    or abs(starting['start_height'] - ending['end_height'])
+                    > 0.3 * ending['end_height']):
+                continue
+            miss = np.linalg.norm(ending['end'] + ending['velocity'] * gap -
+                                  starting['start'])
+            if miss <= gate_px + gate_px_per_frame * gap:
+                cost[a, b] = miss + 0.5 * gap
+    finite = np.where(np.isfinite(cost), cost, 1e9)
+    earlier = {}
+    for a, b in zip(*linear_sum_assignment(finite)):
+        if np.isfinite(cost[a, b]):
+            earlier[ids[b]] = ids[a]
+
+    def first_of(i: int) -> int:
+        while i in earlier:
+            i = earlier[i]
+        return i
+
+    return sorted((r[0], first_of(r[1]), *r[2:]) for r in rows)
+
+
+def fill_gaps(rows: List[tuple], max_gap: int = 50) -> List[tuple]:
+    """``rows`` with the frames a track misses, up to ``max_gap`` of them
+    between two sightings, filled by its box interpolated linearly (score
+    :data:`FILLED`)."""
+    tracks: Dict[int, List[tuple]] = {}
+    for row in sorted(rows):
+        tracks.setdefault(row[1], []).append(row)
+    out = list(rows)
+    for tid, track in tracks.items():
+        for a, b in zip(track, track[1:]):
+            gap = b[0] - a[0]
+            if not 1 < gap <= max_gap:
+                continue
+            for frame in range(a[0] + 1, b[0]):
+                t = (frame - a[0]) / gap
+                box = [(1 - t) * p + t * q for p, q in zip(a[2:6], b[2:6])]
+                out.append((frame, tid, *box, FILLED))
+    return sorted(out)

@@ -1,0 +1,59 @@
+"""Joining a player's track pieces and filling the frames it was missed."""
+from field_detr.inference.tracklets import FILLED, fill_gaps, join_tracklets
+
+
+def _walk(tid, frames, x0=100.0, vx=3.0, y=200.0, h=80.0):
+    """A player walking right at ``vx`` px a frame, as tracker rows."""
+    return [(f, tid, x0 + vx * f - 15, y - h, x0 + vx * f + 15, y, 0.9)
+            for f in frames]
+
+
+def test_a_track_resumed_where_its_motion_leads_is_joined_and_filled():
+    rows = _walk(1, range(1, 21)) + _walk(7, range(31, 50))
+    joined = join_tracklets(rows, {1: 0, 7: 0})
+    assert {r[1] for r in joined} == {1}
+    filled = fill_gaps(joined)
+    assert [r[0] for r in filled] == list(range(1, 50))
+    gap = [r for r in filled if 20 < r[0] < 31]
+    assert all(r[6] == FILLED for r in gap)
+    # on the line between the two sightings: the walk itself
+    truth = {r[0]: r for r in _walk(1, range(21, 31))}
+    assert all(abs(r[2] - truth[r[0]][2]) < 1e-6 for r in gap)
+
+
+def test_other_team_far_away_late_or_another_size_is_not_joined():
+    first = _walk(1, range(1, 21))
+    cases = {
+        'other team': (_walk(2, range(31, 50)), {
+            1: 0,
+            2: 1
+        }),
+        'far away': (_walk(2, range(31, 50), y=300.0), {
+            1: 0,
+            2: 0
+        }),
+        'too late': (_walk(2, range(90, 99)), {
+            1: 0,
+            2: 0
+        }),
+        'another size': (_walk(2, range(31, 50), h=130.0), {
+            1: 0,
+            2: 0
+        }),
+    }
+    for name, (second, teams) in cases.items():
+        joined = join_tracklets(first + second, teams)
+        assert {r[1] for r in joined} == {1, 2}, name
+
+
+def test_each_end_joins_one_start():
+    """Two pieces start where one track ended: the nearer one is joined,
+    the other keeps its id."""
+    rows = (
+        _walk(1, range(1, 21)) + _walk(2, range(25, 40)) +
+        _walk(3, range(25, 40), y=215.0))
+    joined = join_tracklets(rows, {})
+    assert sorted({r[1] for r in joined}) == [1, 3]
+    # the 4 frames between 20 and 25 are filled, not where gaps of 3 are
+    assert len(fill_gaps(joined, max_gap=5)) == len(joined) + 4
+    assert fill_gaps(joined, max_gap=3) == joined
