@@ -22,8 +22,41 @@ class NaNLossFromEpochHook(Hook):
             model.bbox_head.loss_bbox.loss_weight = float('nan')
 
 
+class _AtMomentHook(Hook):
+    """A fault fired at a named moment of a run (``fire``): after the first
+    validation batch of ``epoch`` for ``validation``, and what the subclass
+    adds; the functions it patched for that are restored after the run, so
+    a run in the test process leaves the modules as it found them."""
+
+    priority = 'VERY_HIGH'
+    moment, epoch = '', 0
+
+    def fire(self) -> None:
+        raise NotImplementedError
+
+    def _patch(self, owner, name: str, replacement) -> None:
+        if not hasattr(self, '_restore'):
+            self._restore = []  # (owner, name, original) of what it patched
+        self._restore.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def after_run(self, runner) -> None:
+        for owner, name, original in reversed(getattr(self, '_restore', [])):
+            setattr(owner, name, original)
+        self._restore = []
+
+    def after_val_iter(self,
+                       runner,
+                       batch_idx,
+                       data_batch=None,
+                       outputs=None) -> None:
+        # validation follows the epoch: runner.epoch is the finished count
+        if self.moment == 'validation' and runner.epoch == self.epoch:
+            self.fire()
+
+
 @HOOKS.register_module()
-class KillAtHook(Hook):
+class KillAtHook(_AtMomentHook):
     """SIGKILL the training process at a named moment, once: the kill
     happens only while ``marker`` does not exist (it is created just
     before), so the resumed run with the same config goes through.
@@ -35,14 +68,11 @@ class KillAtHook(Hook):
     and ``upload:NAME`` (while the MLflow hook uploads checkpoint NAME).
     """
 
-    priority = 'VERY_HIGH'
-
     def __init__(self, moment: str, marker: str, epoch: int = 2) -> None:
         self.moment, self.marker, self.epoch = moment, marker, epoch
         self.writes = 0
-        self._restore = []  # (owner, name, original) of what it patched
 
-    def kill(self) -> None:
+    def fire(self) -> None:
         if os.path.exists(self.marker):
             return
         open(self.marker, 'w').close()
@@ -65,11 +95,10 @@ class KillAtHook(Hook):
                 if self.writes == int(nth) and not os.path.exists(self.marker):
                     with open(tmp_path, 'rb+') as f:  # half-written
                         f.truncate(os.path.getsize(tmp_path) // 2)
-                    self.kill()
+                    self.fire()
             original(tmp_path, final_path)
 
-        self._restore.append((layout, 'fsync_replace', original))
-        layout.fsync_replace = fsync_replace
+        self._patch(layout, 'fsync_replace', fsync_replace)
 
     def _kill_in_upload(self, name: str) -> None:
         from field_detr.tracking import FieldMLflowVisBackend
@@ -78,18 +107,10 @@ class KillAtHook(Hook):
 
         def log_artifact(backend, path, artifact_path=None):
             if os.path.basename(path) == name:
-                hook.kill()
+                hook.fire()
             return original(backend, path, artifact_path)
 
-        self._restore.append((FieldMLflowVisBackend, 'log_artifact', original))
-        FieldMLflowVisBackend.log_artifact = log_artifact
-
-    def after_run(self, runner) -> None:
-        """Undo the patches: a run in the test process leaves the modules as
-        it found them."""
-        for owner, name, original in reversed(self._restore):
-            setattr(owner, name, original)
-        self._restore.clear()
+        self._patch(FieldMLflowVisBackend, 'log_artifact', log_artifact)
 
     def after_train_iter(self,
                          runner,
@@ -98,16 +119,7 @@ class KillAtHook(Hook):
                          outputs=None) -> None:
         if self.moment == 'mid_iteration' and batch_idx == 0 and \
                 runner.epoch + 1 == self.epoch:
-            self.kill()
-
-    def after_val_iter(self,
-                       runner,
-                       batch_idx,
-                       data_batch=None,
-                       outputs=None) -> None:
-        # validation follows the epoch: runner.epoch is the finished count
-        if self.moment == 'validation' and runner.epoch == self.epoch:
-            self.kill()
+            self.fire()
 
 
 @HOOKS.register_module()
@@ -157,7 +169,7 @@ class CutImageAtEpochHook(Hook):
 
 
 @HOOKS.register_module()
-class SignalAtHook(Hook):
+class SignalAtHook(_AtMomentHook):
     """Send the training process the signal ``signame`` at a moment, once
     (while ``marker`` does not exist; it is created just before), as Slurm
     or a spot instance does: ``iteration`` (in the step of batch ``batch``
@@ -166,8 +178,6 @@ class SignalAtHook(Hook):
     ``epoch`` is written). With ``again``, the signal is sent a second time
     during the next write of NAME (the preemption's own). With ``rank``,
     only that process of a distributed run gets it."""
-
-    priority = 'VERY_HIGH'
 
     def __init__(self,
                  moment: str,
@@ -183,9 +193,8 @@ class SignalAtHook(Hook):
         self.rank = rank
         self.epoch_now = 0
         self.sent = 0
-        self._restore = []
 
-    def send(self) -> None:
+    def fire(self) -> None:
         from mmengine.dist import get_rank
         if self.rank is not None and get_rank() != self.rank:
             return
@@ -210,29 +219,15 @@ class SignalAtHook(Hook):
             if (os.path.basename(final_path) == name
                     and self.epoch_now == self.epoch):
                 if self.sent == 0 or (self.sent == 1 and self.again):
-                    self.send()
+                    self.fire()
             original(tmp_path, final_path)
 
-        self._restore.append((layout, 'fsync_replace', original))
-        layout.fsync_replace = fsync_replace
-
-    def after_run(self, runner) -> None:
-        for owner, name, original in reversed(self._restore):
-            setattr(owner, name, original)
-        self._restore.clear()
+        self._patch(layout, 'fsync_replace', fsync_replace)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if (self.moment == 'iteration' and batch_idx + 1 == self.batch
                 and runner.epoch + 1 == self.epoch):
-            self.send()
-
-    def after_val_iter(self,
-                       runner,
-                       batch_idx,
-                       data_batch=None,
-                       outputs=None) -> None:
-        if self.moment == 'validation' and runner.epoch == self.epoch:
-            self.send()
+            self.fire()
 
 
 @HOOKS.register_module()

@@ -23,26 +23,14 @@ def test_a_track_resumed_where_its_motion_leads_is_joined_and_filled():
 
 def test_other_team_far_away_late_or_another_size_is_not_joined():
     first = _walk(1, range(1, 21))
-    cases = {
-        'other team': (_walk(2, range(31, 50)), {
-            1: 0,
-            2: 1
-        }),
-        'far away': (_walk(2, range(31, 50), y=300.0), {
-            1: 0,
-            2: 0
-        }),
-        'too late': (_walk(2, range(90, 99)), {
-            1: 0,
-            2: 0
-        }),
-        'another size': (_walk(2, range(31, 50), h=130.0), {
-            1: 0,
-            2: 0
-        }),
-    }
-    for name, (second, teams) in cases.items():
-        joined = join_tracklets(first + second, teams)
+    cases = [  # (what, the second piece, whether of the other team)
+        ('other team', _walk(2, range(31, 50)), True),
+        ('far away', _walk(2, range(31, 50), y=300.0), False),
+        ('too late', _walk(2, range(90, 99)), False),
+        ('another size', _walk(2, range(31, 50), h=130.0), False),
+    ]
+    for name, second, other_team in cases:
+        joined = join_tracklets(first + second, {1: 0, 2: int(other_team)})
         assert {r[1] for r in joined} == {1, 2}, name
 
 
