@@ -11,6 +11,14 @@ import numpy as np
 FILLED = -1.0
 
 
+def _by_id(rows: List[tuple]) -> Dict[int, List[tuple]]:
+    """Each track's rows, in frame order."""
+    tracks: Dict[int, List[tuple]] = {}
+    for row in sorted(rows):
+        tracks.setdefault(row[1], []).append(row)
+    return tracks
+
+
 def _summary(rows: List[tuple]) -> dict:
     frames = np.array([r[0] for r in rows])
     centres = np.array([((r[2] + r[4]) / 2, (r[3] + r[5]) / 2) for r in rows])
@@ -42,9 +50,7 @@ def join_tracklets(rows: List[tuple],
     end and start is used once, the pairs chosen by the least distance
     (Hungarian)."""
     from scipy.optimize import linear_sum_assignment
-    tracks: Dict[int, List[tuple]] = {}
-    for row in sorted(rows):
-        tracks.setdefault(row[1], []).append(row)
+    tracks = _by_id(rows)
     ids = sorted(tracks)
     info = {i: _summary(tracks[i]) for i in ids}
     cost = np.full((len(ids), len(ids)), np.inf)
@@ -78,9 +84,7 @@ def fill_gaps(rows: List[tuple], max_gap: int = 50) -> List[tuple]:
     """``rows`` with the frames a track misses, up to ``max_gap`` of them
     between two sightings, filled by its box interpolated linearly (score
     :data:`FILLED`)."""
-    tracks: Dict[int, List[tuple]] = {}
-    for row in sorted(rows):
-        tracks.setdefault(row[1], []).append(row)
+    tracks = _by_id(rows)
     out = list(rows)
     for tid, track in tracks.items():
         for a, b in zip(track, track[1:]):

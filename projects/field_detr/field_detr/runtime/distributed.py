@@ -26,7 +26,7 @@ def init_distributed(cfg: Config, launcher: str) -> None:
     if launcher not in ('pytorch', 'slurm') or dist.is_initialized():
         return
     cuda = torch.cuda.is_available()
-    restarts = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') or 0)
+    restarts = torchrun_restarts()
     if cuda and (launcher == 'slurm' or restarts == 0):
         return  # MMEngine's init_dist
     if launcher == 'slurm':
@@ -45,6 +45,12 @@ def init_distributed(cfg: Config, launcher: str) -> None:
         store=dist.PrefixStore(f'field_detr/start_{restarts}', store),
         rank=rank,
         world_size=world_size)
+
+
+def torchrun_restarts() -> int:
+    """How many times torchrun has restarted this worker's group
+    (``--max-restarts``); 0 at the first start and outside torchrun."""
+    return int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') or 0)
 
 
 def _slurm_environment() -> None:

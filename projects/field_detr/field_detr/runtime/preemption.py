@@ -131,13 +131,16 @@ class PreemptionHook(Hook):
         self._previous = {}
 
     def _stop_agreed(self) -> bool:
-        """Whether this rank or any other received a signal."""
+        """Whether this rank or any other received a signal (never while
+        the hook has no handlers installed: off, or training is over)."""
+        if not self._previous:
+            return False
         stop = self._received is not None
-        if self._previous and get_world_size() > 1:
+        if get_world_size() > 1:
             flag = torch.tensor([int(stop)])
             dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self._group)
             stop = bool(flag.item())
-        return stop and bool(self._previous)
+        return stop
 
     def after_train_iter(self,
                          runner,
@@ -166,10 +169,11 @@ class PreemptionHook(Hook):
         epoch = runner.epoch + 1
         if runner.train_loop.validation_due(epoch):
             path = self._checkpoint.mark_latest(**{VALIDATION_PENDING: True})
-            self._stop(runner, f'after epoch {epoch}, before its validation',
-                       path, started)
-        self._stop(runner, f'after epoch {epoch}',
-                   osp.join(self._checkpoint.out_dir, LATEST), started)
+            where = f'after epoch {epoch}, before its validation'
+        else:
+            path = osp.join(self._checkpoint.out_dir, LATEST)
+            where = f'after epoch {epoch}'
+        self._stop(runner, where, path, started)
 
     def after_val_iter(self,
                        runner,

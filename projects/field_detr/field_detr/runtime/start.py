@@ -3,7 +3,6 @@
 the MLflow run it continues), ``load_from`` and the COCO start's file. A
 work dir that already holds checkpoints is never trained over without
 ``--resume``."""
-import os
 import os.path as osp
 from typing import Optional
 
@@ -15,6 +14,7 @@ from ..checkpoint.resume import existing_checkpoints, resume_checkpoint
 from ..errors import InputError
 from ..hooks.coco_transplant_hook import coco_start_checkpoint
 from ..tracking.runs import continue_mlflow_run
+from .distributed import torchrun_restarts
 
 
 def restarted_resume(resume: Optional[str]) -> Optional[str]:
@@ -22,7 +22,7 @@ def restarted_resume(resume: Optional[str]) -> Optional[str]:
     torchrun restarted (``--max-restarts``; ``TORCHELASTIC_RESTART_COUNT``
     > 0) and was given none, so it continues from the newest checkpoint its
     first start wrote; else ``resume``."""
-    restarts = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') or 0)
+    restarts = torchrun_restarts()
     if resume is None and restarts > 0:
         print_log(
             f'restarted by torchrun (restart {restarts}): --resume auto',
