@@ -12,6 +12,10 @@ and the ball, and the tracks are scored against the ground truth:
   crossings of two players; the same metrics for the detector's own boxes
   given the true ids (each box matched to a true player by IoU): what
   perfect association would reach with these detections, an upper bound;
+  and the tracker's scores on the true boxes (``TruthBoxes``: every player
+  detected, exactly): what the tracker reaches with a perfect detector —
+  the two bounds tell the detector's share of the errors from the
+  tracker's;
 * the ball, per frame: recall and precision at 5 px of the raw detections
   (the frame's best ball above the model's threshold) and of the track
   (gated, gaps filled), on the frames where the ball is visible and on
@@ -103,6 +107,34 @@ def oracle_ids(gt_path: str, det_rows: list, out_path: str) -> None:
     write_mot(out_path, rows)
 
 
+class TruthBoxes:
+    """Stands in for a ``LocalDetector`` in ``track_video``: each frame's
+    true player boxes (score 1), read from MOTChallenge ``gt_path``; no
+    ball."""
+    classes = ('player', )
+    class_thresholds = np.array([0.5], np.float32)
+
+    def __init__(self, gt_path: str) -> None:
+        from trackers import load_mot_file
+        self._gt = load_mot_file(gt_path)
+        self._frame = 0
+
+    def detect_batch(self, images, batch_size=4, thresholds=None):
+        from field_detr.inference.detector import Detections
+        out = []
+        for _ in images:
+            self._frame += 1
+            boxes = np.zeros((0, 4), np.float32)
+            if self._frame in self._gt:
+                boxes = np.asarray(self._gt[self._frame].boxes,
+                                   np.float32).copy()
+                boxes[:, 2:] += boxes[:, :2]  # xywh as xyxy
+            out.append(
+                Detections(boxes, np.ones(len(boxes), np.float32),
+                           np.zeros(len(boxes), np.int64), self.classes))
+        return out
+
+
 def player_scores(gt_path: str, tracks_path: str) -> dict:
     from trackers.eval import evaluate_mot_sequence
     result = evaluate_mot_sequence(
@@ -165,6 +197,9 @@ def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int) -> dict:
     oracle = osp.join(out_dir, 'oracle_players.txt')
     gt_players = osp.join(clip_dir, 'gt', 'players.txt')
     oracle_ids(gt_players, tracks.players, oracle)
+    truth = track_video(
+        TruthBoxes(gt_players),
+        osp.join(clip_dir, 'clip.mp4')).write(out_dir, 'true_boxes')['players']
     players = player_scores(gt_players, paths['players'])
     players['IDSW_per_10_crossings'] = 10 * players['IDSW'] / max(
         1, events['crossings'])
@@ -177,6 +212,7 @@ def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int) -> dict:
         hidden_frames=len(hidden),
         players=players,
         players_upper_bound=player_scores(gt_players, oracle),
+        players_true_boxes=player_scores(gt_players, truth),
         ball_raw=ball_scores(gt_ball, raw, hidden),
         ball_track=ball_scores(gt_ball,
                                {p.frame: p.centre
@@ -187,17 +223,20 @@ def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int) -> dict:
 
 def print_report(results: list) -> None:
     head = (f'{"clip":<10} {"HOTA":>6} {"IDF1":>6} {"MOTA":>6} {"IDSW":>5} '
-            f'{"/10 cross":>9} {"bound HOTA/IDF1":>16} {"ball raw R/P":>13} '
+            f'{"/10 cross":>9} {"bound HOTA/IDF1":>16} {"true boxes":>14} '
+            f'{"ball raw R/P":>13} '
             f'{"ball track R/P":>15} {"hidden R":>9} {"track ms":>9}')
     print(head)
     for r in results:
         p, b = r['players'], r['players_upper_bound']
+        t = r['players_true_boxes']
         raw, tr = r['ball_raw']['all'], r['ball_track']['all']
         print(
             f'{osp.basename(r["clip"].rstrip("/")):<10} {p["HOTA"]:>6.3f} '
             f'{p["IDF1"]:>6.3f} {p["MOTA"]:>6.3f} {p["IDSW"]:>5d} '
             f'{p["IDSW_per_10_crossings"]:>9.2f} '
             f'{b["HOTA"]:>7.3f} / {b["IDF1"]:.3f} '
+            f'{t["HOTA"]:>6.3f} / {t["IDF1"]:.3f} '
             f'{raw["recall"]:>6.3f}/{raw["precision"]:.3f} '
             f'{tr["recall"]:>7.3f}/{tr["precision"]:.3f} '
             f'{r["ball_track"]["hidden"]["recall"]:>9.3f} '
@@ -206,7 +245,8 @@ def print_report(results: list) -> None:
     print('R/P: recall / precision at 5 px over every frame of the clip; '
           'hidden R: the track\'s recall on the frames the ball is hidden '
           'behind a player (its filled gaps); bound: the detector\'s boxes '
-          'with the true ids; track ms: per frame, and its share of the '
+          'with the true ids; true boxes: the tracker on the true boxes '
+          '(a perfect detector); track ms: per frame, and its share of the '
           'detector\'s time')
 
 
