@@ -37,3 +37,30 @@ def test_nothing_to_split_without_two_colours():
     boxes = np.array([[0, 0, 20, 40], [25, 0, 45, 40]], np.float32)
     assert TeamSplit(2).fit(shirt_colours(image, boxes)) is None
     assert shirt_colours(image, np.zeros((0, 4))).shape == (0, 3)
+
+
+def test_a_player_half_behind_another_keeps_his_team():
+    """A player of one team stands behind one of the other (drawn after
+    him, nearer the camera, covering most of his shirt band): his colour
+    is read from what is left of his shirt, not the other's."""
+    rng = np.random.default_rng(1)
+    red, blue = TEAM_COLOURS[0], TEAM_COLOURS[1]
+    image, boxes = _players(rng, [red, blue, red, blue])
+    split = TeamSplit(2).fit(shirt_colours(image, boxes))
+    teams = split.predict(shirt_colours(image, boxes))
+    # a red player at (400, 200), a blue one in front of him, lower and
+    # 16 px to the side: 40 % of his shirt band left in sight
+    back = _draw_player(image, 400, 200, 90, red)
+    front = _draw_player(image, 416, 206, 90, blue)
+    pair = np.array([[x, y, x + w, y + h] for x, y, w, h in (back, front)],
+                    np.float32)
+    found = split.predict(shirt_colours(image, pair))
+    assert list(found) == [teams[0], teams[1]], (found, teams)
+    # read from the whole band, the red player's colour is the blue one's
+    from field_detr.inference import teams as module
+    whole = module.MIN_VISIBLE
+    try:
+        module.MIN_VISIBLE = 2.0  # never enough visible: the whole band
+        assert split.predict(shirt_colours(image, pair))[0] == teams[1]
+    finally:
+        module.MIN_VISIBLE = whole

@@ -9,24 +9,44 @@ import numpy as np
 SHIRT_ROWS = (0.25, 0.48)
 SHIRT_COLS = (0.25, 0.75)
 
+#: the least share of a shirt band left visible by the players in front
+#: for its colour to be read from the visible part alone
+MIN_VISIBLE = 0.25
+
 
 def shirt_colours(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """The median CIE Lab colour of each box's shirt band (``(n, 3)``
-    float32) in a BGR image; zeros for a box with no pixel in the image."""
+    float32) in a BGR image; zeros for a box with no pixel in the image.
+
+    A player stands behind those whose boxes end lower in the image
+    (nearer the camera): the band's pixels inside their boxes show their
+    shirts and are left out, unless less than :data:`MIN_VISIBLE` of it is
+    left (then the whole band)."""
     out = np.zeros((len(boxes), 3), np.float32)
     if not len(boxes):
         return out
     lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
     h, w = lab.shape[:2]
-    for k, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, np.float32)):
+    boxes = np.asarray(boxes, np.float32)
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
         bw, bh = x2 - x1, y2 - y1
         top = int(np.clip(y1 + SHIRT_ROWS[0] * bh, 0, h - 1))
         bottom = int(np.clip(y1 + SHIRT_ROWS[1] * bh, top + 1, h))
         left = int(np.clip(x1 + SHIRT_COLS[0] * bw, 0, w - 1))
         right = int(np.clip(x1 + SHIRT_COLS[1] * bw, left + 1, w))
-        patch = lab[top:bottom, left:right].reshape(-1, 3)
-        if len(patch):
-            out[k] = np.median(patch, axis=0)
+        patch = lab[top:bottom, left:right]
+        visible = np.ones(patch.shape[:2], bool)
+        for fx1, fy1, fx2, fy2 in boxes[boxes[:, 3] > y2]:  # in front
+            visible[max(0,
+                        int(fy1) - top):max(0,
+                                            int(fy2) - top),
+                    max(0,
+                        int(fx1) - left):max(0,
+                                             int(fx2) - left)] = False
+        pixels = patch[visible] if visible.mean() >= MIN_VISIBLE \
+            else patch.reshape(-1, 3)
+        if len(pixels):
+            out[k] = np.median(pixels, axis=0)
     return out
 
 
