@@ -12,6 +12,11 @@ passed, rolling and hidden behind a player now and then):
     OUT/clip_SEED/clip.mp4   OUT/clip_SEED/gt/players.txt, ball.txt
                              (MOTChallenge), gt/events.json
 
+With --from-clips, the splits' images are frames of such clips instead
+(every 10th of 500-frame clips; train and val from clips of their own, none
+of them a --video clip): the frames a tracker sees, to train a model for
+video on (docs/inference.md).
+
 An existing split or clip is never overwritten: the tool stops instead.
 """
 import argparse
@@ -53,7 +58,16 @@ def parse_args(argv=None):
         help='a match clip of FRAMES frames at 25 fps with its tracks '
         '(e.g. 500: 20 s) into OUT/clip_SEED/, for tools/infer.py --track '
         'and tools/analysis_tools/eval_tracking.py')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--from-clips',
+        action='store_true',
+        help='the splits\' images from generated clips (every 10th frame '
+        'of 500): players crossing and one behind the other, balls in '
+        'flight; to train a model for --track')
+    args = parser.parse_args(argv)
+    if args.from_clips and args.video:
+        parser.error('--from-clips writes splits, --video a clip: one of them')
+    return args
 
 
 def main(argv=None):
@@ -78,12 +92,22 @@ def main(argv=None):
         if osp.exists(osp.join(args.out, name)):
             sys.exit(f'error: {osp.join(args.out, name)} already exists; '
                      'choose another --out or move it away')
-    dirs = make_demo_dataset(
-        args.out,
-        splits=(('train', args.train, args.seed), ('val', args.val,
-                                                   args.seed + 1)),
-        size=(w, h),
-        hard_balls=args.hard_balls)
+    splits = (('train', args.train, args.seed), ('val', args.val,
+                                                 args.seed + 1))
+    if args.from_clips:
+        from field_detr.datasets.demo_video import write_clip_split
+        dirs = []
+        for name, num_images, seed in splits:
+            dirs.append(osp.join(args.out, name))
+            write_clip_split(
+                dirs[-1],
+                num_images,
+                seed,
+                size=(w, h),
+                hard_ball=args.hard_balls)
+    else:
+        dirs = make_demo_dataset(
+            args.out, splits=splits, size=(w, h), hard_balls=args.hard_balls)
     print('demo dataset written to ' + ', '.join(dirs))
 
 

@@ -69,3 +69,41 @@ def test_players_leave_the_frame_and_come_back(tmp_path):
         back += bool((np.diff(frames) > 1).any())
     assert back >= 1
     assert osp.getsize(tmp_path / 'a' / 'clip.mp4') > 100_000
+
+
+def test_a_split_of_clip_frames(tmp_path):
+    """``make_demo_data.py --from-clips``: every 10th frame of generated
+    clips as train and val splits that the project's data checks accept;
+    the frames are clips' (ten players each, crossing), none of them a
+    ``--video`` clip's frame; a split is never overwritten."""
+    from field_detr.datasets.validation import load_coco_split, split_paths
+    from helpers.runs import run_tool
+    out = tmp_path / 'clips'
+    proc = run_tool('make_demo_data.py', '--from-clips', '--train', '60',
+                    '--val', '5', '--out', out)
+    for name, count in (('train', 60), ('val', 5)):
+        ann_file, img_dir = split_paths(str(out / name))
+        load_coco_split(ann_file, img_dir)  # raises on a bad record
+        with open(ann_file) as f:
+            coco = json.load(f)
+        assert len(coco['images']) == count
+        per_image = np.bincount([
+            a['image_id'] for a in coco['annotations'] if a['category_id'] == 1
+        ])
+        assert per_image[1:].max() <= 10 and per_image[1:].mean() >= 8
+        balls = [a for a in coco['annotations'] if a['category_id'] == 2]
+        assert 0 < len(balls) <= count  # one a frame at most; hidden: none
+    # not the frames of the --video clip of the same seed
+    with open(out / 'train' / 'annotations' / 'annotations.json') as f:
+        train = json.load(f)
+    write_clip(str(tmp_path / 'clip'), seed=0, num_frames=10)
+    clip_10 = mot(tmp_path / 'clip' / 'gt' / 'players.txt')
+    clip_10 = sorted(map(tuple, clip_10[clip_10[:, 0] == 10][:, 2:6]))
+    first = sorted(
+        tuple(a['bbox']) for a in train['annotations']
+        if a['image_id'] == 1 and a['category_id'] == 1)
+    assert first != clip_10
+    assert 'written to' in proc.stdout
+    again = run_tool(
+        'make_demo_data.py', '--from-clips', '--out', out, check=False)
+    assert again.returncode != 0 and 'already exists' in again.stderr

@@ -13,7 +13,7 @@ in about a third of the frames at a player's feet, partly hidden by a leg.
 import json
 import os
 import os.path as osp
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -242,18 +242,31 @@ def write_split(split_dir: str,
     Every ``empty_every``-th image shows an empty pitch (no annotation);
     ``hard_balls`` draws hard balls (see the module). Returns the COCO dict.
     """
+    layouts = split_layouts(num_images, seed, size, empty_every, hard_balls)
+    return write_coco_split(
+        split_dir, ((img, [] if scene is None else _draw_objects(img, scene))
+                    for img, scene in layouts))
+
+
+def write_coco_split(split_dir: str,
+                     frames: Iterable[Tuple[np.ndarray, List[Tuple]]]) -> dict:
+    """Write ``frames`` (a BGR image and its ``(category_id, xywh box)``
+    objects each) into ``split_dir`` as JPEG images and their COCO JSON, in
+    the split layout; returns the COCO dict."""
     os.makedirs(osp.join(split_dir, IMG_RELDIR), exist_ok=True)
     os.makedirs(osp.dirname(osp.join(split_dir, ANN_RELPATH)), exist_ok=True)
     images, annotations = [], []
-    layouts = split_layouts(num_images, seed, size, empty_every, hard_balls)
-    for i, (img, scene) in enumerate(layouts):
-        objects = [] if scene is None else _draw_objects(img, scene)
+    for i, (img, objects) in enumerate(frames):
         file_name = f'{i:06d}.jpg'
         cv2.imwrite(
             osp.join(split_dir, IMG_RELDIR, file_name), img,
             [cv2.IMWRITE_JPEG_QUALITY, 92])
         images.append(
-            dict(id=i + 1, file_name=file_name, width=size[0], height=size[1]))
+            dict(
+                id=i + 1,
+                file_name=file_name,
+                width=img.shape[1],
+                height=img.shape[0]))
         for cat_id, box in objects:
             annotations.append(
                 dict(

@@ -15,13 +15,14 @@ drawn from ``seed``.
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from .demo_data import (TEAM_COLOURS, _clip_box, _draw_ball, _draw_hard_ball,
-                        _draw_pitch, _draw_player, _player_box)
+                        _draw_pitch, _draw_player, _player_box,
+                        write_coco_split)
 from .mot import BALL, PLAYER, write_mot
 
 
@@ -185,17 +186,15 @@ def _crossings(boxes: Dict[int, List[float]], overlapping: set) -> int:
     return new
 
 
-def write_clip(out_dir: str,
-               seed: int,
-               num_frames: int = 500,
-               size: Tuple[int, int] = (640, 384),
-               fps: int = 25,
-               num_players: int = 10,
-               hard_ball: bool = False) -> dict:
-    """Draw a clip into ``out_dir``: ``clip.mp4`` and its ground truth
-    (module docstring). Returns ``gt/events.json``'s content."""
+def _draw_frames(entropy: list, num_frames: int, size: Tuple[int, int],
+                 num_players: int, hard_ball: bool) -> Iterator[tuple]:
+    """The frames of a clip drawn from ``entropy`` (a seed for numpy's
+    generator), in order: ``(image, players, ball, hidden)`` — the players
+    in the frame (``{id: xywh}``, clipped to it; at least 30 % of a box
+    inside), the ball's box (clipped; zero size outside the frame) and
+    whether it is hidden behind the player holding it."""
     w, h = size
-    rng = np.random.default_rng([seed, 2026])
+    rng = np.random.default_rng(entropy)
     pitch = _draw_pitch(rng, w, h)
     teams = [
         TEAM_COLOURS[i]
@@ -203,13 +202,7 @@ def write_clip(out_dir: str,
     ]
     players = [_Player(rng, w, h, i % 2) for i in range(num_players)]
     ball = _Ball(rng, players, hard_ball)
-    os.makedirs(osp.join(out_dir, 'gt'), exist_ok=True)
-    video = cv2.VideoWriter(
-        osp.join(out_dir, 'clip.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps,
-        (w, h))
-    player_rows, ball_rows, hidden = [], [], []
-    crossings, overlapping = 0, set()
-    for t in range(1, num_frames + 1):
+    for _ in range(num_frames):
         img = pitch.copy()
         boxes = {}
         holder = ball.holder if ball.hidden else None
@@ -224,24 +217,48 @@ def write_clip(out_dir: str,
                                           teams[p.team])
             clipped = _clip_box([x0, y0, bw, bh], w, h)
             if clipped[2] * clipped[3] >= 0.3 * bw * bh:  # in the frame
-                boxes[j + 1] = [
-                    clipped[0], clipped[1], clipped[0] + clipped[2],
-                    clipped[1] + clipped[3]
-                ]
-                player_rows.append((t, j + 1, *clipped, 1, PLAYER, 1.0))
+                boxes[j + 1] = clipped
         if not ball_drawn:
             ball_box = ball.draw(img)
-        if holder is not None:
-            hidden.append(t)
-        bx, by, bw, bh = _clip_box(ball_box, w, h)
-        if bw > 0 and bh > 0:
-            ball_rows.append((t, 1, bx, by, bw, bh, 1, BALL,
-                              0.0 if holder is not None else 1.0))
-        crossings += _crossings(boxes, overlapping)
-        video.write(img)
+        yield img, boxes, _clip_box(ball_box, w, h), holder is not None
         for p in players:
             p.step()
         ball.step()
+
+
+def write_clip(out_dir: str,
+               seed: int,
+               num_frames: int = 500,
+               size: Tuple[int, int] = (640, 384),
+               fps: int = 25,
+               num_players: int = 10,
+               hard_ball: bool = False) -> dict:
+    """Draw a clip into ``out_dir``: ``clip.mp4`` and its ground truth
+    (module docstring). Returns ``gt/events.json``'s content."""
+    w, h = size
+    os.makedirs(osp.join(out_dir, 'gt'), exist_ok=True)
+    video = cv2.VideoWriter(
+        osp.join(out_dir, 'clip.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps,
+        (w, h))
+    player_rows, ball_rows, hidden = [], [], []
+    crossings, overlapping = 0, set()
+    frames = _draw_frames([seed, 2026], num_frames, size, num_players,
+                          hard_ball)
+    for t, (img, boxes, ball_box, ball_hidden) in enumerate(frames, 1):
+        for pid, box in boxes.items():
+            player_rows.append((t, pid, *box, 1, PLAYER, 1.0))
+        if ball_hidden:
+            hidden.append(t)
+        bx, by, bw, bh = ball_box
+        if bw > 0 and bh > 0:
+            ball_rows.append(
+                (t, 1, bx, by, bw, bh, 1, BALL, 0.0 if ball_hidden else 1.0))
+        crossings += _crossings(
+            {
+                pid: [x, y, x + bw, y + bh]
+                for pid, (x, y, bw, bh) in boxes.items()
+            }, overlapping)
+        video.write(img)
     video.release()
     for name, rows in (('players', player_rows), ('ball', ball_rows)):
         write_mot(osp.join(out_dir, 'gt', f'{name}.txt'), rows)
@@ -257,3 +274,38 @@ def write_clip(out_dir: str,
     with open(osp.join(out_dir, 'gt', 'events.json'), 'w') as f:
         json.dump(events, f, indent=1)
     return events
+
+
+def write_clip_split(split_dir: str,
+                     num_images: int,
+                     seed: int,
+                     every: int = 10,
+                     clip_frames: int = 500,
+                     size: Tuple[int, int] = (640, 384),
+                     hard_ball: bool = False) -> dict:
+    """A split of clip frames: every ``every``-th frame of as many clips of
+    ``clip_frames`` frames as ``num_images`` takes, in the layout of
+    ``demo_data.write_split`` (the players; the ball where it is not hidden
+    behind a player). The frames a tracker sees — players crossing and
+    standing one behind the other, balls in flight — to train a model for
+    video on. Clip ``k`` is drawn from ``[seed, 2026, 1, k]``, never one of
+    ``write_clip``'s clips (``[seed, 2026]``). Returns the COCO dict."""
+
+    def frames():
+        left, k = num_images, 0
+        while left > 0:
+            clip = _draw_frames([seed, 2026, 1, k], clip_frames, size, 10,
+                                hard_ball)
+            for t, (img, boxes, ball, hidden) in enumerate(clip, 1):
+                if left == 0:
+                    break
+                if t % every:
+                    continue
+                left -= 1
+                objects = [(1, box) for box in boxes.values()]
+                if not hidden and ball[2] > 0 and ball[3] > 0:
+                    objects.append((2, ball))
+                yield img, objects
+            k += 1
+
+    return write_coco_split(split_dir, frames())
