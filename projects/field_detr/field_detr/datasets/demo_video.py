@@ -15,6 +15,7 @@ drawn from ``seed``.
 import json
 import os
 import os.path as osp
+import tempfile
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import cv2
@@ -289,23 +290,47 @@ def write_clip_split(split_dir: str,
     behind a player). The frames a tracker sees — players crossing and
     standing one behind the other, balls in flight — to train a model for
     video on. Clip ``k`` is drawn from ``[seed, 2026, 1, k]``, never one of
-    ``write_clip``'s clips (``[seed, 2026]``). Returns the COCO dict."""
+    ``write_clip``'s clips (``[seed, 2026]``); its frames go through the
+    video codec ``write_clip`` uses, as a tracker reads them.
+    Returns the COCO dict."""
 
     def frames():
         left, k = num_images, 0
         while left > 0:
-            clip = _draw_frames([seed, 2026, 1, k], clip_frames, size, 10,
-                                hard_ball)
-            for t, (img, boxes, ball, hidden) in enumerate(clip, 1):
-                if left == 0:
-                    break
-                if t % every:
-                    continue
-                left -= 1
-                objects = [(1, box) for box in boxes.values()]
-                if not hidden and ball[2] > 0 and ball[3] > 0:
-                    objects.append((2, ball))
-                yield img, objects
+            wanted = {}  # frame -> its objects
+            with tempfile.TemporaryDirectory() as tmp:
+                # through the video codec, as the tracker reads its frames
+                path = osp.join(tmp, 'clip.mp4')
+                video = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'),
+                                        25, size)
+                clip = _draw_frames([seed, 2026, 1, k], clip_frames, size, 10,
+                                    hard_ball)
+                for t, (img, boxes, ball, hidden) in enumerate(clip, 1):
+                    video.write(img)
+                    if t % every == 0:
+                        wanted[t] = [(1, box) for box in boxes.values()]
+                        if not hidden and ball[2] > 0 and ball[3] > 0:
+                            wanted[t].append((2, ball))
+                        if len(wanted) == left:
+                            break
+                video.release()
+                for t, img in enumerate(_decoded(path), 1):
+                    if t in wanted:
+                        yield img, wanted[t]
+            left -= len(wanted)
             k += 1
 
     return write_coco_split(split_dir, frames())
+
+
+def _decoded(path: str) -> Iterator[np.ndarray]:
+    """The frames of the video at ``path``, in order."""
+    cap = cv2.VideoCapture(path)
+    try:
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                return
+            yield img
+    finally:
+        cap.release()
