@@ -37,12 +37,9 @@ def shirt_colours(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         patch = lab[top:bottom, left:right]
         visible = np.ones(patch.shape[:2], bool)
         for fx1, fy1, fx2, fy2 in boxes[boxes[:, 3] > y2]:  # in front
-            visible[max(0,
-                        int(fy1) - top):max(0,
-                                            int(fy2) - top),
-                    max(0,
-                        int(fx1) - left):max(0,
-                                             int(fx2) - left)] = False
+            rows = slice(max(0, int(fy1) - top), max(0, int(fy2) - top))
+            cols = slice(max(0, int(fx1) - left), max(0, int(fx2) - left))
+            visible[rows, cols] = False
         pixels = patch[visible] if visible.mean() >= MIN_VISIBLE \
             else patch.reshape(-1, 3)
         if len(pixels):
