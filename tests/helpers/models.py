@@ -17,6 +17,16 @@ def model_cfg(path, **changes):
     return model
 
 
+def built(cfg):
+    """The model of ``cfg`` initialised: a DINO (a Deformable DETR) only
+    built holds uninitialised memory in its level embedding, NaN on some
+    draws."""
+    from mmdet.registry import MODELS
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
 def data_sample(img_shape, batch_shape, bboxes, labels) -> DetDataSample:
     """A training sample of an image of ``img_shape`` (h, w) padded to
     ``batch_shape``, with its ground-truth boxes (xyxy) and labels."""

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from field_detr.models import BallHeatmapHead
-from helpers.models import Lines, data_sample, model_cfg
+from helpers.models import Lines, built, data_sample, model_cfg
 from helpers.runs import DINO_SMALL, MAIN_CONFIG, TINY_CONFIG
 
 register_all_modules()
@@ -262,8 +262,8 @@ def test_detr_with_the_head_is_the_detr_without_it(config):
     adds its three losses and the ball detections, and the detector's ball
     rows are gone."""
     torch.manual_seed(0)
-    on = MODELS.build(model_cfg(config)).eval()
-    off = MODELS.build(model_cfg(config, ball_head=None)).eval()
+    on = built(model_cfg(config))
+    off = MODELS.build(model_cfg(config, ball_head=None))
     state = {
         k: v
         for k, v in on.state_dict().items() if not k.startswith('ball_head.')
@@ -282,6 +282,7 @@ def test_detr_with_the_head_is_the_detr_without_it(config):
             'loss_ball_heatmap', 'loss_ball_wh', 'loss_ball_offset'
         }
         for key in loss_off:
+            assert torch.isfinite(loss_off[key]).all(), key
             assert torch.equal(loss_on[key], loss_off[key]), key
         out_on = on(inputs, copy.deepcopy(samples), mode='tensor')
         out_off = off(inputs, copy.deepcopy(samples), mode='tensor')

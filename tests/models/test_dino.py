@@ -11,7 +11,7 @@ from mmdet.utils import register_all_modules
 
 import field_detr  # noqa: F401  (registers the project's modules)
 from helpers.models import (assert_detects_as_checkpoint, assert_same_step,
-                            data_sample, model_cfg)
+                            built, data_sample, model_cfg)
 from helpers.runs import DINO_SMALL, ROOT, TOOL_ENV, ckpt, run_tool, train
 
 register_all_modules()
@@ -200,7 +200,7 @@ def test_fast_dino_head_equals_dinohead_over_many_seeds(autocast):
     stock_cfg = model_cfg(
         DINO_SMALL, bbox_head=dict(cfg.bbox_head, type='DINOHead'))
     torch.manual_seed(0)
-    fast = MODELS.build(cfg).train()
+    fast = built(cfg).train()
     stock = MODELS.build(stock_cfg).train()
     assert type(stock.bbox_head).__name__ == 'DINOHead'
     stock.load_state_dict(fast.state_dict())
@@ -243,7 +243,7 @@ def test_sdpa_self_attention_equals_dinos_and_checkpoints_load_both_ways():
     stock_cfg.pop('ball_head')
     import copy
     torch.manual_seed(0)
-    field = MODELS.build(copy.deepcopy(cfg))
+    field = built(copy.deepcopy(cfg))
     stock = MODELS.build(stock_cfg)
     assert field.state_dict().keys() == stock.state_dict().keys()
     stock.load_state_dict(field.state_dict(), strict=True)
@@ -279,7 +279,7 @@ def test_fast_dino_head_loss_reads_nothing_back_per_image():
     inputs, samples = dino_batch(5, [3, 7, 1, 12, 0, 4, 9, 2])
     syncs, names = {}, {}
     for name, model_cfg_ in (('fast', cfg), ('stock', stock_cfg)):
-        model = MODELS.build(model_cfg_).train()
+        model = built(model_cfg_).train()
         head_loss = model.bbox_head.loss_by_feat
 
         def counted(*args, head_loss=head_loss, name=name, **kwargs):
