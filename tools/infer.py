@@ -180,7 +180,7 @@ def run_images(detector, paths, args, out):
 
 
 def run_video(detector, path, args, out):
-    from field_detr.inference.video_tracks import read_frames, video_info
+    from field_detr.datasets.video_files import read_frames, video_info
     fps, total, (w, h) = video_info(path)
     name = osp.splitext(osp.basename(path))[0] + '_det.mp4'
     writer = cv2.VideoWriter(
@@ -204,8 +204,8 @@ def run_video(detector, path, args, out):
 def run_tracking(detector, path, args) -> int:
     """``--track`` on one video: ids, the ball's path, their files and the
     annotated video; prints what was found and what tracking cost."""
-    from field_detr.inference.video_tracks import (annotate_video, track_video,
-                                                   video_info)
+    from field_detr.datasets.video_files import video_info
+    from field_detr.inference.video_tracks import annotate_video, track_video
     name = osp.splitext(osp.basename(path))[0]
     total = video_info(path)[1] or None
     with tqdm(total=total, desc=f'{name}: tracking', unit='frame') as bar:

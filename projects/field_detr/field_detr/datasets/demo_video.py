@@ -25,6 +25,7 @@ from .demo_data import (TEAM_COLOURS, _clip_box, _draw_ball, _draw_hard_ball,
                         _draw_pitch, _draw_player, _player_box,
                         write_coco_split)
 from .mot import BALL, PLAYER, write_mot
+from .video_files import frames as video_frames
 
 
 class _Player:
@@ -314,23 +315,10 @@ def write_clip_split(split_dir: str,
                         if len(wanted) == left:
                             break
                 video.release()
-                for t, img in enumerate(_decoded(path), 1):
+                for t, img in enumerate(video_frames(path), 1):
                     if t in wanted:
                         yield img, wanted[t]
             left -= len(wanted)
             k += 1
 
     return write_coco_split(split_dir, frames())
-
-
-def _decoded(path: str) -> Iterator[np.ndarray]:
-    """The frames of the video at ``path``, in order."""
-    cap = cv2.VideoCapture(path)
-    try:
-        while True:
-            ok, img = cap.read()
-            if not ok:
-                return
-            yield img
-    finally:
-        cap.release()

@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from ..datasets.mot import BALL, PLAYER, write_mot
-from ..errors import InputError
+from ..datasets.video_files import read_frames, video_info
 from .ball_track import BallPoint, BallTrack, ball_candidates
 from .teams import TeamSplit, shirt_colours
 from .tracklets import FILLED, fill_gaps, join_tracklets
@@ -87,40 +87,6 @@ class VideoTracks:
                     int(p.filled)
                 ])
         return paths
-
-
-def read_frames(path: str, batch_size: int):
-    """Batches of BGR frames of the video at ``path``; refuses, with one
-    line, a file that is not a readable video."""
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise InputError(f'{path}: cannot open video')
-    try:
-        while True:
-            batch = []
-            while len(batch) < batch_size:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                batch.append(frame)
-            if not batch:
-                return
-            yield batch
-    finally:
-        cap.release()
-
-
-def video_info(path: str) -> Tuple[float, int, Tuple[int, int]]:
-    """``(fps, frame count or 0, (width, height))`` of a video."""
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise InputError(f'{path}: cannot open video')
-    info = (cap.get(cv2.CAP_PROP_FPS)
-            or 25.0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)
-                         or 0), (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                                 int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))))
-    cap.release()
-    return info
 
 
 def track_video(detector,
