@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.models import built
 from helpers.runs import MAIN_CONFIG
 
 
 def _detr(num_classes, ball_head=True):
-    from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
     register_all_modules()
@@ -18,9 +18,7 @@ def _detr(num_classes, ball_head=True):
     cfg.model.bbox_head.num_classes = num_classes
     if not ball_head:
         cfg.model.ball_head = None
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model.eval()
+    return built(cfg.model).eval()
 
 
 @pytest.fixture(scope='module')

@@ -219,11 +219,9 @@ def test_one_config_line_turns_the_head_off(config):
     without = model_cfg(config)
     without.pop('ball_head')
     torch.manual_seed(0)
-    a = MODELS.build(without)
-    a.init_weights()  # (DINO's level embedding is set there)
+    a = built(without)
     torch.manual_seed(0)
-    b = MODELS.build(model_cfg(config, ball_head=None))
-    b.init_weights()
+    b = built(model_cfg(config, ball_head=None))
     assert b.ball_head is None and not b.with_ball_head
     assert b.backbone.out_indices == a.backbone.out_indices == tuple(
         cfg.model.backbone.out_indices)
@@ -241,9 +239,7 @@ def test_the_head_leaves_the_detrs_initial_weights_alone(config):
     for head in (True, False):
         cfg = model_cfg(config) if head else model_cfg(config, ball_head=None)
         torch.manual_seed(0)
-        model = MODELS.build(cfg)
-        model.init_weights()
-        models.append(model.state_dict())
+        models.append(built(cfg).state_dict())
         after.append(torch.rand(3))
     on, off = models
     assert set(on) - set(off) and all(
@@ -307,9 +303,7 @@ def test_checkpoint_without_the_head_loads_with_one_line(config):
     initial weights and one line says so."""
     from mmengine.logging import MMLogger
     torch.manual_seed(0)
-    old_model = MODELS.build(model_cfg(config, ball_head=None))
-    old_model.init_weights()  # (DINO's level embedding is set there)
-    old = old_model.state_dict()
+    old = built(model_cfg(config, ball_head=None)).state_dict()
     torch.manual_seed(1)
     new = MODELS.build(model_cfg(config))
     initial = copy.deepcopy(new.ball_head.state_dict())
@@ -343,8 +337,7 @@ def test_detached_head_leaves_the_detr_gradients_alone(config):
         else:
             cfg.ball_head.update(head_cfg)
         torch.manual_seed(0)
-        model = MODELS.build(cfg).train()
-        model.init_weights()  # (DINO's level embedding is set there)
+        model = built(cfg).train()
         inputs, samples = samples_batch(3)
         torch.manual_seed(1)  # the same dropout and denoising draws
         losses = model(inputs, samples, mode='loss')

@@ -14,7 +14,7 @@ from mmdet.utils import register_all_modules
 from mmengine.structures import InstanceData
 
 from field_detr.models.data_preprocessor import choose_canvas
-from helpers.models import model_cfg
+from helpers.models import built, model_cfg
 from helpers.runs import MAIN_CONFIG, SMALL_CONFIG, run_tool
 
 register_all_modules()
@@ -103,8 +103,7 @@ def test_detr_losses_on_a_canvas_equal_the_stock_padding(seed, sizes):
     losses by float rounding only (measured: 2.2e-7 relative at most), with
     the batch's own size a multiple of the backbone's stride (16) or not."""
     torch.manual_seed(seed)
-    model = MODELS.build(model_cfg(SMALL_CONFIG, ball_head=None))
-    model.init_weights()
+    model = built(model_cfg(SMALL_CONFIG, ball_head=None))
     model.eval()  # no dropout: the same computation on both batches
     stock, ours = preprocessors([(192, 256), (256, 384)])
     a = stock(raw_batch(seed, sizes), training=True)

@@ -6,11 +6,10 @@ import copy
 
 import pytest
 import torch
-from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 from field_detr.models.cuda_graphs import ShapeGraphs
-from helpers.models import Lines, batch, data_sample, model_cfg
+from helpers.models import Lines, batch, built, data_sample, model_cfg
 from helpers.runs import SMALL_CONFIG, TINY_CONFIG
 
 register_all_modules()
@@ -18,9 +17,7 @@ register_all_modules()
 
 def build(config, **changes):
     torch.manual_seed(0)
-    model = MODELS.build(model_cfg(config, **changes))
-    model.init_weights()
-    return model.train()
+    return built(model_cfg(config, **changes)).train()
 
 
 def loss_and_grads(model, inputs, samples, seed):

@@ -30,12 +30,11 @@ def test_coco_start_gives_player_and_ball_the_person_and_ball_rows(tmp_path):
 
     from field_detr.hooks.coco_transplant_hook import transplant_coco_head
     torch.manual_seed(0)
-    coco = MODELS.build(
+    coco = built(
         model_cfg(
             DINO_SMALL,
             ball_head=None,
             bbox_head=dict(type='DINOHead', num_classes=80)))
-    coco.init_weights()
     path = str(tmp_path / 'coco_dino.pth')
     torch.save({'state_dict': coco.state_dict(), 'meta': {}}, path)
     torch.manual_seed(1)
@@ -350,9 +349,7 @@ def test_without_the_ball_head_field_dino_is_mmdetections_dino():
     models = []
     for one in (cfg, stock_cfg):
         torch.manual_seed(0)
-        model = MODELS.build(one)
-        model.init_weights()
-        models.append(model)
+        models.append(built(one))
     field, stock = models
     assert type(field).__name__ == 'FieldDINO' and field.ball_head is None
     assert type(stock).__name__ == 'DINO'
