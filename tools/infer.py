@@ -180,12 +180,11 @@ def run_images(detector, paths, args, out):
 
 
 def run_video(detector, path, args, out):
-    from field_detr.datasets.video_files import read_frames, video_info
-    fps, total, (w, h) = video_info(path)
+    from field_detr.datasets.video_files import (read_frames, video_info,
+                                                 video_writer)
+    fps, total, size = video_info(path)
     name = osp.splitext(osp.basename(path))[0] + '_det.mp4'
-    writer = cv2.VideoWriter(
-        osp.join(args.out_dir, name), cv2.VideoWriter_fourcc(*'mp4v'), fps,
-        (w, h))
+    writer = video_writer(osp.join(args.out_dir, name), fps, size)
     frames = 0
     with tqdm(
             total=total or None, desc=osp.basename(path), unit='frame') as bar:

@@ -1,18 +1,17 @@
 """Video files read frame by frame and in batches, and a file that is not
 a video refused with one line."""
-import cv2
 import numpy as np
 import pytest
 
-from field_detr.datasets.video_files import frames, read_frames, video_info
+from field_detr.datasets.video_files import (frames, read_frames, video_info,
+                                             video_writer)
 from field_detr.errors import InputError
 
 
 def write_video(path, count, size=(64, 48)):
     """A clip whose frame ``t`` is grey level ``20 * t`` (recoverable
     through the codec's loss)."""
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*'mp4v'), 25, size)
+    writer = video_writer(str(path), 25, size)
     for t in range(count):
         writer.write(np.full((size[1], size[0], 3), 20 * t, np.uint8))
     writer.release()
@@ -41,3 +40,10 @@ def test_a_file_that_is_not_a_video_is_refused_with_its_name(
         with pytest.raises(InputError) as err:
             read(str(path))
         assert str(err.value) == f'{path}: cannot open video'
+
+
+def test_a_video_that_cannot_be_written_is_refused_with_its_name(tmp_path):
+    path = tmp_path / 'no such folder' / 'out.mp4'
+    with pytest.raises(InputError) as err:
+        video_writer(str(path), 25, (64, 48))
+    assert str(err.value) == f'{path}: cannot write video'

@@ -160,11 +160,11 @@ def test_onnx_matches_pytorch(exported):
 
 def test_infer_on_a_video_writes_an_annotated_video(exported, tmp_path):
     from field_detr.datasets.demo_data import draw_scene, sample_scene
+    from field_detr.datasets.video_files import video_writer
     rng = np.random.default_rng(3)
     scene = sample_scene(rng, (640, 384))
     video = str(tmp_path / 'clip.mp4')
-    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 10,
-                             (640, 384))
+    writer = video_writer(video, 10, (640, 384))
     for i in range(6):
         scene['ball'] = (100 + 40 * i, 200, 5)
         frame, _ = draw_scene(np.random.default_rng(i), scene=scene)

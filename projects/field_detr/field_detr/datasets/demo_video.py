@@ -18,7 +18,6 @@ import os.path as osp
 import tempfile
 from typing import Dict, Iterator, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from .demo_data import (TEAM_COLOURS, _clip_box, _draw_ball, _draw_hard_ball,
@@ -26,6 +25,7 @@ from .demo_data import (TEAM_COLOURS, _clip_box, _draw_ball, _draw_hard_ball,
                         write_coco_split)
 from .mot import BALL, PLAYER, write_mot
 from .video_files import frames as video_frames
+from .video_files import video_writer
 
 
 class _Player:
@@ -239,9 +239,7 @@ def write_clip(out_dir: str,
     (module docstring). Returns ``gt/events.json``'s content."""
     w, h = size
     os.makedirs(osp.join(out_dir, 'gt'), exist_ok=True)
-    video = cv2.VideoWriter(
-        osp.join(out_dir, 'clip.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps,
-        (w, h))
+    video = video_writer(osp.join(out_dir, 'clip.mp4'), fps, (w, h))
     player_rows, ball_rows, hidden = [], [], []
     crossings, overlapping = 0, set()
     frames = _draw_frames([seed, 2026], num_frames, size, num_players,
@@ -302,8 +300,7 @@ def write_clip_split(split_dir: str,
             with tempfile.TemporaryDirectory() as tmp:
                 # through the video codec, as the tracker reads its frames
                 path = osp.join(tmp, 'clip.mp4')
-                video = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'),
-                                        25, size)
+                video = video_writer(path, 25, size)
                 clip = _draw_frames([seed, 2026, 1, k], clip_frames, size, 10,
                                     hard_ball)
                 for t, (img, boxes, ball, hidden) in enumerate(clip, 1):

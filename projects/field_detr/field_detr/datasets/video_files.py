@@ -1,5 +1,5 @@
-"""Video files read frame by frame (OpenCV), for the tracker, ``infer.py``
-and the generated clips' training frames."""
+"""Video files read frame by frame and written (OpenCV, MPEG-4), for the
+tracker, ``infer.py`` and the generated clips."""
 from typing import Iterator, List, Tuple
 
 import cv2
@@ -47,3 +47,14 @@ def video_info(path: str) -> Tuple[float, int, Tuple[int, int]]:
                                  int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))))
     cap.release()
     return info
+
+
+def video_writer(path: str, fps: float, size: Tuple[int,
+                                                    int]) -> cv2.VideoWriter:
+    """An MPEG-4 (``mp4v``) writer of ``size`` = ``(width, height)`` frames
+    at ``fps``; refuses, with one line, a path it cannot write."""
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                             tuple(size))
+    if not writer.isOpened():
+        raise InputError(f'{path}: cannot write video')
+    return writer

@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from ..datasets.mot import BALL, PLAYER, write_mot
-from ..datasets.video_files import read_frames, video_info
+from ..datasets.video_files import read_frames, video_info, video_writer
 from .ball_track import BallPoint, BallTrack, ball_candidates
 from .teams import TeamSplit, shirt_colours
 from .tracklets import FILLED, fill_gaps, join_tracklets
@@ -244,8 +244,7 @@ def annotate_video(path: str,
     for row in tracks.players:
         by_frame.setdefault(row[0], []).append(row)
     ball = {p.frame: p for p in tracks.ball}
-    writer = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*'mp4v'),
-                             tracks.fps, tracks.size)
+    writer = video_writer(out_path, tracks.fps, tracks.size)
     frame_no = 0
     for batch in read_frames(path, 16):
         for img in batch:
