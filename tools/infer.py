@@ -108,6 +108,14 @@ def parse_args(argv=None):
         'its team that starts where its motion leads within this many '
         'frames, and the frames between are filled (score -1 in the '
         'MOTChallenge file); 0: neither (default 50, 2 s at 25 fps)')
+    parser.add_argument(
+        '--reentry-gap',
+        type=int,
+        default=150,
+        help='with --track: a player who leaves the picture at its left or '
+        'right side keeps his id if one of his team comes back in there, '
+        'his feet at the height he left, within this many frames; for a '
+        'fixed camera (default 150, 6 s at 25 fps; 0: a new id)')
     args = parser.parse_args(argv)
     if args.slice:
         try:
@@ -215,7 +223,8 @@ def run_tracking(detector, path, args) -> int:
             batch_size=args.batch_size,
             on_batch=bar.update,
             teams=args.teams,
-            player_gap=args.player_gap)
+            player_gap=args.player_gap,
+            reentry_gap=args.reentry_gap)
     paths = tracks.write(args.out_dir, name)
     video = osp.join(args.out_dir, f'{name}_tracks.mp4')
     with tqdm(

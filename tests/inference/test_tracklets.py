@@ -1,5 +1,6 @@
 """Joining a player's track pieces and filling the frames it was missed."""
-from field_detr.inference.tracklets import FILLED, fill_gaps, join_tracklets
+from field_detr.inference.tracklets import (FILLED, fill_gaps, join_reentries,
+                                            join_tracklets)
 
 
 def _walk(tid, frames, x0=100.0, vx=3.0, y=200.0, h=80.0):
@@ -45,3 +46,51 @@ def test_each_end_joins_one_start():
     # the 4 frames between 20 and 25 are filled, not where gaps of 3 are
     assert len(fill_gaps(joined, max_gap=5)) == len(joined) + 4
     assert fill_gaps(joined, max_gap=3) == joined
+
+
+def _at_side(tid, frames, x1, y=200.0, h=80.0):
+    """A player standing at ``x1`` (the left side at 0, the right side at
+    ``WIDTH - 30``), as tracker rows."""
+    return [(f, tid, x1, y - h, x1 + 30, y, 0.9) for f in frames]
+
+
+WIDTH = 640
+
+
+def test_a_player_back_in_where_he_left_the_picture_keeps_his_id():
+    out = _walk(1, range(1, 31), vx=-3.0)  # walks out at the left
+    assert out[0][2] > 15 and out[-1][2] <= 0
+    back = _at_side(5, range(130, 150), 2.0, y=210.0)
+    joined = join_reentries(out + back, {1: 0, 5: 0}, WIDTH)
+    assert {r[1] for r in joined} == {1}
+    # out of the picture, not missed: nothing filled between
+    assert fill_gaps(joined) == joined
+
+
+def test_who_comes_back_elsewhere_late_or_of_the_other_team_is_new():
+    out = _at_side(1, range(1, 31), 0.0)
+    cases = [  # (what, the piece that comes in, whether of the other team)
+        ('other team', _at_side(2, range(60, 80), 0.0), True),
+        ('other side', _at_side(2, range(60, 80), WIDTH - 30.0), False),
+        ('other height', _at_side(2, range(60, 80), 0.0, y=300.0), False),
+        ('too late', _at_side(2, range(200, 220), 0.0), False),
+        ('mid-picture', _at_side(2, range(60, 80), 300.0), False),
+    ]
+    for name, back, other_team in cases:
+        joined = join_reentries(out + back, {1: 0, 2: int(other_team)}, WIDTH)
+        assert {r[1] for r in joined} == {1, 2}, name
+    # a track that ends mid-picture is not one that left it
+    inside = _at_side(1, range(1, 31), 300.0)
+    joined = join_reentries(inside + _at_side(2, range(60, 80), 0.0), {},
+                            WIDTH)
+    assert {r[1] for r in joined} == {1, 2}
+
+
+def test_two_who_left_one_side_each_come_back_at_their_height():
+    rows = (
+        _at_side(1, range(1, 31), 0.0, y=150.0) +
+        _at_side(2, range(1, 41), 0.0, y=300.0) +
+        _at_side(3, range(90, 99), 0.0, y=290.0) +
+        _at_side(4, range(100, 120), 0.0, y=160.0))
+    ids = {(r[0], r[5]): r[1] for r in join_reentries(rows, {}, WIDTH)}
+    assert ids[(95, 290.0)] == 2 and ids[(110, 160.0)] == 1

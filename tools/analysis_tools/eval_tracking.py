@@ -69,6 +69,12 @@ def parse_args(argv=None):
         default=8,
         help='frames without a ball the ball\'s track fills (default 8)')
     parser.add_argument(
+        '--reentry-gap',
+        type=int,
+        default=150,
+        help='frames a player who leaves the picture at a side may stay out '
+        'and keep his id (as infer.py --track; default 150; 0: a new id)')
+    parser.add_argument(
         '--work-dir', help='where clips and tracks go (default: a temp dir)')
     parser.add_argument('--device', help='cpu, cuda, ... (default: auto)')
     parser.add_argument('--out', help='write the figures to this JSON file')
@@ -173,8 +179,13 @@ def ball_scores(gt_path: str, points: dict, hidden: set) -> dict:
     return out
 
 
-def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int) -> dict:
-    """Track one clip and score it (module docstring)."""
+def score_clip(detector,
+               clip_dir: str,
+               out_dir: str,
+               max_gap: int,
+               reentry_gap: int = 150) -> dict:
+    """Track one clip and score it (module docstring); ``reentry_gap`` as
+    ``track_video``'s, for the detector's and the true boxes."""
     from field_detr.inference.ball_track import BallTrack
     from field_detr.inference.video_tracks import track_video
     with open(osp.join(clip_dir, 'gt', 'events.json')) as f:
@@ -192,14 +203,18 @@ def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int) -> dict:
             return super().update(frame, boxes, scores)
 
     tracks = track_video(
-        detector, osp.join(clip_dir, 'clip.mp4'), ball_track=Raw(max_gap))
+        detector,
+        osp.join(clip_dir, 'clip.mp4'),
+        ball_track=Raw(max_gap),
+        reentry_gap=reentry_gap)
     paths = tracks.write(out_dir, 'clip')
     oracle = osp.join(out_dir, 'oracle_players.txt')
     gt_players = osp.join(clip_dir, 'gt', 'players.txt')
     oracle_ids(gt_players, tracks.players, oracle)
     truth = track_video(
         TruthBoxes(gt_players),
-        osp.join(clip_dir, 'clip.mp4')).write(out_dir, 'true_boxes')['players']
+        osp.join(clip_dir, 'clip.mp4'),
+        reentry_gap=reentry_gap).write(out_dir, 'true_boxes')['players']
     players = player_scores(gt_players, paths['players'])
     players['IDSW_per_10_crossings'] = 10 * players['IDSW'] / max(
         1, events['crossings'])
@@ -268,7 +283,9 @@ def main(argv=None):
     for clip in clips:
         out_dir = osp.join(work, 'tracks', osp.basename(clip.rstrip('/')))
         os.makedirs(out_dir, exist_ok=True)
-        results.append(score_clip(detector, clip, out_dir, args.max_gap))
+        results.append(
+            score_clip(detector, clip, out_dir, args.max_gap,
+                       args.reentry_gap))
     print_report(results)
     if args.out:
         with open(args.out, 'w') as f:

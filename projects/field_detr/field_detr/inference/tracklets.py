@@ -1,9 +1,11 @@
 """The players' tracks after the online tracker, once the whole video is
 seen (as SoccerNet tracking entries finish an online tracker's output):
 a track that ends is joined to one of its team that starts soon after
-where its motion leads, and the frames a track misses are filled between
-its two sightings."""
-from typing import Dict, List
+where its motion leads, a player who leaves the picture at its left or
+right side is joined to one of his team who comes back in at that side at
+the height he left, and the frames a track misses are filled between its
+two sightings."""
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -49,7 +51,6 @@ def join_tracklets(rows: List[tuple],
     last velocity takes it, with a height within 30 % of its last; each
     end and start is used once, the pairs chosen by the least distance
     (Hungarian)."""
-    from scipy.optimize import linear_sum_assignment
     tracks = _by_id(rows)
     ids = sorted(tracks)
     info = {i: _summary(tracks[i]) for i in ids}
@@ -66,11 +67,20 @@ def join_tracklets(rows: List[tuple],
                                   starting['start'])
             if miss <= gate_px + gate_px_per_frame * gap:
                 cost[a, b] = miss + 0.5 * gap
+    return _join(rows, ids, ids, cost)
+
+
+def _join(rows: List[tuple], ends: List[int], starts: List[int],
+          cost: np.ndarray) -> List[tuple]:
+    """``rows`` with track ``starts[b]`` renamed to the id of ``ends[a]``
+    for the pairs chosen by the least total ``cost[a, b]`` (Hungarian;
+    ``inf``: never), chains followed to their first track."""
+    from scipy.optimize import linear_sum_assignment
     finite = np.where(np.isfinite(cost), cost, 1e9)
     earlier = {}
     for a, b in zip(*linear_sum_assignment(finite)):
         if np.isfinite(cost[a, b]):
-            earlier[ids[b]] = ids[a]
+            earlier[starts[b]] = ends[a]
 
     def first_of(i: int) -> int:
         while i in earlier:
@@ -78,6 +88,45 @@ def join_tracklets(rows: List[tuple],
         return i
 
     return sorted((r[0], first_of(r[1]), *r[2:]) for r in rows)
+
+
+def join_reentries(rows: List[tuple],
+                   teams: Dict[int, int],
+                   width: int,
+                   max_gap: int = 150,
+                   edge_px: float = 15.0,
+                   gate: float = 0.5) -> List[tuple]:
+    """``rows`` with a player who leaves the picture and comes back made
+    one track: a track whose last box touches the left or right side
+    (within ``edge_px`` of a ``width``-pixel frame) is joined to a track of
+    its team whose first box touches the same side 1 to ``max_gap`` frames
+    later, with its feet within ``gate`` of the player's height of where
+    he left and a height within 30 %; each end and start used once
+    (Hungarian, the least distance). For a fixed camera: a panning one
+    brings players back elsewhere."""
+
+    def side(row: tuple) -> Optional[str]:
+        if row[2] <= edge_px:
+            return 'left'
+        return 'right' if row[4] >= width - edge_px else None
+
+    tracks = _by_id(rows)
+    ends = [i for i in sorted(tracks) if side(tracks[i][-1])]
+    starts = [j for j in sorted(tracks) if side(tracks[j][0])]
+    cost = np.full((len(ends), len(starts)), np.inf)
+    for a, i in enumerate(ends):
+        out = tracks[i][-1]
+        height = out[5] - out[3]
+        for b, j in enumerate(starts):
+            back = tracks[j][0]
+            if (not 0 < back[0] - out[0] <= max_gap or side(back) != side(out)
+                    or teams.get(i, 0) != teams.get(j, 0)
+                    or abs(back[5] - back[3] - height) > 0.3 * height):
+                continue
+            feet = abs(back[5] - out[5]) / max(height, 1.0)
+            if feet <= gate:
+                cost[a, b] = feet
+    return _join(rows, ends, starts, cost)
 
 
 def fill_gaps(rows: List[tuple], max_gap: int = 50) -> List[tuple]:

@@ -14,7 +14,9 @@ detector slices) and follows:
   clustered on the first ``TEAM_FIT_FRAMES`` frames), so players of two
   teams who cross keep their ids; once the video is seen, a track that
   ends is joined to one of its team that starts where its motion leads
-  within ``player_gap`` frames, and the frames a track misses are filled
+  within ``player_gap`` frames, a player who leaves the picture at a side
+  is joined to one of his team who comes back in there within
+  ``reentry_gap`` frames, and the frames a track misses are filled
   between its sightings (:mod:`~field_detr.inference.tracklets`; score -1);
 * the ball as one object (:class:`~field_detr.inference.ball_track.BallTrack`:
   one ball a frame, gated by its recent path, short gaps filled).
@@ -38,7 +40,7 @@ from ..datasets.mot import BALL, PLAYER, write_mot
 from ..datasets.video_files import read_frames, video_info, video_writer
 from .ball_track import BallPoint, BallTrack, ball_candidates
 from .teams import TeamSplit, shirt_colours
-from .tracklets import FILLED, fill_gaps, join_tracklets
+from .tracklets import FILLED, fill_gaps, join_reentries, join_tracklets
 
 #: frames whose confident players fit the team split (2 s at 25 fps)
 TEAM_FIT_FRAMES = 50
@@ -98,12 +100,16 @@ def track_video(detector,
                 player_class: str = 'player',
                 ball_class: str = 'ball',
                 teams: int = 2,
-                player_gap: int = 50) -> VideoTracks:
+                player_gap: int = 50,
+                reentry_gap: int = 150) -> VideoTracks:
     """Follow the players and the ball through the video at ``path`` with
     ``detector`` (a ``LocalDetector``; module docstring). ``teams``: how
     many shirt colours the players are split into (one ByteTrack each; 0 or
     1: one for all). ``player_gap``: the most frames between two pieces of
     a player's track that are joined and filled (0: neither).
+    ``reentry_gap``: the most frames a player who leaves the picture at
+    its left or right side may stay out and keep his id (0: a new id; for
+    a fixed camera).
     ``on_batch(n)`` is called after each batch of ``n`` frames (a progress
     bar)."""
     fps, _, size = video_info(path)
@@ -144,9 +150,14 @@ def track_video(detector,
     start = time.perf_counter()
     players.finish()
     if player_gap > 0:
-        tracks.players = fill_gaps(
-            join_tracklets(tracks.players, tracks.teams, player_gap),
-            player_gap)
+        tracks.players = join_tracklets(tracks.players, tracks.teams,
+                                        player_gap)
+    if reentry_gap > 0:
+        tracks.players = join_reentries(tracks.players, tracks.teams, size[0],
+                                        reentry_gap)
+    if player_gap > 0:
+        tracks.players = fill_gaps(tracks.players, player_gap)
+    if player_gap > 0 or reentry_gap > 0:
         kept = {row[1] for row in tracks.players}
         tracks.teams = {i: t for i, t in tracks.teams.items() if i in kept}
     tracks.track_s += time.perf_counter() - start
