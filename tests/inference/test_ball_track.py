@@ -74,7 +74,36 @@ def test_the_gate_follows_the_velocity_and_widens_while_missing():
         assert track.update(3, box(140, 50), [0.9]) is not None
         assert track.update(4, box(190, 50), [0.9]) is None  # 30 px off
         # two frames missed: the gate is 25 + 10 * 2 = 45 px around 200
-        assert (track.update(6, box(far, 50), [0.9]) is not None) == kept
+        # (a candidate too weak to start a path of its own)
+        assert (track.update(6, box(far, 50), [0.45]) is not None) == kept
+
+
+def test_a_ball_that_stops_is_kept_where_it_stopped():
+    """Kicked (15, 30, then 45 px a frame), then received: the ball is far
+    off the line it flew on but where it was last seen, and stays on the
+    path."""
+    track = BallTrack(gate_px=20)
+    for f, x in ((1, 100), (2, 115), (3, 145), (4, 190)):
+        assert track.update(f, box(x, 50), [0.9]) is not None
+    for f in (5, 6, 7):  # the line puts it at 235, 280, 325
+        assert track.update(f, box(192, 50), [0.6]) is not None
+    assert sorted(centres(track)) == list(range(1, 8))
+
+
+def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
+    """Nothing in the gate for ``takeover_after`` frames: a candidate that
+    could start a path takes over (a path on a false ball, a ball that
+    changed course unseen); before, and a weaker one, do not."""
+    track = BallTrack(takeover_after=2, acquire_score=0.5)
+    track.update(1, box(100, 50), [0.9])
+    track.update(2, box(105, 50), [0.9])
+    assert track.update(3, box(300, 200), [0.9]) is None  # in the gate: 0
+    assert track.update(4, box(301, 200), [0.9]) is None  # 1 missed
+    assert track.update(5, box(302, 200), [0.45]) is None  # too weak
+    kept = track.update(6, box(303, 200), [0.8])  # 3 missed
+    assert tuple(kept.centre) == (303.0, 200.0)
+    assert track.predicted(7) == pytest.approx([303, 200])
+    assert sorted(centres(track)) == [1, 2, 6]
 
 
 def test_a_lost_ball_is_reacquired_anywhere_with_a_strong_score():

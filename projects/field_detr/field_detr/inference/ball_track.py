@@ -3,13 +3,17 @@ by score and by the recent path, short gaps filled.
 
 Per frame, ``BallTrack.update`` takes the detector's ball candidates and
 keeps one: while the ball is tracked, the highest-scoring candidate within
-``gate_px`` of where a constant velocity puts it (the gate widens by
-``gate_growth_px`` for every frame without a ball, as a ball hidden under
-a leg or flying fast comes out further away); once it has been lost for
-more than ``max_gap`` frames, the highest-scoring candidate anywhere that
-reaches ``acquire_score`` (re-acquisition). A candidate outside the gate is
-not the ball being followed: a second ball (a false one on a sock, a ball
-by the touchline) does not make the path jump.
+``gate_px`` of where a constant velocity puts it or of where it was last
+seen (a ball received or stopped leaves the line it flew on; the gate
+widens by ``gate_growth_px`` for every frame without a ball, as a ball
+hidden under a leg or flying fast comes out further away); once nothing
+has been within the gate for ``takeover_after`` frames, or the ball has
+been lost for more than ``max_gap`` frames, the highest-scoring candidate
+anywhere that reaches ``acquire_score`` starts a new path (re-acquisition:
+the path lost its ball, or followed a false one). A candidate outside the
+gate is not the ball being followed: a second ball (a false one on a sock,
+a ball by the touchline) does not make the path jump while the path still
+finds its ball.
 
 When the ball comes back after a gap of at most ``max_gap`` frames, having
 moved no faster than ``fill_speed_px`` a frame, the frames in between get a
@@ -61,6 +65,10 @@ class BallTrack:
             feet moves with the player, while a ball that changed course
             unseen (a pass received, a bounce) is not on the straight line.
             Defaults to 4.
+        takeover_after (int): frames in a row without a candidate in the
+            gate after which one reaching ``acquire_score`` anywhere starts
+            a new path (more than ``max_gap``: only once the ball is lost).
+            Defaults to 2.
     """
     max_gap: int = 8
     gate_px: float = 20.0
@@ -68,6 +76,7 @@ class BallTrack:
     min_score: float = 0.4
     acquire_score: float = 0.5
     fill_speed_px: float = 4.0
+    takeover_after: int = 2
     _points: Dict[int, BallPoint] = field(
         default_factory=dict, init=False, repr=False)
     # the newest two observations (not filled): the path's velocity
@@ -102,8 +111,15 @@ class BallTrack:
         if expected is not None:
             missed = frame - self._last[-1].frame - 1
             gate = self.gate_px + self.gate_growth_px * missed
-            inside = np.linalg.norm(centres - expected, axis=1) <= gate
-        else:  # a new path: its velocity is not the old one's
+
+            def near(point: np.ndarray) -> np.ndarray:
+                return np.linalg.norm(centres - point, axis=1) <= gate
+
+            # on its line, or where it was last seen (received, stopped)
+            inside = near(expected) | near(self._last[-1].centre)
+            if not inside.any() and missed >= self.takeover_after:
+                expected = None
+        if expected is None:  # a new path: its velocity is not the old one's
             inside = scores >= self.acquire_score
         if not inside.any():
             return None
