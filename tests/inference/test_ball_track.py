@@ -91,15 +91,15 @@ def test_a_ball_that_stops_is_kept_where_it_stopped():
 
 
 def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
-    """Nothing in the gate for ``takeover_after`` frames: a candidate that
-    could start a path takes over (a path on a false ball, a ball that
+    """Nothing in the gate for ``takeover_after`` frames: a candidate of
+    ``takeover_score`` takes over (a path on a false ball, a ball that
     changed course unseen); before, and a weaker one, do not."""
-    track = BallTrack(takeover_after=2, acquire_score=0.5)
+    track = BallTrack(takeover_after=2, takeover_score=0.7)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(105, 50), [0.9])
     assert track.update(3, box(300, 200), [0.9]) is None  # in the gate: 0
     assert track.update(4, box(301, 200), [0.9]) is None  # 1 missed
-    assert track.update(5, box(302, 200), [0.45]) is None  # too weak
+    assert track.update(5, box(302, 200), [0.6]) is None  # too weak
     kept = track.update(6, box(303, 200), [0.8])  # 3 missed
     assert tuple(kept.centre) == (303.0, 200.0)
     assert track.predicted(7) == pytest.approx([303, 200])

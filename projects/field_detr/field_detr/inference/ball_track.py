@@ -7,10 +7,11 @@ keeps one: while the ball is tracked, the highest-scoring candidate within
 seen (a ball received or stopped leaves the line it flew on; the gate
 widens by ``gate_growth_px`` for every frame without a ball, as a ball
 hidden under a leg or flying fast comes out further away); once nothing
-has been within the gate for ``takeover_after`` frames, or the ball has
-been lost for more than ``max_gap`` frames, the highest-scoring candidate
-anywhere that reaches ``acquire_score`` starts a new path (re-acquisition:
-the path lost its ball, or followed a false one). A candidate outside the
+has been within the gate for ``takeover_after`` frames, the
+highest-scoring candidate anywhere that reaches ``takeover_score`` starts
+a new path (the path lost its ball, or followed a false one), and once the
+ball has been lost for more than ``max_gap`` frames, one that reaches
+``acquire_score`` (re-acquisition). A candidate outside the
 gate is not the ball being followed: a second ball (a false one on a sock,
 a ball by the touchline) does not make the path jump while the path still
 finds its ball.
@@ -66,9 +67,12 @@ class BallTrack:
             unseen (a pass received, a bounce) is not on the straight line.
             Defaults to 4.
         takeover_after (int): frames in a row without a candidate in the
-            gate after which one reaching ``acquire_score`` anywhere starts
+            gate after which one reaching ``takeover_score`` anywhere starts
             a new path (more than ``max_gap``: only once the ball is lost).
             Defaults to 2.
+        takeover_score (float): that candidate's score: above
+            ``acquire_score``, as a path that may only be hidden for a few
+            frames should not yield to a false ball. Defaults to 0.7.
     """
     max_gap: int = 8
     gate_px: float = 20.0
@@ -77,6 +81,7 @@ class BallTrack:
     acquire_score: float = 0.5
     fill_speed_px: float = 4.0
     takeover_after: int = 2
+    takeover_score: float = 0.7
     _points: Dict[int, BallPoint] = field(
         default_factory=dict, init=False, repr=False)
     # the newest two observations (not filled): the path's velocity
@@ -118,8 +123,9 @@ class BallTrack:
             # on its line, or where it was last seen (received, stopped)
             inside = near(expected) | near(self._last[-1].centre)
             if not inside.any() and missed >= self.takeover_after:
-                expected = None
-        if expected is None:  # a new path: its velocity is not the old one's
+                # the path lost its ball, or followed a false one
+                expected, inside = None, scores >= self.takeover_score
+        else:  # a new path: its velocity is not the old one's
             inside = scores >= self.acquire_score
         if not inside.any():
             return None
