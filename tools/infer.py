@@ -23,6 +23,7 @@ from field_detr.inference.ball_track import BallTrack
 from field_detr.inference.detector import (LocalDetector, coco_records,
                                            draw_detections)
 from field_detr.inference.slicing import parse_tile, slicing_settings
+from field_detr.inference.video_tracks import PLAYER_GAP, REENTRY_GAP
 
 IMAGE_EXT = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 VIDEO_EXT = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
@@ -103,19 +104,20 @@ def parse_args(argv=None):
     parser.add_argument(
         '--player-gap',
         type=int,
-        default=50,
+        default=PLAYER_GAP,
         help='with --track: a player\'s track that ends is joined to one of '
         'its team that starts where its motion leads within this many '
         'frames, and the frames between are filled (score -1 in the '
-        'MOTChallenge file); 0: neither (default 50, 2 s at 25 fps)')
+        f'MOTChallenge file); 0: neither (default {PLAYER_GAP}, 2 s at 25 '
+        'fps)')
     parser.add_argument(
         '--reentry-gap',
         type=int,
-        default=150,
+        default=REENTRY_GAP,
         help='with --track: a player who leaves the picture at its left or '
         'right side keeps his id if one of his team comes back in there, '
         'his feet at the height he left, within this many frames; for a '
-        'fixed camera (default 150, 6 s at 25 fps; 0: a new id)')
+        f'fixed camera (default {REENTRY_GAP}, 6 s at 25 fps; 0: a new id)')
     args = parser.parse_args(argv)
     if args.slice:
         try:

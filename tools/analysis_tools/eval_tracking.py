@@ -39,6 +39,8 @@ EPILOG = r'''Examples:
 
 
 def parse_args(argv=None):
+    from field_detr.inference.ball_track import BallTrack
+    from field_detr.inference.video_tracks import REENTRY_GAP
     parser = argparse.ArgumentParser(
         description='Score player ids (HOTA, IDF1, MOTA, ID switches) and the '
         'ball\'s path (recall / precision at 5 px, raw and tracked) on '
@@ -66,14 +68,16 @@ def parse_args(argv=None):
     parser.add_argument(
         '--max-gap',
         type=int,
-        default=8,
-        help='frames without a ball the ball\'s track fills (default 8)')
+        default=BallTrack.max_gap,
+        help='frames without a ball the ball\'s track fills (default '
+        f'{BallTrack.max_gap})')
     parser.add_argument(
         '--reentry-gap',
         type=int,
-        default=150,
+        default=REENTRY_GAP,
         help='frames a player who leaves the picture at a side may stay out '
-        'and keep his id (as infer.py --track; default 150; 0: a new id)')
+        f'and keep his id (as infer.py --track; default {REENTRY_GAP}; 0: a '
+        'new id)')
     parser.add_argument(
         '--work-dir', help='where clips and tracks go (default: a temp dir)')
     parser.add_argument('--device', help='cpu, cuda, ... (default: auto)')
@@ -179,11 +183,8 @@ def ball_scores(gt_path: str, points: dict, hidden: set) -> dict:
     return out
 
 
-def score_clip(detector,
-               clip_dir: str,
-               out_dir: str,
-               max_gap: int,
-               reentry_gap: int = 150) -> dict:
+def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int,
+               reentry_gap: int) -> dict:
     """Track one clip and score it (module docstring); ``reentry_gap`` as
     ``track_video``'s, for the detector's and the true boxes."""
     from field_detr.inference.ball_track import BallTrack

@@ -59,15 +59,23 @@ def join_tracklets(rows: List[tuple],
         for b, j in enumerate(ids):
             ending, starting = info[i], info[j]
             gap = starting['first'] - ending['last']
-            if (not 0 < gap <= max_gap or teams.get(i, 0) != teams.get(j, 0)
-                    or abs(starting['start_height'] - ending['end_height'])
-                    > 0.3 * ending['end_height']):
+            if not (0 < gap <= max_gap
+                    and _may_be_one(teams, i, j, ending['end_height'],
+                                    starting['start_height'])):
                 continue
             miss = np.linalg.norm(ending['end'] + ending['velocity'] * gap -
                                   starting['start'])
             if miss <= gate_px + gate_px_per_frame * gap:
                 cost[a, b] = miss + 0.5 * gap
     return _join(rows, ids, ids, cost)
+
+
+def _may_be_one(teams: Dict[int, int], ending: int, starting: int,
+                end_height: float, start_height: float) -> bool:
+    """Whether a track that ends and one that starts may be one player: of
+    one team, the height within 30 % of the last."""
+    return (teams.get(ending, 0) == teams.get(starting, 0)
+            and abs(start_height - end_height) <= 0.3 * end_height)
 
 
 def _join(rows: List[tuple], ends: List[int], starts: List[int],
@@ -119,9 +127,8 @@ def join_reentries(rows: List[tuple],
         height = out[5] - out[3]
         for b, j in enumerate(starts):
             back = tracks[j][0]
-            if (not 0 < back[0] - out[0] <= max_gap or side(back) != side(out)
-                    or teams.get(i, 0) != teams.get(j, 0)
-                    or abs(back[5] - back[3] - height) > 0.3 * height):
+            if not (0 < back[0] - out[0] <= max_gap and side(back) == side(out)
+                    and _may_be_one(teams, i, j, height, back[5] - back[3])):
                 continue
             feet = abs(back[5] - out[5]) / max(height, 1.0)
             if feet <= gate:

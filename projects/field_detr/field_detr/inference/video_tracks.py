@@ -44,6 +44,11 @@ from .tracklets import FILLED, fill_gaps, join_reentries, join_tracklets
 
 #: frames whose confident players fit the team split (2 s at 25 fps)
 TEAM_FIT_FRAMES = 50
+#: ``track_video``'s defaults: the most frames between two pieces of a
+#: player's track that are joined and filled (2 s at 25 fps), and that a
+#: player who leaves the picture at a side may stay out (6 s)
+PLAYER_GAP = 50
+REENTRY_GAP = 150
 
 
 @dataclass
@@ -100,8 +105,8 @@ def track_video(detector,
                 player_class: str = 'player',
                 ball_class: str = 'ball',
                 teams: int = 2,
-                player_gap: int = 50,
-                reentry_gap: int = 150) -> VideoTracks:
+                player_gap: int = PLAYER_GAP,
+                reentry_gap: int = REENTRY_GAP) -> VideoTracks:
     """Follow the players and the ball through the video at ``path`` with
     ``detector`` (a ``LocalDetector``; module docstring). ``teams``: how
     many shirt colours the players are split into (one ByteTrack each; 0 or
