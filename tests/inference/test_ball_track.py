@@ -123,3 +123,17 @@ def test_weak_candidates_are_ignored():
     track = BallTrack(min_score=0.3)
     assert track.update(1, box(100, 50), [0.2]) is None
     assert track.path() == []
+
+
+def test_the_floor_follows_the_model_threshold():
+    """A model whose ball threshold was chosen at 0.35 has candidates from
+    0.25 (0.1 below); one at 0.5 keeps the floor at ``min_score``, 0.4."""
+    track = BallTrack()
+    assert track.floor == 0.4
+    track.use_model_threshold(0.5)
+    assert track.floor == 0.4
+    track.use_model_threshold(0.35)
+    assert track.floor == pytest.approx(0.25)
+    assert track.update(1, box(100, 50), [0.9])
+    assert track.update(2, box(103, 50), [0.3])  # near the path: kept
+    assert track.update(3, box(106, 50), [0.2]) is None  # under the floor

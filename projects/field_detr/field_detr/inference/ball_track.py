@@ -59,6 +59,11 @@ class BallTrack:
             ball. Defaults to 6.
         min_score (float): candidates below are ignored; below the model's
             own ball threshold, the gate decides. Defaults to 0.4.
+        below_threshold (float): once the model's ball threshold is known
+            (:meth:`use_model_threshold`, as ``track_video`` does), the
+            floor is this far below it where that is lower than
+            ``min_score``: a model whose threshold was chosen at 0.35 has
+            candidates from 0.25 (``floor``). Defaults to 0.1.
         acquire_score (float): the score a candidate needs to start a path
             (at the start, after a long gap). Defaults to 0.5.
         fill_speed_px (float): a gap is filled only when the ball moved at
@@ -82,11 +87,27 @@ class BallTrack:
     fill_speed_px: float = 4.0
     takeover_after: int = 2
     takeover_score: float = 0.7
+    below_threshold: float = 0.1
+    _model_threshold: Optional[float] = field(
+        default=None, init=False, repr=False)
     _points: Dict[int, BallPoint] = field(
         default_factory=dict, init=False, repr=False)
     # the newest two observations (not filled): the path's velocity
     _last: List[BallPoint] = field(
         default_factory=list, init=False, repr=False)
+
+    def use_model_threshold(self, threshold: float) -> None:
+        """Take the model's own ball threshold into the floor."""
+        self._model_threshold = float(threshold)
+
+    @property
+    def floor(self) -> float:
+        """The lowest score a candidate may have: ``min_score``, or
+        ``below_threshold`` under the model's threshold where lower."""
+        if self._model_threshold is None:
+            return self.min_score
+        return min(self.min_score,
+                   self._model_threshold - self.below_threshold)
 
     def predicted(self, frame: int) -> Optional[np.ndarray]:
         """Where the path puts the ball's centre at ``frame``: the last
@@ -107,7 +128,7 @@ class BallTrack:
         ``scores`` (N,)); return the ball kept for it, or None."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-        keep = scores >= self.min_score
+        keep = scores >= self.floor
         boxes, scores = boxes[keep], scores[keep]
         if not len(scores):
             return None

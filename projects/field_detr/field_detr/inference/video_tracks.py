@@ -129,7 +129,8 @@ def track_video(detector,
     # gate decide what they are
     thresholds = np.minimum(own, low_score)
     if ball is not None:
-        thresholds[ball] = min(own[ball], ball_track.min_score)
+        ball_track.use_model_threshold(own[ball])
+        thresholds[ball] = min(own[ball], ball_track.floor)
     for batch in read_frames(path, batch_size):
         start = time.perf_counter()
         found = detector.detect_batch(
