@@ -115,15 +115,25 @@ LEARNED_EPOCHS = 100
 
 
 def _train_learned(work_dir: str, split: str, epochs: int) -> None:
-    train(
-        work_dir,
-        config=DINO_SMALL,
-        data=dict(train=split, val=split),
-        options=[
-            f'train_cfg.max_epochs={epochs}',
-            f'train_cfg.val_interval={epochs}',
-            'default_hooks.logger.interval=10'
-        ])
+    """On one torch thread however the tests run: a run's float sums, and
+    so the model whose detections and tracks the tests read, depend on the
+    thread count; under ``tools/run_tests.sh`` each of two workers has one,
+    and a learned module run alone must train that same model."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(
+            work_dir,
+            config=DINO_SMALL,
+            data=dict(train=split, val=split),
+            options=[
+                f'train_cfg.max_epochs={epochs}',
+                f'train_cfg.val_interval={epochs}',
+                'default_hooks.logger.interval=10'
+            ])
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')
