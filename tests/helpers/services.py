@@ -112,7 +112,8 @@ def postgres_bin_dir() -> str:
         if path is None:
             raise RuntimeError(
                 'PostgreSQL server binaries not found (initdb): install '
-                "Debian's postgresql package (.ci/run does)")
+                "Debian's postgresql package "
+                '(tools/setup_test_services.sh does)')
         return osp.dirname(path)
     return osp.dirname(found[-1])
 

@@ -341,6 +341,11 @@ def test_mlflow_ui_in_a_browser(tracked):
     page shows its params, metrics and artifacts."""
     from mlflow import MlflowClient
     from playwright.sync_api import expect, sync_playwright
+    if not osp.exists(CHROMIUM):
+        pytest.fail(
+            f'{CHROMIUM} not found: tools/setup_test_services.sh installs '
+            "Debian's chromium",
+            pytrace=False)
     client = MlflowClient(tracking_uri=tracked['uri'])
     exp = client.get_experiment_by_name('detr_training')
     assert exp.tags['mlflow.experimentKind'] == 'custom_model_development'
