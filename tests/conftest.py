@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from helpers.runs import DINO_SMALL, MLFLOW_STORE, run_tool, train
+from helpers.runs import DINO_SMALL, MLFLOW_STORE, one_thread, run_tool, train
 
 
 def pytest_configure(config):
@@ -115,14 +115,11 @@ LEARNED_EPOCHS = 100
 
 
 def _train_learned(work_dir: str, split: str, epochs: int) -> None:
-    """On one torch thread however the tests run: a run's float sums, and
-    so the model whose detections and tracks the tests read, depend on the
-    thread count; under ``tools/run_tests.sh`` each of two workers has one,
-    and a learned module run alone must train that same model."""
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    """On one torch thread however the tests run: under
+    ``tools/run_tests.sh`` each of two workers has one, and a learned module
+    run alone must train that same model, whose detections and tracks the
+    tests read."""
+    with one_thread():
         train(
             work_dir,
             config=DINO_SMALL,
@@ -132,8 +129,6 @@ def _train_learned(work_dir: str, split: str, epochs: int) -> None:
                 f'train_cfg.val_interval={epochs}',
                 'default_hooks.logger.interval=10'
             ])
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')

@@ -10,7 +10,8 @@ set -uo pipefail
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' > /dev/null \
     || command -v initdb > /dev/null || missing+=(postgresql)
-command -v chromium > /dev/null || missing+=(chromium)
+# the path the browser test launches (tests/tracking/test_training_run.py)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 SUDO=""
@@ -24,8 +25,9 @@ if ! command -v apt-get > /dev/null || [[ "$SUDO" == none ]]; then
 fi
 echo "[setup] installing ${missing[*]} with apt-get for the team-server and browser tests"
 log=$(mktemp)
-if ! { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-        $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+# env after sudo: sudo drops the caller's environment
+if ! { $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
         > "$log" 2>&1; then
     echo "[setup] apt-get could not install ${missing[*]} (its output: $log);" \
          "the team-server and browser tests will fail" >&2

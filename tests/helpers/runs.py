@@ -240,6 +240,20 @@ class ForkedTool:
         return _check(result, check)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Torch on one thread inside, its count restored after: a run's float
+    sums, and so what it trains, depend on the thread count; forked tools
+    and the suite's workers train on one."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def start_forked_tool(script, *args, env=None, stderr_to_stdout=False):
     """Start ``tools/<script>``'s ``main(argv)`` in a forked copy of this
     process, with ``run_tool``'s environment and exit statuses; its console

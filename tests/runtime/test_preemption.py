@@ -20,7 +20,8 @@ import torch
 
 from field_detr.errors import EXIT_PREEMPTED
 from helpers.runs import (FAULTS_ENV, ROOT, SMALL_CONFIG, ckpt, fault_config,
-                          run_tool, start_forked_tool, tool_env, train_args)
+                          one_thread, run_tool, start_forked_tool, tool_env,
+                          train_args)
 
 # a learning rate at which an epoch moves weights far beyond rounding
 OPTIONS = ['train_cfg.max_epochs=2', 'optim_wrapper.optimizer.lr=1e-3']
@@ -59,13 +60,11 @@ def _mlflow_steps(tmp_path, metric):
 
 
 @pytest.fixture(scope='module', autouse=True)
-def one_thread():
+def runs_on_one_thread():
     """The runs in the test process on one thread, as the forked ones:
     another thread count sums in another order."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope='module')
