@@ -54,8 +54,8 @@ def test_a_longer_gap_stays_empty():
 
 def test_one_ball_a_frame_by_the_path_not_by_the_score():
     """A stronger second ball far from the path does not take it over; the
-    one on the path is kept."""
-    track = BallTrack()
+    one on the path (confirmed by its two sightings) is kept."""
+    track = BallTrack(confirm_after=2)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(105, 50), [0.9])
     kept = track.update(3, np.concatenate([box(300, 200),
@@ -68,7 +68,7 @@ def test_the_gate_follows_the_velocity_and_widens_while_missing():
     """A fast ball (20 px a frame) is found where its velocity puts it, not
     where it was; after frames without it the gate is wider."""
     for far, kept in ((240, True), (250, False)):
-        track = BallTrack(gate_px=25, gate_growth_px=10)
+        track = BallTrack(gate_px=25, gate_growth_px=10, confirm_after=3)
         track.update(1, box(100, 50), [0.9])
         assert track.update(2, box(120, 50), [0.9]) is not None
         assert track.update(3, box(140, 50), [0.9]) is not None
@@ -94,7 +94,7 @@ def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
     """Nothing in the gate for ``takeover_after`` frames: a candidate of
     ``takeover_score`` takes over (a path on a false ball, a ball that
     changed course unseen); before, and a weaker one, do not."""
-    track = BallTrack(takeover_after=2, takeover_score=0.7)
+    track = BallTrack(takeover_after=2, takeover_score=0.7, confirm_after=2)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(105, 50), [0.9])
     assert track.update(3, box(300, 200), [0.9]) is None  # in the gate: 0
@@ -106,8 +106,29 @@ def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
     assert sorted(centres(track)) == [1, 2, 6]
 
 
+def test_a_new_path_yields_to_a_stronger_ball_until_confirmed():
+    """A path started on a false ball (0.6) yields, within its first
+    ``confirm_after`` sightings, to a stronger candidate outside its gate,
+    and its frames are dropped; a confirmed path keeps its ball against the
+    same rival (``test_one_ball_a_frame_by_the_path_not_by_the_score``)."""
+    track = BallTrack(confirm_after=3)
+    track.update(1, box(300, 200), [0.6])
+    track.update(2, box(301, 200), [0.55])
+    kept = track.update(3, np.concatenate([box(302, 200),
+                                           box(100, 50)]), [0.5, 0.7])
+    assert tuple(kept.centre) == (100.0, 50.0)
+    assert sorted(centres(track)) == [3]
+    # three sightings confirm it: a stronger rival far away does not win
+    track.update(4, box(101, 50), [0.6])
+    track.update(5, box(102, 50), [0.6])
+    kept = track.update(6, np.concatenate([box(300, 200),
+                                           box(103, 50)]), [0.9, 0.5])
+    assert tuple(kept.centre) == (103.0, 50.0)
+    assert sorted(centres(track)) == [3, 4, 5, 6]
+
+
 def test_a_lost_ball_is_reacquired_anywhere_with_a_strong_score():
-    track = BallTrack(max_gap=2, acquire_score=0.5)
+    track = BallTrack(max_gap=2, acquire_score=0.5, confirm_after=1)
     track.update(1, box(100, 50), [0.9])
     # within max_gap + 1 frames the path rules: a far ball is not taken
     assert track.update(2, box(400, 300), [0.9]) is None

@@ -11,10 +11,14 @@ has been within the gate for ``takeover_after`` frames, the
 highest-scoring candidate anywhere that reaches ``takeover_score`` starts
 a new path (the path lost its ball, or followed a false one), and once the
 ball has been lost for more than ``max_gap`` frames, one that reaches
-``acquire_score`` (re-acquisition). A candidate outside the
-gate is not the ball being followed: a second ball (a false one on a sock,
-a ball by the touchline) does not make the path jump while the path still
-finds its ball.
+``acquire_score`` (re-acquisition). A path of fewer than
+``confirm_after`` sightings is on trial: a candidate outside its gate that
+reaches ``acquire_score`` and outscores every candidate in the gate starts
+a new path, and the frames the path on trial kept are dropped (it started
+on a false ball). Otherwise a candidate outside the gate is not the ball
+being followed: a second ball (a false one on a sock, a ball by the
+touchline) does not make the path jump while the path still finds its
+ball.
 
 When the ball comes back after a gap of at most ``max_gap`` frames, having
 moved no faster than ``fill_speed_px`` a frame, the frames in between get a
@@ -78,6 +82,10 @@ class BallTrack:
         takeover_score (float): that candidate's score: above
             ``acquire_score``, as a path that may only be hidden for a few
             frames should not yield to a false ball. Defaults to 0.7.
+        confirm_after (int): sightings that confirm a new path; before,
+            a stronger candidate outside its gate (reaching
+            ``acquire_score``) replaces it and its frames are dropped.
+            Defaults to 5.
     """
     max_gap: int = 8
     gate_px: float = 20.0
@@ -88,6 +96,7 @@ class BallTrack:
     takeover_after: int = 2
     takeover_score: float = 0.7
     below_threshold: float = 0.1
+    confirm_after: int = 5
     _model_threshold: Optional[float] = field(
         default=None, init=False, repr=False)
     _points: Dict[int, BallPoint] = field(
@@ -95,6 +104,8 @@ class BallTrack:
     # the newest two observations (not filled): the path's velocity
     _last: List[BallPoint] = field(
         default_factory=list, init=False, repr=False)
+    # the frames of the path's first observations, until it is confirmed
+    _run: List[int] = field(default_factory=list, init=False, repr=False)
 
     def use_model_threshold(self, threshold: float) -> None:
         """Take the model's own ball threshold into the floor."""
@@ -143,7 +154,16 @@ class BallTrack:
 
             # on its line, or where it was last seen (received, stopped)
             inside = near(expected) | near(self._last[-1].centre)
-            if not inside.any() and missed >= self.takeover_after:
+            best_inside = scores[inside].max() if inside.any() else 0.0
+            rival = ~inside & (scores >= self.acquire_score) & (
+                scores > best_inside)
+            if len(self._run) < self.confirm_after and rival.any():
+                # a path of a few frames yields to a stronger ball, and
+                # what it kept was not the ball
+                for old in range(self._run[0], frame):
+                    self._points.pop(old, None)
+                expected, inside = None, rival
+            elif not inside.any() and missed >= self.takeover_after:
                 # the path lost its ball, or followed a false one
                 expected, inside = None, scores >= self.takeover_score
         else:  # a new path: its velocity is not the old one's
@@ -151,12 +171,14 @@ class BallTrack:
         if not inside.any():
             return None
         if expected is None:
-            self._last = []
+            self._last, self._run = [], []
         best = int(np.argmax(np.where(inside, scores, -1.0)))
         point = BallPoint(frame, boxes[best].copy(), float(scores[best]))
         self._fill_gap(point)
         self._points[frame] = point
         self._last = (self._last + [point])[-2:]
+        if len(self._run) < self.confirm_after:
+            self._run.append(frame)
         return point
 
     def _fill_gap(self, point: BallPoint) -> None:
