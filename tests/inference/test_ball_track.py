@@ -52,16 +52,23 @@ def test_a_longer_gap_stays_empty():
     assert sorted(centres(track)) == [1, 6]
 
 
-def test_one_ball_a_frame_by_the_path_not_by_the_score():
-    """A stronger second ball far from the path does not take it over; the
-    one on the path (confirmed by its two sightings) is kept."""
-    track = BallTrack(confirm_after=2)
+@pytest.mark.parametrize('confirm_after, kept_at, frames',
+                         [(2, (111.0, 50.0), [1, 2, 3]),
+                          (3, (300.0, 200.0), [3])])
+def test_a_stronger_ball_off_the_path_wins_only_over_a_path_on_trial(
+        confirm_after, kept_at, frames):
+    """One ball a frame, by the path and not by the score: a stronger
+    second ball far from a path confirmed by its sightings does not take
+    it over. A path still on trial (fewer than ``confirm_after``
+    sightings: one started on a false ball) yields to it, and the frames
+    it kept are dropped."""
+    track = BallTrack(confirm_after=confirm_after)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(105, 50), [0.9])
     kept = track.update(3, np.concatenate([box(300, 200),
                                            box(111, 50)]), [0.95, 0.6])
-    assert tuple(kept.centre) == (111.0, 50.0)
-    assert len(track.path()) == 3
+    assert tuple(kept.centre) == kept_at
+    assert sorted(centres(track)) == frames
 
 
 def test_the_gate_follows_the_velocity_and_widens_while_missing():
@@ -104,27 +111,6 @@ def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
     assert tuple(kept.centre) == (303.0, 200.0)
     assert track.predicted(7) == pytest.approx([303, 200])
     assert sorted(centres(track)) == [1, 2, 6]
-
-
-def test_a_new_path_yields_to_a_stronger_ball_until_confirmed():
-    """A path started on a false ball (0.6) yields, within its first
-    ``confirm_after`` sightings, to a stronger candidate outside its gate,
-    and its frames are dropped; a confirmed path keeps its ball against the
-    same rival (``test_one_ball_a_frame_by_the_path_not_by_the_score``)."""
-    track = BallTrack(confirm_after=3)
-    track.update(1, box(300, 200), [0.6])
-    track.update(2, box(301, 200), [0.55])
-    kept = track.update(3, np.concatenate([box(302, 200),
-                                           box(100, 50)]), [0.5, 0.7])
-    assert tuple(kept.centre) == (100.0, 50.0)
-    assert sorted(centres(track)) == [3]
-    # three sightings confirm it: a stronger rival far away does not win
-    track.update(4, box(101, 50), [0.6])
-    track.update(5, box(102, 50), [0.6])
-    kept = track.update(6, np.concatenate([box(300, 200),
-                                           box(103, 50)]), [0.9, 0.5])
-    assert tuple(kept.centre) == (103.0, 50.0)
-    assert sorted(centres(track)) == [3, 4, 5, 6]
 
 
 def test_a_lost_ball_is_reacquired_anywhere_with_a_strong_score():
