@@ -105,11 +105,12 @@ def parse_args(argv=None):
         '--player-gap',
         type=int,
         default=PLAYER_GAP,
-        help='with --track: a player\'s track that ends is joined to one of '
-        'its team that starts where its motion leads within this many '
+        help='with --track: players\' tracks are cut where teammates cross '
+        '(for up to this many frames), a track that ends is joined to one '
+        'of its team that starts where their motions lead within this many '
         'frames, and the frames between are filled (score -1 in the '
-        f'MOTChallenge file); 0: neither (default {PLAYER_GAP}, 2 s at 25 '
-        'fps)')
+        f'MOTChallenge file); 0: none of it (default {PLAYER_GAP}, 2 s at '
+        '25 fps)')
     parser.add_argument(
         '--reentry-gap',
         type=int,

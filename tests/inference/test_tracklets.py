@@ -1,6 +1,10 @@
-"""Joining a player's track pieces and filling the frames it was missed."""
+"""Joining a player's track pieces, cutting them where teammates cross, and
+filling the frames it was missed."""
+import pytest
+
 from field_detr.inference.tracklets import (FILLED, fill_gaps, join_reentries,
-                                            join_tracklets)
+                                            join_tracklets, split_at_contacts,
+                                            take_back)
 
 
 def _walk(tid, frames, x0=100.0, vx=3.0, y=200.0, h=80.0):
@@ -94,3 +98,95 @@ def test_two_who_left_one_side_each_come_back_at_their_height():
         _at_side(4, range(100, 120), 0.0, y=160.0))
     ids = {(r[0], r[5]): r[1] for r in join_reentries(rows, {}, WIDTH)}
     assert ids[(95, 290.0)] == 2 and ids[(110, 160.0)] == 1
+
+
+def _path(tid, points, h=80.0):
+    """Tracker rows of a player whose feet are at ``points[f]`` in frame
+    ``f`` (a dict)."""
+    return [(f, tid, x - 15, y - h, x + 15, y, 0.9)
+            for f, (x, y) in sorted(points.items())]
+
+
+def _through(rows, max_gap=50):
+    """The players' post-processing of ``track_video``: cut at teammates,
+    join, fill, the rows set aside taken back."""
+    pieces = split_at_contacts(rows, {}, max_run=max_gap)
+    joined = join_tracklets(
+        pieces.rows, pieces.teams, max_gap, cut_from=pieces.cut_from)
+    return take_back(fill_gaps(joined, max_gap), pieces.aside)
+
+
+def _ids(rows, points):
+    """The ids of the rows nearest the player at ``points``, frame by
+    frame."""
+    ids = set()
+    for f, (x, y) in points.items():
+        here = [r for r in rows if r[0] == f]
+        ids.add(min(here, key=lambda r: abs(r[2] + 15 - x) + abs(r[5] - y))[1])
+    return ids
+
+
+FRAMES = range(1, 61)
+# teammates walking at each other along a line, crossing at frame 30
+LEFT = {f: (100.0 + 3 * f, 200.0) for f in FRAMES}
+RIGHT = {f: (280.0 - 3 * f, 204.0) for f in FRAMES}
+
+
+@pytest.mark.parametrize('swapped', [True, False])
+def test_teammates_who_cross_come_out_on_their_own_lines(swapped):
+    """The online tracker followed the wrong one out of the crossing (or
+    the right one): each player ends with one id from start to end, and
+    the frames in contact keep the tracker's boxes, not filled ones."""
+
+    def half(points, first):
+        return {f: p for f, p in points.items() if (f <= 30) == first}
+
+    after_1, after_2 = (RIGHT, LEFT) if swapped else (LEFT, RIGHT)
+    rows = (
+        _path(1, half(LEFT, True)) + _path(1, half(after_1, False)) +
+        _path(2, half(RIGHT, True)) + _path(2, half(after_2, False)))
+    pieces = split_at_contacts(rows, {})
+    assert len(pieces.teams) == 4 and pieces.aside  # cut at the crossing
+    out = _through(rows)
+    assert len(out) == len(rows)
+    assert len(_ids(out, LEFT)) == 1 and len(_ids(out, RIGHT)) == 1
+    assert _ids(out, LEFT) != _ids(out, RIGHT)
+    assert all(r[6] != FILLED for r in out)
+
+
+def test_players_of_two_teams_or_side_by_side_for_long_are_not_cut():
+    crossing = _path(1, LEFT) + _path(2, RIGHT)
+    assert not split_at_contacts(crossing, {1: 0, 2: 1}).aside
+    beside = {f: (x + 8, y) for f, (x, y) in LEFT.items()}
+    rows = _path(1, LEFT) + _path(2, beside)  # 60 frames in contact
+    assert not split_at_contacts(rows, {}, max_run=50).aside
+    assert len(split_at_contacts(rows, {}, max_run=60).aside) == len(rows)
+
+
+def test_a_player_who_turns_in_a_crossing_keeps_the_trackers_id():
+    """One teammate turns back in the crossing while the other walks slowly
+    on: the straight lines point to the swap, the online tracker's choice
+    stands."""
+    turns = {
+        f: (100.0 + 3 * min(f, 28) - 3 * max(0, f - 28), 200.0)
+        for f in FRAMES
+    }
+    walks = {f: (176.0 + (f - 28), 204.0) for f in FRAMES}
+    rows = _path(1, turns) + _path(2, walks)
+    pieces = split_at_contacts(rows, {})
+    assert len(pieces.teams) == 4
+    out = _through(rows)
+    # before and after the crossing (in it, the filled line of the one
+    # who turned lies nearer the other)
+    turns, walks = ({
+        f: p
+        for f, p in path.items() if not 20 < f < 37
+    } for path in (turns, walks))
+    assert len(_ids(out, turns)) == 1 and len(_ids(out, walks)) == 1
+    assert _ids(out, turns) != _ids(out, walks)
+    # without the tracker's choice as a prior, the lines swap them
+    alone = join_tracklets(pieces.rows, pieces.teams)
+    feet = {}
+    for r in alone:
+        feet.setdefault(r[1], set()).add(r[5])
+    assert all(len(lines) == 2 for lines in feet.values())

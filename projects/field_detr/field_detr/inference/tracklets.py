@@ -1,11 +1,13 @@
 """The players' tracks after the online tracker, once the whole video is
 seen (as SoccerNet tracking entries finish an online tracker's output):
-a track that ends is joined to one of its team that starts soon after
-where its motion leads, a player who leaves the picture at its left or
+a track is cut where its box overlaps a teammate's (the online tracker
+may follow the wrong one out of the crossing), a track that ends is
+joined to one of its team that starts soon after where the two tracks'
+motions lead, a player who leaves the picture at its left or
 right side is joined to one of his team who comes back in at that side at
 the height he left, and the frames a track misses are filled between its
 two sightings."""
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 import numpy as np
 
@@ -25,32 +27,115 @@ def _summary(rows: List[tuple]) -> dict:
     frames = np.array([r[0] for r in rows])
     centres = np.array([((r[2] + r[4]) / 2, (r[3] + r[5]) / 2) for r in rows])
     k = min(10, len(rows))
-    span = max(1, frames[-1] - frames[-k])
+
+    def velocity(a: int, b: int) -> np.ndarray:
+        """px a frame from row ``a`` to row ``b``; none from fewer than 3
+        rows (a box's jitter, not a motion)"""
+        if k < 3:
+            return np.zeros(2)
+        return (centres[b] - centres[a]) / max(1, frames[b] - frames[a])
+
     return dict(
         first=frames[0],
         last=frames[-1],
         start=centres[0],
         end=centres[-1],
-        # the velocity of its last frames, px a frame
-        velocity=(centres[-1] - centres[-k]) / span,
+        # the velocities of its first and last frames
+        start_velocity=velocity(0, k - 1),
+        end_velocity=velocity(-k, -1),
         start_height=rows[0][5] - rows[0][3],
         end_height=rows[-1][5] - rows[-1][3])
+
+
+class Pieces(NamedTuple):
+    """A video's tracks cut at their teammates' (:func:`split_at_contacts`):
+    the pieces' ``rows`` (ids of their own), each piece's ``teams`` and the
+    online track it was cut from (``cut_from``), and the rows left out
+    (``aside``)."""
+    rows: List[tuple]
+    teams: Dict[int, int]
+    cut_from: Dict[int, int]
+    aside: List[tuple]
+
+
+def split_at_contacts(rows: List[tuple],
+                      teams: Dict[int, int],
+                      min_iou: float = 0.15,
+                      max_run: int = 50) -> Pieces:
+    """``rows`` with each track cut where its box overlaps a box of its
+    team by IoU > ``min_iou`` for at most ``max_run`` frames in a row:
+    those rows are set aside and the pieces before, between and after get
+    ids of their own. Two teammates who cross look alike, and the online
+    tracker may follow either out of the crossing: :func:`join_tracklets`
+    then pairs the pieces by where their motions lead, and
+    :func:`take_back` puts the rows set aside where the joined tracks
+    pass. Players side by side for longer stay as they were."""
+    from supervision import box_iou_batch
+    by_frame: Dict[int, List[tuple]] = {}
+    for row in rows:
+        by_frame.setdefault(row[0], []).append(row)
+    touching = set()
+    for frame, found in by_frame.items():
+        boxes = np.array([r[2:6] for r in found], np.float64)
+        team = np.array([teams.get(r[1], 0) for r in found])
+        overlap = box_iou_batch(boxes, boxes)
+        overlap[team[:, None] != team[None]] = 0
+        np.fill_diagonal(overlap, 0)
+        touching.update((frame, found[k][1])
+                        for k in np.flatnonzero(overlap.max(1) > min_iou))
+    pieces = Pieces([], {}, {}, [])
+    for tid, track in _by_id(rows).items():
+        cut = set()
+        for run in _runs([r[0] for r in track if (r[0], tid) in touching]):
+            if len(run) <= max_run:
+                cut.update(run)
+        piece = None
+        for row in track:
+            if row[0] in cut:
+                pieces.aside.append(row)
+                piece = None
+                continue
+            if piece is None:
+                piece = len(pieces.teams) + 1
+                pieces.teams[piece] = teams.get(tid, 0)
+                pieces.cut_from[piece] = tid
+            pieces.rows.append((row[0], piece, *row[2:]))
+    pieces.rows.sort()
+    return pieces
+
+
+def _runs(frames: List[int]) -> List[List[int]]:
+    """``frames`` (ascending) as runs of consecutive frames."""
+    runs: List[List[int]] = []
+    for frame in frames:
+        if runs and frame == runs[-1][-1] + 1:
+            runs[-1].append(frame)
+        else:
+            runs.append([frame])
+    return runs
 
 
 def join_tracklets(rows: List[tuple],
                    teams: Dict[int, int],
                    max_gap: int = 50,
                    gate_px: float = 20.0,
-                   gate_px_per_frame: float = 2.0) -> List[tuple]:
+                   gate_px_per_frame: float = 2.0,
+                   cut_from: Optional[Dict[int, int]] = None) -> List[tuple]:
     """``rows`` ``(frame, id, x1, y1, x2, y2, score)`` with the ids of
     joined tracks made one (the earlier track's).
 
     A track that ends is joined to a track of the same team that starts
-    1 to ``max_gap`` frames later, within ``gate_px`` (+
-    ``gate_px_per_frame`` a frame of the gap) of where the first track's
-    last velocity takes it, with a height within 30 % of its last; each
-    end and start is used once, the pairs chosen by the least distance
-    (Hungarian)."""
+    1 to ``max_gap`` frames later, with a height within 30 % of its last,
+    where the two tracks' motions meet: the mean of the distances from
+    where the first track's last velocity takes it to the second's start,
+    and from where the second's first velocity, run back, puts it to the
+    first's end, within ``gate_px`` (+ ``gate_px_per_frame`` a frame of
+    the gap); each end and start is used once, the pairs chosen by the
+    least distance (Hungarian). Two pieces cut from one online track
+    (``cut_from``: piece -> track, :class:`Pieces`) count half that
+    distance and are joined beyond the gate too: the online tracker's
+    choice stands unless the motions clearly say otherwise (a player who
+    turns in a crossing leaves his line)."""
     tracks = _by_id(rows)
     ids = sorted(tracks)
     info = {i: _summary(tracks[i]) for i in ids}
@@ -63,9 +148,14 @@ def join_tracklets(rows: List[tuple],
                     and _may_be_one(teams, i, j, ending['end_height'],
                                     starting['start_height'])):
                 continue
-            miss = np.linalg.norm(ending['end'] + ending['velocity'] * gap -
-                                  starting['start'])
-            if miss <= gate_px + gate_px_per_frame * gap:
+            forward = ending['end'] + ending['end_velocity'] * gap
+            back = starting['start'] - starting['start_velocity'] * gap
+            miss = (np.linalg.norm(forward - starting['start']) +
+                    np.linalg.norm(back - ending['end'])) / 2
+            gate = gate_px + gate_px_per_frame * gap
+            if cut_from and cut_from.get(i) == cut_from.get(j):
+                cost[a, b] = 0.5 * min(miss, gate) + 0.5 * gap
+            elif miss <= gate:
                 cost[a, b] = miss + 0.5 * gap
     return _join(rows, ids, ids, cost)
 
@@ -151,4 +241,37 @@ def fill_gaps(rows: List[tuple], max_gap: int = 50) -> List[tuple]:
                 t = (frame - a[0]) / gap
                 box = [(1 - t) * p + t * q for p, q in zip(a[2:6], b[2:6])]
                 out.append((frame, tid, *box, FILLED))
+    return sorted(out)
+
+
+def take_back(rows: List[tuple],
+              aside: List[tuple],
+              min_iou: float = 0.3) -> List[tuple]:
+    """``rows`` with each filled box replaced by the row set aside in its
+    frame (:attr:`Pieces.aside`) that overlaps it by IoU >=
+    ``min_iou``, with that box's score: where the joined tracks pass
+    through a crossing, the detector's boxes, not straight lines (each
+    box given to one track, Hungarian on IoU)."""
+    from scipy.optimize import linear_sum_assignment
+    from supervision import box_iou_batch
+    boxes: Dict[int, List[tuple]] = {}
+    for row in aside:
+        boxes.setdefault(row[0], []).append(row)
+    out, filled = [], {}
+    for row in rows:
+        if row[6] == FILLED and row[0] in boxes:
+            filled.setdefault(row[0], []).append(row)
+        else:
+            out.append(row)
+    for frame, holes in filled.items():
+        found = boxes[frame]
+        overlap = box_iou_batch(
+            np.array([r[2:6] for r in holes], np.float64),
+            np.array([r[2:6] for r in found], np.float64))
+        taken = {}
+        for a, b in zip(*linear_sum_assignment(-overlap)):
+            if overlap[a, b] >= min_iou:
+                taken[a] = found[b]
+        out.extend((frame, hole[1], *taken[a][2:]) if a in taken else hole
+                   for a, hole in enumerate(holes))
     return sorted(out)

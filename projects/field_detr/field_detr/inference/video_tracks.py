@@ -12,9 +12,10 @@ detector slices) and follows:
   boxes overlap more than IoU does, and each team has a ByteTrack of its
   own (:class:`~field_detr.inference.teams.TeamSplit`: shirt colours
   clustered on the first ``TEAM_FIT_FRAMES`` frames), so players of two
-  teams who cross keep their ids; once the video is seen, a track that
-  ends is joined to one of its team that starts where its motion leads
-  within ``player_gap`` frames, a player who leaves the picture at a side
+  teams who cross keep their ids; once the video is seen, a track is cut
+  where it overlaps a teammate's, a track that ends is joined to one of
+  its team that starts where their motions lead within ``player_gap``
+  frames, a player who leaves the picture at a side
   is joined to one of his team who comes back in there within
   ``reentry_gap`` frames, and the frames a track misses are filled
   between its sightings (:mod:`~field_detr.inference.tracklets`; score -1);
@@ -40,7 +41,8 @@ from ..datasets.mot import BALL, PLAYER, write_mot
 from ..datasets.video_files import read_frames, video_info, video_writer
 from .ball_track import BallPoint, BallTrack, ball_candidates
 from .teams import TeamSplit, shirt_colours
-from .tracklets import FILLED, fill_gaps, join_reentries, join_tracklets
+from .tracklets import (FILLED, fill_gaps, join_reentries, join_tracklets,
+                        split_at_contacts, take_back)
 
 #: frames whose confident players fit the team split (2 s at 25 fps)
 TEAM_FIT_FRAMES = 50
@@ -156,13 +158,17 @@ def track_video(detector,
     start = time.perf_counter()
     players.finish()
     if player_gap > 0:
-        tracks.players = join_tracklets(tracks.players, tracks.teams,
-                                        player_gap)
+        pieces = split_at_contacts(
+            tracks.players, tracks.teams, max_run=player_gap)
+        tracks.players = join_tracklets(
+            pieces.rows, pieces.teams, player_gap, cut_from=pieces.cut_from)
+        tracks.teams = pieces.teams
     if reentry_gap > 0:
         tracks.players = join_reentries(tracks.players, tracks.teams, size[0],
                                         reentry_gap)
     if player_gap > 0:
-        tracks.players = fill_gaps(tracks.players, player_gap)
+        tracks.players = take_back(
+            fill_gaps(tracks.players, player_gap), pieces.aside)
     if player_gap > 0 or reentry_gap > 0:
         kept = {row[1] for row in tracks.players}
         tracks.teams = {i: t for i, t in tracks.teams.items() if i in kept}
