@@ -58,15 +58,15 @@ def test_a_longer_gap_stays_empty():
 def test_a_stronger_ball_off_the_path_wins_only_over_a_path_on_trial(
         confirm_after, kept_at, frames):
     """One ball a frame, by the path and not by the score: a stronger
-    second ball far from a path confirmed by its sightings does not take
-    it over. A path still on trial (fewer than ``confirm_after``
-    sightings: one started on a false ball) yields to it, and the frames
-    it kept are dropped."""
+    second ball (under ``takeover_score``) far from a path confirmed by
+    its sightings does not take it over. A path still on trial (fewer
+    than ``confirm_after`` sightings: one started on a false ball) yields
+    to it, and the frames it kept are dropped."""
     track = BallTrack(confirm_after=confirm_after)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(105, 50), [0.9])
     kept = track.update(3, np.concatenate([box(300, 200),
-                                           box(111, 50)]), [0.95, 0.6])
+                                           box(111, 50)]), [0.65, 0.6])
     assert tuple(kept.centre) == kept_at
     assert sorted(centres(track)) == frames
 
@@ -79,7 +79,7 @@ def test_the_gate_follows_the_velocity_and_widens_while_missing():
         track.update(1, box(100, 50), [0.9])
         assert track.update(2, box(120, 50), [0.9]) is not None
         assert track.update(3, box(140, 50), [0.9]) is not None
-        assert track.update(4, box(190, 50), [0.9]) is None  # 30 px off
+        assert track.update(4, box(190, 50), [0.6]) is None  # 30 px off
         # two frames missed: the gate is 25 + 10 * 2 = 45 px around 200
         # (a candidate too weak to start a path of its own)
         assert (track.update(6, box(far, 50), [0.45]) is not None) == kept
@@ -98,26 +98,45 @@ def test_a_ball_that_stops_is_kept_where_it_stopped():
 
 
 def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
-    """Nothing in the gate for ``takeover_after`` frames: a candidate of
-    ``takeover_score`` takes over (a path on a false ball, a ball that
-    changed course unseen); before, and a weaker one, do not."""
-    track = BallTrack(takeover_after=2, takeover_score=0.7, confirm_after=2)
+    """A candidate outside the gate that reaches ``takeover_score`` and
+    outscores everything in the gate starts a new path at once (a path on
+    a false ball, a ball that changed course unseen); the confirmed
+    path's frames stay. A weaker one, or one the gate outscores, does
+    not."""
+    track = BallTrack(takeover_score=0.7, confirm_after=2)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(105, 50), [0.9])
-    assert track.update(3, box(300, 200), [0.9]) is None  # in the gate: 0
-    assert track.update(4, box(301, 200), [0.9]) is None  # 1 missed
-    assert track.update(5, box(302, 200), [0.6]) is None  # too weak
-    kept = track.update(6, box(303, 200), [0.8])  # 3 missed
-    assert tuple(kept.centre) == (303.0, 200.0)
-    assert track.predicted(7) == pytest.approx([303, 200])
-    assert sorted(centres(track)) == [1, 2, 6]
+    assert track.update(3, box(300, 200), [0.65]) is None  # too weak
+    kept = track.update(4, np.concatenate([box(301, 200),
+                                           box(115, 50)]), [0.8, 0.85])
+    assert tuple(kept.centre) == (115.0, 50.0)  # the gate's is stronger
+    kept = track.update(5, np.concatenate([box(302, 200),
+                                           box(120, 50)]), [0.8, 0.6])
+    assert tuple(kept.centre) == (302.0, 200.0)
+    assert track.predicted(6) == pytest.approx([302, 200])
+    assert sorted(centres(track)) == [1, 2, 4, 5]
+
+
+@pytest.mark.parametrize('missed, kept', [(4, True), (5, False)])
+def test_a_path_on_trial_that_loses_its_ball_is_dropped(missed, kept):
+    """A path of two sightings (on trial) that goes more than
+    ``trial_gap`` frames without a ball was a false ball seen now and
+    then: its frames go, and a weak candidate where it led does not bring
+    it back."""
+    track = BallTrack(trial_gap=4, confirm_after=5)
+    track.update(1, box(100, 50), [0.6])
+    track.update(2, box(101, 50), [0.6])
+    found = track.update(3 + missed, box(103, 50), [0.45])
+    assert (found is not None) == kept
+    assert sorted(centres(track)) == (
+        list(range(1, 4 + missed)) if kept else [])
 
 
 def test_a_lost_ball_is_reacquired_anywhere_with_a_strong_score():
     track = BallTrack(max_gap=2, acquire_score=0.5, confirm_after=1)
     track.update(1, box(100, 50), [0.9])
     # within max_gap + 1 frames the path rules: a far ball is not taken
-    assert track.update(2, box(400, 300), [0.9]) is None
+    assert track.update(2, box(400, 300), [0.6]) is None
     # lost for longer: a strong candidate anywhere starts a new path, a
     # weak one does not, and the old velocity is forgotten
     assert track.update(6, box(400, 300), [0.4]) is None

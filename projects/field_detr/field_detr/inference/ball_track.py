@@ -6,19 +6,19 @@ keeps one: while the ball is tracked, the highest-scoring candidate within
 ``gate_px`` of where a constant velocity puts it or of where it was last
 seen (a ball received or stopped leaves the line it flew on; the gate
 widens by ``gate_growth_px`` for every frame without a ball, as a ball
-hidden under a leg or flying fast comes out further away); once nothing
-has been within the gate for ``takeover_after`` frames, the
-highest-scoring candidate anywhere that reaches ``takeover_score`` starts
-a new path (the path lost its ball, or followed a false one), and once the
-ball has been lost for more than ``max_gap`` frames, one that reaches
-``acquire_score`` (re-acquisition). A path of fewer than
-``confirm_after`` sightings is on trial: a candidate outside its gate that
-reaches ``acquire_score`` and outscores every candidate in the gate starts
-a new path, and the frames the path on trial kept are dropped (it started
-on a false ball). Otherwise a candidate outside the gate is not the ball
-being followed: a second ball (a false one on a sock, a ball by the
-touchline) does not make the path jump while the path still finds its
-ball.
+hidden under a leg or flying fast comes out further away). A candidate
+outside the gate that reaches ``takeover_score`` and outscores every
+candidate in it starts a new path (the path lost its ball, or followed a
+false one), and once the ball has been lost for more than ``max_gap``
+frames, one that reaches ``acquire_score`` does (re-acquisition). A path
+of fewer than ``confirm_after`` sightings is on trial: a candidate
+outside its gate that reaches ``acquire_score`` and outscores every
+candidate in the gate starts a new path, and the frames the path on trial
+kept are dropped (it started on a false ball), as they are when it goes
+more than ``trial_gap`` frames without a ball (a false ball seen now and
+then). Otherwise a candidate outside the gate is not the ball being
+followed: a second ball (a false one on a sock, a ball by the touchline)
+does not make the path jump while the path still finds its ball.
 
 When the ball comes back after a gap of at most ``max_gap`` frames, having
 moved no faster than ``fill_speed_px`` a frame, the frames in between get a
@@ -75,17 +75,17 @@ class BallTrack:
             feet moves with the player, while a ball that changed course
             unseen (a pass received, a bounce) is not on the straight line.
             Defaults to 4.
-        takeover_after (int): frames in a row without a candidate in the
-            gate after which one reaching ``takeover_score`` anywhere starts
-            a new path (more than ``max_gap``: only once the ball is lost).
-            Defaults to 2.
-        takeover_score (float): that candidate's score: above
-            ``acquire_score``, as a path that may only be hidden for a few
-            frames should not yield to a false ball. Defaults to 0.7.
+        takeover_score (float): the score a candidate outside the gate
+            needs to take a confirmed path over: above ``acquire_score``,
+            as a path whose ball may only be hidden for a few frames
+            should not yield to a false ball. Defaults to 0.7.
         confirm_after (int): sightings that confirm a new path; before,
             a stronger candidate outside its gate (reaching
             ``acquire_score``) replaces it and its frames are dropped.
             Defaults to 5.
+        trial_gap (int): a path on trial that goes more than this many
+            frames without a ball is dropped with its frames. Defaults
+            to 4.
     """
     max_gap: int = 8
     gate_px: float = 20.0
@@ -93,10 +93,10 @@ class BallTrack:
     min_score: float = 0.4
     acquire_score: float = 0.5
     fill_speed_px: float = 4.0
-    takeover_after: int = 2
     takeover_score: float = 0.7
     below_threshold: float = 0.1
     confirm_after: int = 5
+    trial_gap: int = 4
     _model_threshold: Optional[float] = field(
         default=None, init=False, repr=False)
     _points: Dict[int, BallPoint] = field(
@@ -137,6 +137,13 @@ class BallTrack:
                scores: np.ndarray) -> Optional[BallPoint]:
         """Take frame ``frame``'s ball candidates (``boxes`` (N, 4) xyxy,
         ``scores`` (N,)); return the ball kept for it, or None."""
+        if (self._run and len(self._run) < self.confirm_after
+                and frame - self._last[-1].frame - 1 > self.trial_gap):
+            # a path on trial that lost its ball was a false one seen
+            # now and then
+            for old in range(self._run[0], frame):
+                self._points.pop(old, None)
+            self._last, self._run = [], []
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         keep = scores >= self.floor
@@ -157,15 +164,17 @@ class BallTrack:
             best_inside = scores[inside].max() if inside.any() else 0.0
             rival = ~inside & (scores >= self.acquire_score) & (
                 scores > best_inside)
-            if len(self._run) < self.confirm_after and rival.any():
+            on_trial = len(self._run) < self.confirm_after
+            if on_trial and rival.any():
                 # a path of a few frames yields to a stronger ball, and
                 # what it kept was not the ball
                 for old in range(self._run[0], frame):
                     self._points.pop(old, None)
                 expected, inside = None, rival
-            elif not inside.any() and missed >= self.takeover_after:
+            elif (rival & (scores >= self.takeover_score)).any():
                 # the path lost its ball, or followed a false one
-                expected, inside = None, scores >= self.takeover_score
+                expected, inside = None, rival & (
+                    scores >= self.takeover_score)
         else:  # a new path: its velocity is not the old one's
             inside = scores >= self.acquire_score
         if not inside.any():
