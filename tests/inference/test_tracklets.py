@@ -3,8 +3,7 @@ filling the frames it was missed."""
 import pytest
 
 from field_detr.inference.tracklets import (FILLED, fill_gaps, join_reentries,
-                                            join_tracklets, split_at_contacts,
-                                            take_back)
+                                            join_tracklets, split_at_contacts)
 
 
 def _walk(tid, frames, x0=100.0, vx=3.0, y=200.0, h=80.0):
@@ -109,11 +108,11 @@ def _path(tid, points, h=80.0):
 
 def _through(rows, max_gap=50):
     """The players' post-processing of ``track_video``: cut at teammates,
-    join, fill, the rows set aside taken back."""
+    join, fill."""
     pieces = split_at_contacts(rows, {}, max_run=max_gap)
     joined = join_tracklets(
         pieces.rows, pieces.teams, max_gap, cut_from=pieces.cut_from)
-    return take_back(fill_gaps(joined, max_gap), pieces.aside)
+    return fill_gaps(joined, max_gap)
 
 
 def _ids(rows, points):
@@ -136,7 +135,7 @@ RIGHT = {f: (280.0 - 3 * f, 204.0) for f in FRAMES}
 def test_teammates_who_cross_come_out_on_their_own_lines(swapped):
     """The online tracker followed the wrong one out of the crossing (or
     the right one): each player ends with one id from start to end, and
-    the frames in contact keep the tracker's boxes, not filled ones."""
+    the frames in contact are filled on his own line."""
 
     def half(points, first):
         return {f: p for f, p in points.items() if (f <= 30) == first}
@@ -146,21 +145,24 @@ def test_teammates_who_cross_come_out_on_their_own_lines(swapped):
         _path(1, half(LEFT, True)) + _path(1, half(after_1, False)) +
         _path(2, half(RIGHT, True)) + _path(2, half(after_2, False)))
     pieces = split_at_contacts(rows, {})
-    assert len(pieces.teams) == 4 and pieces.aside  # cut at the crossing
+    cut = len(rows) - len(pieces.rows)
+    assert len(pieces.teams) == 4 and cut  # cut at the crossing
     out = _through(rows)
     assert len(out) == len(rows)
     assert len(_ids(out, LEFT)) == 1 and len(_ids(out, RIGHT)) == 1
     assert _ids(out, LEFT) != _ids(out, RIGHT)
-    assert all(r[6] != FILLED for r in out)
+    filled = [r for r in out if r[6] == FILLED]
+    assert len(filled) == cut
+    assert all((r[2] + 15, r[5]) in (LEFT[r[0]], RIGHT[r[0]]) for r in filled)
 
 
 def test_players_of_two_teams_or_side_by_side_for_long_are_not_cut():
     crossing = _path(1, LEFT) + _path(2, RIGHT)
-    assert not split_at_contacts(crossing, {1: 0, 2: 1}).aside
+    assert split_at_contacts(crossing, {1: 0, 2: 1}).rows == sorted(crossing)
     beside = {f: (x + 8, y) for f, (x, y) in LEFT.items()}
-    rows = _path(1, LEFT) + _path(2, beside)  # 60 frames in contact
-    assert not split_at_contacts(rows, {}, max_run=50).aside
-    assert len(split_at_contacts(rows, {}, max_run=60).aside) == len(rows)
+    rows = sorted(_path(1, LEFT) + _path(2, beside))  # 60 frames in contact
+    assert split_at_contacts(rows, {}, max_run=50).rows == rows
+    assert split_at_contacts(rows, {}, max_run=60).rows == []
 
 
 def test_a_player_who_turns_in_a_crossing_keeps_the_trackers_id():
@@ -178,9 +180,10 @@ def test_a_player_who_turns_in_a_crossing_keeps_the_trackers_id():
     out = _through(rows)
     # before and after the crossing (in it, the filled line of the one
     # who turned lies nearer the other)
+    seen = {r[0] for r in pieces.rows}
     turns, walks = ({
         f: p
-        for f, p in path.items() if not 20 < f < 37
+        for f, p in path.items() if f in seen
     } for path in (turns, walks))
     assert len(_ids(out, turns)) == 1 and len(_ids(out, walks)) == 1
     assert _ids(out, turns) != _ids(out, walks)

@@ -50,12 +50,10 @@ def _summary(rows: List[tuple]) -> dict:
 class Pieces(NamedTuple):
     """A video's tracks cut at their teammates' (:func:`split_at_contacts`):
     the pieces' ``rows`` (ids of their own), each piece's ``teams`` and the
-    online track it was cut from (``cut_from``), and the rows left out
-    (``aside``)."""
+    online track it was cut from (``cut_from``)."""
     rows: List[tuple]
     teams: Dict[int, int]
     cut_from: Dict[int, int]
-    aside: List[tuple]
 
 
 def split_at_contacts(rows: List[tuple],
@@ -64,12 +62,12 @@ def split_at_contacts(rows: List[tuple],
                       max_run: int = 50) -> Pieces:
     """``rows`` with each track cut where its box overlaps a box of its
     team by IoU > ``min_iou`` for at most ``max_run`` frames in a row:
-    those rows are set aside and the pieces before, between and after get
-    ids of their own. Two teammates who cross look alike, and the online
-    tracker may follow either out of the crossing: :func:`join_tracklets`
-    then pairs the pieces by where their motions lead, and
-    :func:`take_back` puts the rows set aside where the joined tracks
-    pass. Players side by side for longer stay as they were."""
+    those rows are left out (:func:`fill_gaps` fills them once the pieces
+    are joined) and the pieces before, between and after get ids of their
+    own. Two teammates who cross look alike, and the online tracker may
+    follow either out of the crossing: :func:`join_tracklets` then pairs
+    the pieces by where their motions lead. Players side by side for
+    longer stay as they were."""
     from supervision import box_iou_batch
     by_frame: Dict[int, List[tuple]] = {}
     for row in rows:
@@ -83,7 +81,7 @@ def split_at_contacts(rows: List[tuple],
         np.fill_diagonal(overlap, 0)
         touching.update((frame, found[k][1])
                         for k in np.flatnonzero(overlap.max(1) > min_iou))
-    pieces = Pieces([], {}, {}, [])
+    pieces = Pieces([], {}, {})
     for tid, track in _by_id(rows).items():
         cut = set()
         for run in _runs([r[0] for r in track if (r[0], tid) in touching]):
@@ -92,7 +90,6 @@ def split_at_contacts(rows: List[tuple],
         piece = None
         for row in track:
             if row[0] in cut:
-                pieces.aside.append(row)
                 piece = None
                 continue
             if piece is None:
@@ -241,37 +238,4 @@ def fill_gaps(rows: List[tuple], max_gap: int = 50) -> List[tuple]:
                 t = (frame - a[0]) / gap
                 box = [(1 - t) * p + t * q for p, q in zip(a[2:6], b[2:6])]
                 out.append((frame, tid, *box, FILLED))
-    return sorted(out)
-
-
-def take_back(rows: List[tuple],
-              aside: List[tuple],
-              min_iou: float = 0.3) -> List[tuple]:
-    """``rows`` with each filled box replaced by the row set aside in its
-    frame (:attr:`Pieces.aside`) that overlaps it by IoU >=
-    ``min_iou``, with that box's score: where the joined tracks pass
-    through a crossing, the detector's boxes, not straight lines (each
-    box given to one track, Hungarian on IoU)."""
-    from scipy.optimize import linear_sum_assignment
-    from supervision import box_iou_batch
-    boxes: Dict[int, List[tuple]] = {}
-    for row in aside:
-        boxes.setdefault(row[0], []).append(row)
-    out, filled = [], {}
-    for row in rows:
-        if row[6] == FILLED and row[0] in boxes:
-            filled.setdefault(row[0], []).append(row)
-        else:
-            out.append(row)
-    for frame, holes in filled.items():
-        found = boxes[frame]
-        overlap = box_iou_batch(
-            np.array([r[2:6] for r in holes], np.float64),
-            np.array([r[2:6] for r in found], np.float64))
-        taken = {}
-        for a, b in zip(*linear_sum_assignment(-overlap)):
-            if overlap[a, b] >= min_iou:
-                taken[a] = found[b]
-        out.extend((frame, hole[1], *taken[a][2:]) if a in taken else hole
-                   for a, hole in enumerate(holes))
     return sorted(out)

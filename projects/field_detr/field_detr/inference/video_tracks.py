@@ -42,7 +42,7 @@ from ..datasets.video_files import read_frames, video_info, video_writer
 from .ball_track import BallPoint, BallTrack, ball_candidates
 from .teams import TeamSplit, shirt_colours
 from .tracklets import (FILLED, fill_gaps, join_reentries, join_tracklets,
-                        split_at_contacts, take_back)
+                        split_at_contacts)
 
 #: frames whose confident players fit the team split (2 s at 25 fps)
 TEAM_FIT_FRAMES = 50
@@ -167,8 +167,7 @@ def track_video(detector,
         tracks.players = join_reentries(tracks.players, tracks.teams, size[0],
                                         reentry_gap)
     if player_gap > 0:
-        tracks.players = take_back(
-            fill_gaps(tracks.players, player_gap), pieces.aside)
+        tracks.players = fill_gaps(tracks.players, player_gap)
     if player_gap > 0 or reentry_gap > 0:
         kept = {row[1] for row in tracks.players}
         tracks.teams = {i: t for i, t in tracks.teams.items() if i in kept}
