@@ -63,7 +63,7 @@ WIDTH = 640
 def test_a_player_back_in_where_he_left_the_picture_keeps_his_id():
     out = _walk(1, range(1, 31), vx=-3.0)  # walks out at the left
     assert out[0][2] > 15 and out[-1][2] <= 0
-    back = _at_side(5, range(130, 150), 2.0, y=210.0)
+    back = _at_side(5, range(130, 150), 2.0, y=260.0)  # within his height
     joined = join_reentries(out + back, {1: 0, 5: 0}, WIDTH)
     assert {r[1] for r in joined} == {1}
     # out of the picture, not missed: nothing filled between

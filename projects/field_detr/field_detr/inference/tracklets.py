@@ -190,7 +190,7 @@ def join_reentries(rows: List[tuple],
                    width: int,
                    max_gap: int = 150,
                    edge_px: float = 15.0,
-                   gate: float = 0.5) -> List[tuple]:
+                   gate: float = 1.0) -> List[tuple]:
     """``rows`` with a player who leaves the picture and comes back made
     one track: a track whose last box touches the left or right side
     (within ``edge_px`` of a ``width``-pixel frame) is joined to a track of
