@@ -9,7 +9,8 @@ detector slices) and follows:
   weak boxes of a player half hidden by another; a new id starts only from
   a box at the model's own player threshold. Boxes are matched by DIoU
   (IoU less the centres' distance), which tells apart two players whose
-  boxes overlap more than IoU does, and each team has a ByteTrack of its
+  boxes overlap more than IoU does, from ``MATCH_DIOU``, and each team has
+  a ByteTrack of its
   own (:class:`~field_detr.inference.teams.TeamSplit`: shirt colours
   clustered on the first ``TEAM_FIT_FRAMES`` frames), so players of two
   teams who cross keep their ids; once the video is seen, a track is cut
@@ -51,6 +52,10 @@ TEAM_FIT_FRAMES = 50
 #: player who leaves the picture at a side may stay out (6 s)
 PLAYER_GAP = 50
 REENTRY_GAP = 150
+#: the least DIoU at which ByteTrack matches a box to a track (the
+#: library's 0.1 lets a track jump to a teammate in a crossing; a track
+#: that ends instead is joined afterwards where its motion leads)
+MATCH_DIOU = 0.6
 
 
 @dataclass
@@ -196,7 +201,8 @@ class _Players:
                 frame_rate=self.fps,
                 track_activation_threshold=self.threshold,
                 high_conf_det_threshold=self.threshold,
-                iou=DIoU())
+                iou=DIoU(),
+                minimum_iou_threshold=MATCH_DIOU)
         return self._trackers[team]
 
     def update(self, frame: int, image: np.ndarray, found) -> None:
