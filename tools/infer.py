@@ -118,8 +118,8 @@ def parse_args(argv=None):
         help='with --track: a player who leaves the picture at its left or '
         'right side keeps his id if one of his team comes back in there, '
         'his feet within his height of where he left, within this many '
-        'frames; for a '
-        f'fixed camera (default {REENTRY_GAP}, 6 s at 25 fps; 0: a new id)')
+        f'frames; for a fixed camera (default {REENTRY_GAP}, 6 s at 25 '
+        'fps; 0: a new id)')
     args = parser.parse_args(argv)
     if args.slice:
         try:
