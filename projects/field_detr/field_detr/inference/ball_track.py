@@ -141,9 +141,7 @@ class BallTrack:
                 and frame - self._last[-1].frame - 1 > self.trial_gap):
             # a path on trial that lost its ball was a false one seen
             # now and then
-            for old in range(self._run[0], frame):
-                self._points.pop(old, None)
-            self._last, self._run = [], []
+            self._drop_path(frame)
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         keep = scores >= self.floor
@@ -168,8 +166,7 @@ class BallTrack:
             if on_trial and rival.any():
                 # a path of a few frames yields to a stronger ball, and
                 # what it kept was not the ball
-                for old in range(self._run[0], frame):
-                    self._points.pop(old, None)
+                self._drop_path(frame)
                 expected, inside = None, rival
             elif (rival & (scores >= self.takeover_score)).any():
                 # the path lost its ball, or followed a false one
@@ -189,6 +186,13 @@ class BallTrack:
         if len(self._run) < self.confirm_after:
             self._run.append(frame)
         return point
+
+    def _drop_path(self, frame: int) -> None:
+        """Forget the path on trial: the frames it kept, from its first
+        sighting to ``frame``, and its state."""
+        for old in range(self._run[0], frame):
+            self._points.pop(old, None)
+        self._last, self._run = [], []
 
     def _fill_gap(self, point: BallPoint) -> None:
         """Interpolate the frames between the last observation and

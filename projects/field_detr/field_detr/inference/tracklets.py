@@ -150,7 +150,7 @@ def join_tracklets(rows: List[tuple],
             miss = (np.linalg.norm(forward - starting['start']) +
                     np.linalg.norm(back - ending['end'])) / 2
             gate = gate_px + gate_px_per_frame * gap
-            if cut_from and cut_from.get(i) == cut_from.get(j):
+            if cut_from and i in cut_from and cut_from[i] == cut_from.get(j):
                 cost[a, b] = 0.5 * min(miss, gate) + 0.5 * gap
             elif miss <= gate:
                 cost[a, b] = miss + 0.5 * gap
