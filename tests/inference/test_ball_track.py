@@ -52,21 +52,24 @@ def test_a_longer_gap_stays_empty():
     assert sorted(centres(track)) == [1, 6]
 
 
-@pytest.mark.parametrize('confirm_after, kept_at, frames',
-                         [(2, (111.0, 50.0), [1, 2, 3]),
-                          (3, (300.0, 200.0), [3])])
+@pytest.mark.parametrize('confirm_after, on_path, kept_at, frames',
+                         [(2, 0.5, (111.0, 50.0), [1, 2, 3]),
+                          (3, 0.5, (300.0, 200.0), [3]),
+                          (3, 0.6, (111.0, 50.0), [1, 2, 3])])
 def test_a_stronger_ball_off_the_path_wins_only_over_a_path_on_trial(
-        confirm_after, kept_at, frames):
+        confirm_after, on_path, kept_at, frames):
     """One ball a frame, by the path and not by the score: a stronger
-    second ball (under ``takeover_score``) far from a path confirmed by
-    its sightings does not take it over. A path still on trial (fewer
+    second ball (0.65, under ``takeover_score``) far from a path confirmed
+    by its sightings does not take it over. A path still on trial (fewer
     than ``confirm_after`` sightings: one started on a false ball) yields
-    to it, and the frames it kept are dropped."""
+    to it when it outscores the path's ball by ``trial_margin`` (0.1), and
+    the frames the path kept are dropped; by less, the path keeps its
+    ball."""
     track = BallTrack(confirm_after=confirm_after)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(105, 50), [0.9])
     kept = track.update(3, np.concatenate([box(300, 200),
-                                           box(111, 50)]), [0.65, 0.6])
+                                           box(111, 50)]), [0.65, on_path])
     assert tuple(kept.centre) == kept_at
     assert sorted(centres(track)) == frames
 

@@ -13,12 +13,13 @@ false one), and once the ball has been lost for more than ``max_gap``
 frames, one that reaches ``acquire_score`` does (re-acquisition). A path
 of fewer than ``confirm_after`` sightings is on trial: a candidate
 outside its gate that reaches ``acquire_score`` and outscores every
-candidate in the gate starts a new path, and the frames the path on trial
-kept are dropped (it started on a false ball), as they are when it goes
-more than ``trial_gap`` frames without a ball (a false ball seen now and
-then). Otherwise a candidate outside the gate is not the ball being
-followed: a second ball (a false one on a sock, a ball by the touchline)
-does not make the path jump while the path still finds its ball.
+candidate in the gate by ``trial_margin`` starts a new path, and the
+frames the path on trial kept are dropped (it started on a false ball),
+as they are when it goes more than ``trial_gap`` frames without a ball (a
+false ball seen now and then). Otherwise a candidate outside the gate is
+not the ball being followed: a second ball (a false one on a sock, a ball
+by the touchline) does not make the path jump while the path still finds
+its ball.
 
 When the ball comes back after a gap of at most ``max_gap`` frames, having
 moved no faster than ``fill_speed_px`` a frame, the frames in between get a
@@ -74,7 +75,7 @@ class BallTrack:
             most this far a frame across it: a ball hidden at a player's
             feet moves with the player, while a ball that changed course
             unseen (a pass received, a bounce) is not on the straight line.
-            Defaults to 4.
+            Defaults to 3.
         takeover_score (float): the score a candidate outside the gate
             needs to take a confirmed path over: above ``acquire_score``,
             as a path whose ball may only be hidden for a few frames
@@ -86,17 +87,21 @@ class BallTrack:
         trial_gap (int): a path on trial that goes more than this many
             frames without a ball is dropped with its frames. Defaults
             to 4.
+        trial_margin (float): how far a candidate outside the gate of a
+            path on trial must outscore every candidate in it to replace
+            the path. Defaults to 0.1.
     """
     max_gap: int = 8
     gate_px: float = 20.0
     gate_growth_px: float = 6.0
     min_score: float = 0.4
     acquire_score: float = 0.5
-    fill_speed_px: float = 4.0
+    fill_speed_px: float = 3.0
     takeover_score: float = 0.7
     below_threshold: float = 0.1
     confirm_after: int = 5
     trial_gap: int = 4
+    trial_margin: float = 0.1
     _model_threshold: Optional[float] = field(
         default=None, init=False, repr=False)
     _points: Dict[int, BallPoint] = field(
@@ -163,6 +168,10 @@ class BallTrack:
             rival = ~inside & (scores >= self.acquire_score) & (
                 scores > best_inside)
             on_trial = len(self._run) < self.confirm_after
+            if on_trial:
+                # by a margin: a ball of a like score nearby is as likely
+                # a false one as the path's
+                rival &= scores > best_inside + self.trial_margin
             if on_trial and rival.any():
                 # a path of a few frames yields to a stronger ball, and
                 # what it kept was not the ball
