@@ -6,7 +6,7 @@ import torch
 from mmengine.runner import Runner
 
 from field_detr import runtime
-from field_detr.errors import Preempted, TrainingStopped
+from field_detr.errors import EXIT_PREEMPTED, Preempted, TrainingStopped
 
 # the examples of --help
 EPILOG = r'''Examples:
@@ -114,7 +114,7 @@ def main(argv=None):
     except Preempted:
         # every rank stopped at the same step, the checkpoint is written
         runtime.end_tracking(runner, 'KILLED')
-        runtime.finish_distributed()
+        runtime.finish_distributed(EXIT_PREEMPTED)
         raise
     except BaseException as e:
         runtime.end_tracking(
@@ -125,7 +125,7 @@ def main(argv=None):
         raise
     finally:
         runtime.release_signals(runner)
-    runtime.finish_distributed()
+    runtime.finish_distributed(0)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,11 @@
 """The process group of a run under torchrun / Slurm where MMEngine's own
 set-up falls short (no GPU, a worker torchrun restarted), and its orderly
 end."""
+import logging
 import os
 import subprocess
+import sys
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -68,20 +71,32 @@ def _slurm_environment() -> None:
     os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
 
 
-def finish_distributed() -> None:
-    """Wait for every rank, then close the process group.
+def finish_distributed(exit_status: Optional[int] = None) -> None:
+    """Wait for every rank, then close the process group; with
+    ``exit_status``, then end the process with it at once.
 
     Left open, the group is torn down by the interpreter's exit: a rank that
     is done while another still writes its last checkpoint or MLflow run can
     abort in the backend's teardown ("terminate called without an active
     exception"), and torchrun then stops the others and reports failure.
-    Call it only after a run that succeeded on every rank: a rank that
+    Closed, gloo's worker threads can still hold finished work whose
+    tensors are freed during the interpreter's own teardown and abort it
+    the same way (pytorch/pytorch#179291; seen in the two-process test
+    under a loaded CPU): ``exit_status`` skips that teardown once the run's
+    files, logs and tracking are closed (output flushed, logging shut
+    down). Call it only after a run that ended on every rank: a rank that
     failed never reaches the barrier.
     """
     import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+    if exit_status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(exit_status)
 
 
 def world_size_from_env() -> int:
