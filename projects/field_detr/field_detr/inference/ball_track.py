@@ -165,22 +165,21 @@ class BallTrack:
             # on its line, or where it was last seen (received, stopped)
             inside = near(expected) | near(self._last[-1].centre)
             best_inside = scores[inside].max() if inside.any() else 0.0
-            rival = ~inside & (scores >= self.acquire_score) & (
-                scores > best_inside)
             on_trial = len(self._run) < self.confirm_after
-            if on_trial:
-                # by a margin: a ball of a like score nearby is as likely
-                # a false one as the path's
-                rival &= scores > best_inside + self.trial_margin
+            # a path on trial yields only by a margin: a ball of a like
+            # score nearby is as likely a false one as the path's
+            margin = self.trial_margin if on_trial else 0.0
+            rival = ~inside & (scores >= self.acquire_score) & (
+                scores > best_inside + margin)
+            takeover = rival & (scores >= self.takeover_score)
             if on_trial and rival.any():
                 # a path of a few frames yields to a stronger ball, and
                 # what it kept was not the ball
                 self._drop_path(frame)
                 expected, inside = None, rival
-            elif (rival & (scores >= self.takeover_score)).any():
+            elif takeover.any():
                 # the path lost its ball, or followed a false one
-                expected, inside = None, rival & (
-                    scores >= self.takeover_score)
+                expected, inside = None, takeover
         else:  # a new path: its velocity is not the old one's
             inside = scores >= self.acquire_score
         if not inside.any():
