@@ -32,7 +32,7 @@ def learning_rates(cfg: Config, tmp_path) -> list:
         train_cfg=dict(cfg.train_cfg),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=1.0)),
         param_scheduler=[dict(s) for s in cfg.param_scheduler],
-        default_scope='mmengine')
+        default_scope='mmdet')  # as the project's runs (and the tests after)
     runner._train_loop = runner.build_train_loop(runner._train_loop)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     schedulers = runner.build_param_scheduler(runner.param_schedulers)
