@@ -18,6 +18,7 @@ register_all_modules()
 
 DINO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field.py')
 DINO_DEMO_CONFIG = osp.join(ROOT, 'configs', 'dino_r50_field_demo.py')
+FULLRES_BALL = osp.join(ROOT, 'configs', 'dino_small_field_fullres_ball.py')
 
 
 def test_coco_start_gives_player_and_ball_the_person_and_ball_rows(tmp_path):
@@ -372,3 +373,60 @@ def test_without_the_ball_head_field_dino_is_mmdetections_dino():
     assert gf.keys() == gs.keys()
     for name in gs:
         assert torch.equal(gf[name], gs[name]), name
+
+
+def test_a_downsampled_detector_is_the_detector_on_the_pooled_image():
+    """``configs/dino_small_field_fullres_ball.py``
+    (``detector_downsample=2``): DINO reads the image average-pooled 2x2
+    and the ball head's stem reads it whole. DINO's boxes, loss terms and
+    gradients are those of the same weights at one size given the pooled
+    image (its boxes in the whole image's pixels: twice as large), and the
+    ball heatmap is at stride 4 of the whole image. Without a stem it is
+    refused."""
+    import copy
+
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    two = built(model_cfg(FULLRES_BALL))
+    one = built(model_cfg(FULLRES_BALL, detector_downsample=1))
+    one.load_state_dict(two.state_dict())
+    g = torch.Generator().manual_seed(3)
+    inputs = torch.randn(2, 3, 128, 160, generator=g)
+    boxes = [[[10., 20., 42., 90.], [100., 40., 108., 48.]],
+             [[60., 30., 90., 110.]]]
+    labels = [[0, 1], [0]]
+    whole = [
+        data_sample((128, 160), (128, 160), b, lab)
+        for b, lab in zip(boxes, labels)
+    ]
+    pooled = [
+        data_sample((64, 80), (64, 80),
+                    torch.tensor(b) / 2, lab) for b, lab in zip(boxes, labels)
+    ]
+    small = F.avg_pool2d(inputs, 2)
+    with torch.no_grad():
+        ours = two.eval().predict(inputs, copy.deepcopy(whole))
+        theirs = one.eval().predict(small, copy.deepcopy(pooled))
+        heatmap = two.ball_head(two.extract_feats(inputs)[1])[0]
+    assert heatmap.shape[-2:] == (32, 40)
+    for a, b in zip(ours, theirs):
+        a, b = a.pred_instances, b.pred_instances
+        a, b = a[a.labels == 0], b[b.labels == 0]
+        assert len(a) > 0
+        assert torch.equal(a.scores, b.scores)
+        assert torch.allclose(a.bboxes, b.bboxes * 2, rtol=1e-6, atol=1e-4)
+    (lt, gt), (lo, go) = (losses_and_grads(m.train(), x, s, 1)
+                          for m, x, s in ((two, inputs, whole), (one, small,
+                                                                 pooled)))
+    for name in lo:
+        if 'ball' not in name:
+            assert torch.allclose(
+                lt[name], lo[name], rtol=1e-5, atol=1e-6), name
+    for name in go:
+        if not name.startswith('ball_head'):
+            assert torch.allclose(
+                gt[name], go[name], rtol=1e-4, atol=1e-6), name
+    no_stem = model_cfg(FULLRES_BALL)
+    no_stem.ball_head.image_channels = 0
+    with pytest.raises(ValueError, match='image_channels'):
+        built(no_stem)

@@ -15,6 +15,7 @@ import copy
 from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmengine.logging import MMLogger
@@ -28,13 +29,30 @@ class BallHeadMixin:
     Args:
         ball_head (dict, optional): a ball head config. Defaults to None
             (the detector exactly).
+        detector_downsample (int): the detector (backbone, neck,
+            transformer) reads the image average-pooled by this factor,
+            while the ball head's own stem reads it whole: small balls at
+            the frame's own size for the cost of a detector at a fraction
+            of it (the boxes stay in the input's pixels; DETR and DINO
+            place them relative to the image). Needs a head with a stem
+            (``image_channels``). Defaults to 1 (one size for both).
         **kwargs: the detector's arguments.
     """
 
     def __init__(self,
                  *args,
                  ball_head: Optional[dict] = None,
+                 detector_downsample: int = 1,
                  **kwargs) -> None:
+        if detector_downsample != 1 and not (ball_head and
+                                             ball_head.get('image_channels')):
+            raise ValueError('detector_downsample needs a ball head with a '
+                             'stem of its own (ball_head.image_channels)')
+        if int(detector_downsample) != detector_downsample or \
+                detector_downsample < 1:
+            raise ValueError(f'detector_downsample must be a whole number '
+                             f'from 1, not {detector_downsample!r}')
+        self.detector_downsample = int(detector_downsample)
         # positions of the detector's and the head's levels among the
         # backbone's outputs (None: the backbone returns the detector's)
         self._detector_levels = self._ball_levels = None
@@ -91,7 +109,11 @@ class BallHeadMixin:
         inputs or None)`` from one backbone pass; the head's inputs are its
         backbone levels, after the input image when it has a stem of its
         own."""
-        feats = self.backbone(self.backbone_input(batch_inputs))
+        detector_inputs = batch_inputs
+        if self.detector_downsample > 1:
+            detector_inputs = F.avg_pool2d(
+                batch_inputs, self.detector_downsample, ceil_mode=True)
+        feats = self.backbone(self.backbone_input(detector_inputs))
         ball_feats = None
         if self._detector_levels is not None:
             if self.with_ball_head:

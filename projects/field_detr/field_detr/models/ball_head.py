@@ -161,7 +161,11 @@ class BallHeatmapHead(CenterNetHead):
                 x, size=feat.shape[-2:], mode='nearest')
         if image is not None:
             stem = self.image_stem(image)
-            if stem.shape[-2:] != x.shape[-2:]:
+            if stem.shape[-2] > x.shape[-2]:
+                # levels of a detector that reads the image downsampled
+                # (detector_downsample): the map is the stem's, stride 4
+                x = F.interpolate(x, size=stem.shape[-2:], mode='nearest')
+            elif stem.shape[-2:] != x.shape[-2:]:
                 stem = F.interpolate(stem, size=x.shape[-2:], mode='nearest')
             x = x + stem
         return self.fuse_conv(x)
