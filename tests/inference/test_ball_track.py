@@ -35,6 +35,29 @@ def test_a_gap_is_filled_along_the_line_and_marked():
     assert all(p.score == pytest.approx(0.8) for p in filled)
 
 
+@pytest.mark.parametrize('snap_px, at_4', [(10, (106.0, 56.0)),
+                                           (0, (106.0, 50.0))])
+def test_a_filled_frame_takes_a_weak_candidate_near_its_line(snap_px, at_4):
+    """Seen at frames 1-2 and 6 moving 2 px a frame; under the floor (0.4)
+    in between. Frame 4's candidate of 0.3 lies 6 px off the line (a ball
+    at a player's turning feet): the filled frame takes its box and score.
+    Frame 3's, 15 px off, and frame 5's, under ``snap_score``, leave the
+    line. ``snap_px=0``: the line everywhere."""
+    track = BallTrack(max_gap=8, snap_px=snap_px)
+    track.update(1, box(100, 50), [0.9])
+    track.update(2, box(102, 50), [0.9])
+    assert track.update(3, box(104, 65), [0.3]) is None
+    assert track.update(4, box(106, 56), [0.3]) is None
+    assert track.update(5, box(108, 50), [0.15]) is None
+    track.update(6, box(110, 50), [0.9])
+    got = centres(track)
+    assert [got[f] for f in (3, 4, 5)] == [((104.0, 50.0), True), (at_4, True),
+                                           ((108.0, 50.0), True)]
+    score = {p.frame: p.score for p in track.path()}[4]
+    assert score == pytest.approx(0.3 if snap_px else 0.9)
+    assert track.lowest_score == (0.2 if snap_px else 0.4)
+
+
 def test_a_gap_the_ball_crossed_fast_stays_empty():
     """10 px a frame across the gap: a pass received or a bounce may have
     happened unseen, so no straight line is drawn through it."""

@@ -24,10 +24,13 @@ its ball.
 When the ball comes back after a gap of at most ``max_gap`` frames, having
 moved no faster than ``fill_speed_px`` a frame, the frames in between get a
 position interpolated linearly between the two observations, marked
-``filled`` (a ball hidden behind a player, a missed detection). Longer or
-faster gaps stay empty. ``BallTrack.path()`` returns the
-result once the video is done; filling is retroactive, so the path of a
-frame is final ``max_gap`` frames later.
+``filled`` (a ball hidden behind a player, a missed detection); where the
+detector still saw the ball weakly there (a candidate of at least
+``snap_score`` within ``snap_px`` of the line: a ball half under a leg, at
+a player's feet that turn with him), the filled frame takes that
+candidate's box instead. Longer or faster gaps stay empty.
+``BallTrack.path()`` returns the result once the video is done; filling is
+retroactive, so the path of a frame is final ``max_gap`` frames later.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -90,6 +93,12 @@ class BallTrack:
         trial_margin (float): how far a candidate outside the gate of a
             path on trial must outscore every candidate in it to replace
             the path. Defaults to 0.1.
+        snap_px (float): a filled frame takes the box of its strongest
+            candidate within this distance of the interpolated centre
+            (0: never). Defaults to 10.
+        snap_score (float): the lowest score of such a candidate (below
+            the floor: it is no ball on its own, only the position of one
+            the path already has). Defaults to 0.2.
     """
     max_gap: int = 8
     gate_px: float = 20.0
@@ -102,6 +111,8 @@ class BallTrack:
     confirm_after: int = 5
     trial_gap: int = 4
     trial_margin: float = 0.1
+    snap_px: float = 10.0
+    snap_score: float = 0.2
     _model_threshold: Optional[float] = field(
         default=None, init=False, repr=False)
     _points: Dict[int, BallPoint] = field(
@@ -111,6 +122,9 @@ class BallTrack:
         default_factory=list, init=False, repr=False)
     # the frames of the path's first observations, until it is confirmed
     _run: List[int] = field(default_factory=list, init=False, repr=False)
+    # the candidates from snap_score of the last max_gap + 1 frames
+    _weak: Dict[int, tuple] = field(
+        default_factory=dict, init=False, repr=False)
 
     def use_model_threshold(self, threshold: float) -> None:
         """Take the model's own ball threshold into the floor."""
@@ -124,6 +138,14 @@ class BallTrack:
             return self.min_score
         return min(self.min_score,
                    self._model_threshold - self.below_threshold)
+
+    @property
+    def lowest_score(self) -> float:
+        """The lowest score the track reads: ``floor``, or ``snap_score``
+        where filled frames may take weaker candidates."""
+        if self.snap_px > 0:
+            return min(self.floor, self.snap_score)
+        return self.floor
 
     def predicted(self, frame: int) -> Optional[np.ndarray]:
         """Where the path puts the ball's centre at ``frame``: the last
@@ -149,6 +171,10 @@ class BallTrack:
             self._drop_path(frame)
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if self.snap_px > 0:
+            weak = scores >= self.snap_score
+            self._weak[frame] = (boxes[weak], scores[weak])
+            self._weak.pop(frame - self.max_gap - 1, None)
         keep = scores >= self.floor
         boxes, scores = boxes[keep], scores[keep]
         if not len(scores):
@@ -216,10 +242,25 @@ class BallTrack:
             return
         for k in range(1, gap + 1):
             t = k / (gap + 1)
-            self._points[last.frame + k] = BallPoint(
+            filled = BallPoint(
                 last.frame + k, (1 - t) * last.box + t * point.box,
                 min(last.score, point.score),
                 filled=True)
+            self._points[filled.frame] = self._snapped(filled)
+
+    def _snapped(self, filled: BallPoint) -> BallPoint:
+        """``filled``, or its frame's strongest candidate within
+        ``snap_px`` of it (still marked filled, with its own score)."""
+        boxes, scores = self._weak.get(filled.frame, ((), ()))
+        if self.snap_px <= 0 or not len(scores):
+            return filled
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        near = np.linalg.norm(centres - filled.centre, axis=1) <= self.snap_px
+        if not near.any():
+            return filled
+        best = int(np.argmax(np.where(near, scores, -1.0)))
+        return BallPoint(
+            filled.frame, boxes[best].copy(), float(scores[best]), filled=True)
 
     def path(self) -> List[BallPoint]:
         """The ball of every frame that has one, in frame order."""

@@ -136,7 +136,7 @@ def track_video(detector,
     thresholds = np.minimum(own, low_score)
     if ball is not None:
         ball_track.use_model_threshold(own[ball])
-        thresholds[ball] = min(own[ball], ball_track.floor)
+        thresholds[ball] = min(own[ball], ball_track.lowest_score)
     for batch in read_frames(path, batch_size):
         start = time.perf_counter()
         found = detector.detect_batch(
