@@ -6,7 +6,7 @@
 # On hard balls (small, grey, streaked, under a leg), 1,000 CPU iterations
 # on 16 generated frames: ball recall 0.79 / 0.90 at precision 1.00 on two
 # held-out draws, against 0.58-0.63 / 0.67 for dino_small_field.py, for
-# ~20 % more time a step (docs/training.md).
+# 10-15 % more time a step (docs/training.md).
 _base_ = './dino_small_field.py'
 
 model = dict(detector_downsample=2, ball_head=dict(image_channels=32))

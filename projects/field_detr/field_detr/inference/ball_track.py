@@ -251,8 +251,9 @@ class BallTrack:
     def _snapped(self, filled: BallPoint) -> BallPoint:
         """``filled``, or its frame's strongest candidate within
         ``snap_px`` of it (still marked filled, with its own score)."""
+        # empty with snap_px 0: update keeps no weak candidates then
         boxes, scores = self._weak.get(filled.frame, ((), ()))
-        if self.snap_px <= 0 or not len(scores):
+        if not len(scores):
             return filled
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2
         near = np.linalg.norm(centres - filled.centre, axis=1) <= self.snap_px
