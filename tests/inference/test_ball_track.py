@@ -58,6 +58,21 @@ def test_a_filled_frame_takes_a_weak_candidate_near_its_line(snap_px, at_4):
     assert track.lowest_score == (0.2 if snap_px else 0.4)
 
 
+def test_weak_candidates_are_kept_only_as_far_back_as_a_gap_reaches():
+    """A caller that reads every second frame: the ball seen every fourth,
+    weakly (0.3, 3 px off its line) in between. The weak candidates kept
+    are those of the last ``max_gap`` frames however the frames are
+    numbered, and a filled frame still takes its own."""
+    track = BallTrack(max_gap=4)
+    for frame in range(4, 200, 4):
+        track.update(frame, box(frame, 50), [0.9])
+        track.update(frame + 2, box(frame + 2, 53), [0.3])
+    assert sorted(track._weak) == [194, 196, 198]
+    got = centres(track)
+    assert got[194] == ((194.0, 53.0), True)
+    assert got[193] == ((193.0, 50.0), True)
+
+
 def test_a_gap_the_ball_crossed_fast_stays_empty():
     """10 px a frame across the gap: a pass received or a bounce may have
     happened unseen, so no straight line is drawn through it."""

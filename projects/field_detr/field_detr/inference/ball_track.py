@@ -173,8 +173,13 @@ class BallTrack:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         if self.snap_px > 0:
             weak = scores >= self.snap_score
+            # a gap reaches back max_gap frames: older ones are never
+            # filled (by frame, not by count: a caller may skip frames)
+            self._weak = {
+                f: found
+                for f, found in self._weak.items() if f >= frame - self.max_gap
+            }
             self._weak[frame] = (boxes[weak], scores[weak])
-            self._weak.pop(frame - self.max_gap - 1, None)
         keep = scores >= self.floor
         boxes, scores = boxes[keep], scores[keep]
         if not len(scores):
