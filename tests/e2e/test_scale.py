@@ -150,13 +150,17 @@ def test_benchmark_prints_the_comparison(demo_data, tmp_path):
     proc = run_tool('analysis_tools/bench_train_step.py', SMALL_CONFIG,
                     '--train-dir', demo_data['train'], '--input-size',
                     '320x192', '--iters', '2', '--warmup', '1', '--workers',
-                    '0', '--compare-stock', '--data-only', '--json', out)
+                    '0', '--compare-stock', '--data-only', '--against',
+                    'model.attention=sdpa', '--json', out)
     assert 'step time field_detr / stock:' in proc.stdout
+    assert 'step time as configured / with the overrides' in proc.stdout
     assert 'input pipeline alone:' in proc.stdout
     res = json.loads(out.read_text())
-    for name in ('field_detr', 'stock_mmdet'):
+    for name in ('field_detr', 'against', 'stock_mmdet'):
         assert res[name]['iterations'] == 2
         assert res[name]['images_per_s'] > 0
         assert 0 <= res[name]['data_share'] < 1
     assert res['ratio_step'] == pytest.approx(res['field_detr']['step_s'] /
                                               res['stock_mmdet']['step_s'])
+    assert res['ratio_against'] == pytest.approx(res['field_detr']['step_s'] /
+                                                 res['against']['step_s'])

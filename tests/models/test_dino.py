@@ -230,11 +230,95 @@ def test_fast_dino_head_equals_dinohead_over_many_seeds(autocast):
                 fast_grads[name], grad, rtol=0, atol=0, msg=f'{counts} {name}')
 
 
+def test_per_level_deformable_attention_equals_mmcvs():
+    """The CPU path of ``PerLevelDeformableAttention`` against mmcv's
+    ``multi_scale_deformable_attn_pytorch`` (sampling points inside and
+    outside the maps, levels of different sizes), and the module against
+    mmcv's with the same weights (reference points and boxes, a padding
+    mask, batch first or not): the same outputs and gradients to float
+    rounding."""
+    import copy
+
+    from mmcv.ops import MultiScaleDeformableAttention
+    from mmcv.ops.multi_scale_deform_attn import \
+        multi_scale_deformable_attn_pytorch
+
+    from field_detr.models import (PerLevelDeformableAttention,
+                                   deformable_attention_per_level)
+    g = torch.Generator().manual_seed(0)
+    shapes = torch.tensor([[12, 20], [6, 10], [3, 5], [2, 3]])
+    keys = int(shapes.prod(1).sum())
+    bs, queries, heads, head_dims, levels, points = 2, 37, 4, 8, 4, 3
+
+    def leaf(*size, low=0.0, high=1.0):
+        x = torch.rand(*size, generator=g) * (high - low) + low
+        return x.requires_grad_()
+
+    value = leaf(bs, keys, heads, head_dims, low=-1)
+    locations = leaf(bs, queries, heads, levels, points, 2, low=-0.2, high=1.2)
+    weights = leaf(bs, queries, heads, levels, points)
+    outs, grads = [], []
+    for fn in (deformable_attention_per_level,
+               multi_scale_deformable_attn_pytorch):
+        out = fn(value, shapes, locations, weights)
+        out.backward(torch.ones_like(out) * torch.arange(out.shape[-1]))
+        outs.append(out)
+        grads.append([x.grad.clone() for x in (value, locations, weights)])
+        for x in (value, locations, weights):
+            x.grad = None
+    assert outs[0].shape == (bs, queries, heads * head_dims)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+    for batch_first, box in ((True, False), (True, True), (False, True)):
+        torch.manual_seed(1)
+        stock = MultiScaleDeformableAttention(
+            embed_dims=32,
+            num_heads=heads,
+            num_levels=levels,
+            num_points=points,
+            dropout=0.0,
+            batch_first=batch_first)
+        ours = copy.deepcopy(stock)
+        ours.__class__ = PerLevelDeformableAttention
+        query = torch.randn(bs, queries, 32, generator=g)
+        pos = torch.randn(bs, queries, 32, generator=g)
+        memory = torch.randn(bs, keys, 32, generator=g)
+        if not batch_first:
+            query, pos, memory = (
+                x.transpose(0, 1) for x in (query, pos, memory))
+        mask = torch.zeros(bs, keys, dtype=torch.bool)
+        mask[1, -7:] = True
+        ref = torch.rand(bs, queries, levels, 4 if box else 2, generator=g)
+        results = []
+        for module in (ours, stock):
+            out = module(
+                query,
+                value=memory,
+                query_pos=pos,
+                key_padding_mask=mask,
+                reference_points=ref,
+                spatial_shapes=shapes,
+                level_start_index=None)
+            out.square().sum().backward()
+            results.append((out, {
+                n: p.grad
+                for n, p in module.named_parameters()
+            }))
+        (a, ga), (b, gb) = results
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        assert ga.keys() == gb.keys()
+        for name in gb:
+            torch.testing.assert_close(
+                ga[name], gb[name], rtol=1e-4, atol=1e-4, msg=name)
+
+
 def test_sdpa_self_attention_equals_dinos_and_checkpoints_load_both_ways():
     """FieldDINO (the decoder's self-attention through SDPA, under the
-    denoising mask) against MMDetection's DINO: the same parameter names
-    (checkpoints load both ways), outputs, losses and gradients to float
-    rounding."""
+    denoising mask; the deformable attention per level) against
+    MMDetection's DINO: the same parameter names (checkpoints load both
+    ways), outputs, losses and gradients to float rounding."""
     cfg = model_cfg(DINO_SMALL, attention='sdpa', ball_head=None)
     assert cfg.type == 'FieldDINO'
     stock_cfg = model_cfg(DINO_SMALL, ball_head=None)
@@ -251,6 +335,10 @@ def test_sdpa_self_attention_equals_dinos_and_checkpoints_load_both_ways():
     from field_detr.models import SDPAMultiheadAttention
     assert sum(isinstance(m, SDPAMultiheadAttention)
                for m in field.modules()) == 2
+    from field_detr.models import PerLevelDeformableAttention
+    assert sum(
+        isinstance(m, PerLevelDeformableAttention)
+        for m in field.modules()) == 4  # 2 encoder + 2 decoder layers
     inputs, samples = dino_batch(0, [2, 5])
     for model in (field, stock):
         model.eval()
@@ -337,16 +425,17 @@ def test_small_dino_resumes_and_infers_sliced(dino_run, tmp_path):
 
 
 def test_without_the_ball_head_field_dino_is_mmdetections_dino():
-    """FieldDINO with ball_head=None and mmcv's attention call is
+    """FieldDINO with ball_head=None and mmcv's attention calls is
     MMDetection's DINO: from one seed the same initial weights, and the
     same outputs, losses and gradients bit for bit."""
     import copy
-    cfg = model_cfg(DINO_SMALL, attention='stock', ball_head=None)
+    cfg = model_cfg(
+        DINO_SMALL, attention='stock', deformable='stock', ball_head=None)
     cfg.bbox_head.type = 'DINOHead'  # the head compared on its own above
     stock_cfg = copy.deepcopy(cfg)
     stock_cfg.type = 'DINO'
-    stock_cfg.pop('attention')
-    stock_cfg.pop('ball_head')
+    for key in ('attention', 'deformable', 'ball_head'):
+        stock_cfg.pop(key)
     models = []
     for one in (cfg, stock_cfg):
         torch.manual_seed(0)

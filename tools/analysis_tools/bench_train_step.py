@@ -9,7 +9,8 @@ synchronisations per step and a profiler table; with --ceiling the same
 batch through the backbone alone (forward + backward), the practical limit;
 with --data-only the input pipeline alone against what the model consumes;
 with --ball-head-cost the same model without its ball head, and the
-ratio (what the head adds to a step).
+ratio (what the head adds to a step); with --against KEY=VALUE ... the
+config with those overrides (what an option changes), and the ratio.
 """
 import argparse
 import json
@@ -27,6 +28,9 @@ EPILOG = r'''Examples:
         --profile --compare-stock --ceiling
     python tools/analysis_tools/bench_train_step.py configs/detr_small_field.py \
         --input-size 320x192 --batch-size 4 --workers 0 --ball-head-cost
+    python tools/analysis_tools/bench_train_step.py configs/dino_small_field.py \
+        --input-size config --batch-size 2 --workers 0 --iters 48 --rounds 6 \
+        --against model.deformable=stock
 '''
 
 
@@ -90,6 +94,13 @@ def parse_args(argv=None):
         help='also time the model without its ball head '
         '(model.ball_head=None), alternating rounds')
     parser.add_argument(
+        '--against',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
+        help='also time the config with these overrides (e.g. '
+        'model.deformable=stock), alternating rounds')
+    parser.add_argument(
         '--rounds',
         type=int,
         default=2,
@@ -118,7 +129,8 @@ def print_table(res: dict, title: str) -> None:
         cols += f'{"aten ops":>10}{"sync ops":>10}{"CUDA syncs":>11}'
     print(cols)
     rows = [
-        n for n in ('field_detr', 'no_ball_head', 'stock_mmdet') if n in res
+        n for n in ('field_detr', 'no_ball_head', 'against', 'stock_mmdet')
+        if n in res
     ]
     for name in rows:
         r = res[name]
@@ -156,6 +168,9 @@ def print_table(res: dict, title: str) -> None:
     if 'ratio_ball_head' in res:
         print(f'step time with / without the ball head: '
               f'{res["ratio_ball_head"]:.3f}')
+    if 'ratio_against' in res:
+        print(f'step time as configured / with the overrides '
+              f'(against): {res["ratio_against"]:.3f}')
     if 'ratio_ceiling' in res:
         print(f'field_detr speed / backbone-only ceiling: '
               f'{res["ratio_ceiling"]:.3f}')
@@ -182,7 +197,8 @@ def main(argv=None):
         amp=amp,
         profile=args.profile,
         ceiling=args.ceiling,
-        ball_head_cost=args.ball_head_cost)
+        ball_head_cost=args.ball_head_cost,
+        against=args.against)
     if args.profile:
         print(res['profile_table'])
     print_table(

@@ -249,7 +249,8 @@ def benchmark(cfg: Config,
               amp: Optional[bool] = None,
               profile: bool = False,
               ceiling: bool = False,
-              ball_head_cost: bool = False) -> dict:
+              ball_head_cost: bool = False,
+              against: Optional[dict] = None) -> dict:
     """Time the config (and, with ``compare_stock``, MMDetection's stock DETR
     at the same size, batch, workers and precision), in ``rounds``
     alternating rounds of ``iters // rounds`` iterations each so that
@@ -257,7 +258,9 @@ def benchmark(cfg: Config,
     (``count_ops``, ``count_cuda_syncs``) and keep a profiler table of the
     config's step; with ``ceiling``, time the backbone alone on the same
     batch; with ``ball_head_cost``, also the same model without its ball
-    head (``model.ball_head=None``). Returns the figures."""
+    head (``model.ball_head=None``); with ``against`` (config overrides,
+    as ``--cfg-options`` takes them), also the config with them. Returns
+    the figures."""
     work_dir = tempfile.mkdtemp(prefix='field_detr_bench_')
     ours = prepare(cfg, train_dir, size, batch_size, workers,
                    osp.join(work_dir, 'field'), amp)
@@ -270,6 +273,13 @@ def benchmark(cfg: Config,
                 prepare(without, train_dir, size, batch_size, workers,
                         osp.join(work_dir, 'no_ball_head'), amp),
                 'no_ball_head'))
+    if against:
+        other = copy.deepcopy(cfg)
+        other.merge_from_dict(against)
+        benches.append(
+            TrainBench(
+                prepare(other, train_dir, size, batch_size, workers,
+                        osp.join(work_dir, 'against'), amp), 'against'))
     if compare_stock:
         benches.append(
             TrainBench(stock_like(cfg, ours, size, work_dir), 'stock_mmdet'))
@@ -302,6 +312,9 @@ def benchmark(cfg: Config,
         results['ratio_ball_head'] = (
             results['field_detr']['step_s'] /
             results['no_ball_head']['step_s'])
+    if 'against' in results:
+        results['ratio_against'] = (
+            results['field_detr']['step_s'] / results['against']['step_s'])
     if compare_stock:
         results['ratio_step'] = (
             results['field_detr']['step_s'] / results['stock_mmdet']['step_s'])

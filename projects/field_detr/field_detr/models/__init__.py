@@ -1,5 +1,8 @@
 from .ball_head import BallHeatmapHead
 from .data_preprocessor import FieldDetDataPreprocessor, choose_canvas
+from .deformable_attention import (PerLevelDeformableAttention,
+                                   deformable_attention_per_level,
+                                   use_per_level_deformable_attention)
 from .detr import FieldDETR, SDPAMultiheadAttention, use_sdpa_attention
 from .dino import FieldDINO
 from .fast_detr_head import FastDETRHead
@@ -8,5 +11,7 @@ from .fast_dino_head import FastDINOHead
 __all__ = [
     'BallHeatmapHead', 'FieldDetDataPreprocessor', 'choose_canvas',
     'FastDETRHead', 'FastDINOHead', 'FieldDETR', 'FieldDINO',
-    'SDPAMultiheadAttention', 'use_sdpa_attention'
+    'PerLevelDeformableAttention', 'SDPAMultiheadAttention',
+    'deformable_attention_per_level', 'use_per_level_deformable_attention',
+    'use_sdpa_attention'
 ]
