@@ -265,21 +265,20 @@ def benchmark(cfg: Config,
     ours = prepare(cfg, train_dir, size, batch_size, workers,
                    osp.join(work_dir, 'field'), amp)
     benches = [TrainBench(ours, 'field_detr')]
-    if ball_head_cost and cfg.model.get('ball_head'):
-        without = copy.deepcopy(cfg)
-        without.model.ball_head = None
-        benches.append(
-            TrainBench(
-                prepare(without, train_dir, size, batch_size, workers,
-                        osp.join(work_dir, 'no_ball_head'), amp),
-                'no_ball_head'))
-    if against:
+
+    def variant(name: str, changes: dict) -> TrainBench:
+        """The config with ``changes`` (``--cfg-options`` keys), timed as
+        ``name`` beside it."""
         other = copy.deepcopy(cfg)
-        other.merge_from_dict(against)
-        benches.append(
-            TrainBench(
-                prepare(other, train_dir, size, batch_size, workers,
-                        osp.join(work_dir, 'against'), amp), 'against'))
+        other.merge_from_dict(changes)
+        return TrainBench(
+            prepare(other, train_dir, size, batch_size, workers,
+                    osp.join(work_dir, name), amp), name)
+
+    if ball_head_cost and cfg.model.get('ball_head'):
+        benches.append(variant('no_ball_head', {'model.ball_head': None}))
+    if against:
+        benches.append(variant('against', against))
     if compare_stock:
         benches.append(
             TrainBench(stock_like(cfg, ours, size, work_dir), 'stock_mmdet'))

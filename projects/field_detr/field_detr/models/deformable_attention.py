@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from mmcv.ops import MultiScaleDeformableAttention
 from torch import Tensor, nn
 
+from .detr import switch_modules
+
 
 def deformable_attention_per_level(value: Tensor, spatial_shapes: Tensor,
                                    sampling_locations: Tensor,
@@ -119,9 +121,5 @@ def use_per_level_deformable_attention(module: nn.Module) -> int:
     """Switch every plain ``MultiScaleDeformableAttention`` inside
     ``module`` to :class:`PerLevelDeformableAttention` (same parameters);
     returns how many."""
-    count = 0
-    for m in module.modules():
-        if type(m) is MultiScaleDeformableAttention:
-            m.__class__ = PerLevelDeformableAttention
-            count += 1
-    return count
+    return switch_modules(module, MultiScaleDeformableAttention,
+                          PerLevelDeformableAttention)

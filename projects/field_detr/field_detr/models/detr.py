@@ -45,15 +45,23 @@ class SDPAMultiheadAttention(nn.MultiheadAttention):
             is_causal=is_causal)
 
 
+def switch_modules(module: nn.Module, stock: type, ours: type) -> int:
+    """Switch every module of exactly class ``stock`` inside ``module`` to
+    ``ours``, a subclass that computes the same with the same parameters;
+    returns how many."""
+    count = 0
+    for m in module.modules():
+        if type(m) is stock:
+            m.__class__ = ours
+            count += 1
+    return count
+
+
 def use_sdpa_attention(module: nn.Module) -> int:
     """Switch every plain ``nn.MultiheadAttention`` inside ``module`` to
     :class:`SDPAMultiheadAttention` (same parameters); returns how many."""
-    count = 0
-    for m in module.modules():
-        if type(m) is nn.MultiheadAttention:
-            m.__class__ = SDPAMultiheadAttention
-            count += 1
-    return count
+    return switch_modules(module, nn.MultiheadAttention,
+                          SDPAMultiheadAttention)
 
 
 @MODELS.register_module()
