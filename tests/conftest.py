@@ -120,12 +120,7 @@ def _train_learned(work_dir: str, split: str, epochs: int) -> None:
     """On one torch thread however the tests run: under
     ``tools/run_tests.sh`` each of two workers has one, and a learned module
     run alone must train that same model, whose detections and tracks the
-    tests read. With mmcv's own CPU deformable attention
-    (``model.deformable=stock``): the sliced-inference and ByteTrack tests
-    read this one model's boxes and scores, and the per-level path, equal to
-    float rounding (tests/models/test_dino.py), trains another sample of the
-    recipe; it met the learning tests' margins when measured, but found 8
-    boxes on the sliced test's frame of 9 players, which asks for 10."""
+    tests read."""
     with one_thread():
         train(
             work_dir,
@@ -134,7 +129,7 @@ def _train_learned(work_dir: str, split: str, epochs: int) -> None:
             options=[
                 f'train_cfg.max_epochs={epochs}',
                 f'train_cfg.val_interval={epochs}',
-                'default_hooks.logger.interval=10', 'model.deformable=stock'
+                'default_hooks.logger.interval=10'
             ])
 
 

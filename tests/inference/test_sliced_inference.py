@@ -115,20 +115,28 @@ def test_players_found_on_the_full_frame_are_kept(detector, frames):
     merging grows the box a detection merges into to contain it, but drops a
     detection whose match no longer holds when it is merged, which this
     model's many extra tile detections (it never trained on tiles) make
-    happen. Measured with the learned model: 20 of 22 (the other two lie
-    0.28 and 0.67 inside one). That a box cut by a tile border comes out
-    once is test_slicing.py's hand-made case."""
+    happen. Counted over both frames (9 and 6 players drawn), so that the
+    claim rests on at least 10 boxes whatever sample of the recipe the
+    learned model is (CPU training is not bit-exact across machines):
+    measured, 15 of 15 (an earlier model: 20 of 22 boxes on the first
+    frame, the other two 0.28 and 0.67 inside one). That a box cut by a
+    tile border comes out once is test_slicing.py's hand-made case."""
     import torch
     from mmdet.structures.bbox import bbox_overlaps
-    plain = detector.detect(frames[0])
-    sliced = detector.detect(frames[0], slicing=dict(tile=TILE))
-    players = plain.boxes[plain.labels == 0]
-    assert len(players) >= 10
-    inside = bbox_overlaps(
-        torch.tensor(players, dtype=torch.float32),
-        torch.tensor(sliced.boxes[sliced.labels == 0],
-                     dtype=torch.float32).reshape(-1, 4),
-        mode='iof').numpy().max(axis=1)
+    inside = []
+    for frame in frames:
+        plain = detector.detect(frame)
+        sliced = detector.detect(frame, slicing=dict(tile=TILE))
+        players = plain.boxes[plain.labels == 0]
+        inside.extend(
+            bbox_overlaps(
+                torch.tensor(players, dtype=torch.float32).reshape(-1, 4),
+                torch.tensor(
+                    sliced.boxes[sliced.labels == 0],
+                    dtype=torch.float32).reshape(-1, 4),
+                mode='iof').numpy().max(axis=1, initial=0.0))
+    assert len(inside) >= 10
+    inside = np.array(inside)
     assert (inside >= 0.99).mean() >= 0.8, inside
 
 

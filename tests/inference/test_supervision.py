@@ -92,7 +92,8 @@ def _followed_ids(detector, frames):
 def test_bytetrack_keeps_each_players_id(detector, learned):
     """Each training scene becomes a 12-frame clip in which every player
     walks 3 px a frame and turns back 6 px from where it stood (the model
-    memorised 4 images; it does not find players much further away). The
+    trained on these 16 frames only; small moves keep the scenes it
+    learned). The
     same player keeps one tracker id from frame to frame where the detector
     gives it one box in every frame (where two boxes lie on it, apart
     enough for NMS to keep both, each starts a track; where a frame has
