@@ -1,4 +1,5 @@
-"""BallCopyPaste: copies of the frame's ball pasted where there is no box."""
+"""BallCopyPaste: copies of the frame's ball pasted where there is no box;
+SyntheticBalls: balls drawn onto the frame, each a ball box."""
 import numpy as np
 import pytest
 from mmdet.structures.bbox import HorizontalBoxes
@@ -101,3 +102,68 @@ def test_copies_over_players_only_when_asked():
             if i != j:
                 assert (x2 <= other[0] or other[2] <= x1 or y2 <= other[1]
                         or other[3] <= y1)
+
+
+def _grass(player=(100, 50, 180, 250)):
+    img = np.full((384, 640, 3), (40, 140, 40), np.uint8)
+    return dict(
+        img=img,
+        gt_bboxes=HorizontalBoxes(np.array([player], np.float32)),
+        gt_bboxes_labels=np.array([0]),
+        gt_ignore_flags=np.zeros(1, bool))
+
+
+def test_synthetic_balls_are_drawn_where_their_boxes_say():
+    """Each drawn ball is a new ball box 4 sigma across, centred on a blob
+    of the ball's grey; with ``feet=1`` every one lies at a bottom corner of
+    the player's box; a smear makes the box longer and the blob fainter;
+    bad ranges are refused."""
+    from field_detr.datasets.transforms import SyntheticBalls
+    np.random.seed(0)
+    grass = _grass()
+    out = SyntheticBalls(
+        count=(5, 5), sigma=(1.5, 1.5), grey=(250, 250), streak=(0, 0))(
+            _grass())
+    new = out['gt_bboxes'].numpy()[1:]
+    assert len(new) == 5 and (out['gt_bboxes_labels'][1:] == BALL).all()
+    assert len(out['gt_ignore_flags']) == 6
+    np.testing.assert_allclose(new[:, 2] - new[:, 0], 6.0, atol=1e-4)
+    np.testing.assert_allclose(new[:, 3] - new[:, 1], 6.0, atol=1e-4)
+    centres = ((new[:, :2] + new[:, 2:]) / 2).round().astype(int)
+    for x, y in centres:
+        # at least 0.7 of the way from the grass to the ball's grey
+        assert out['img'][y, x, 0] >= 40 + 0.7 * 0.85 * (250 - 40)
+    changed = (out['img'] != grass['img']).any(axis=2)
+    near = np.zeros_like(changed)
+    for x1, y1, x2, y2 in new.astype(int):
+        near[max(0, y1 - 4):y2 + 5, max(0, x1 - 4):x2 + 5] = True
+    assert changed.any() and not (changed & ~near).any()
+
+    at_feet = SyntheticBalls(count=(6, 6), feet=1.0)(_grass())
+    centres = at_feet['gt_bboxes'].numpy()[1:]
+    centres = (centres[:, :2] + centres[:, 2:]) / 2
+    assert len(centres) == 6
+    assert (np.minimum(abs(centres[:, 0] - 100), abs(centres[:, 0] - 180))
+            <= 2).all()
+    assert ((centres[:, 1] >= 250 - 0.06 * 200 - 1e-3) &
+            (centres[:, 1] <= 250)).all()
+
+    smeared = SyntheticBalls(
+        count=(1, 1),
+        sigma=(1.5, 1.5),
+        grey=(250, 250),
+        streak=(12, 12),
+        feet=0.0)(
+            _grass())
+    x1, y1, x2, y2 = smeared['gt_bboxes'].numpy()[1]
+    assert np.hypot(x2 - x1 - 6, y2 - y1 - 6) == pytest.approx(12, abs=1e-3)
+    cx, cy = int(round((x1 + x2) / 2)), int(round((y1 + y2) / 2))
+    assert smeared['img'][cy, cx, 0] < 40 + 0.5 * (250 - 40)
+
+    unchanged = SyntheticBalls(prob=0.0)(_grass())
+    assert np.array_equal(unchanged['img'], grass['img'])
+    assert len(unchanged['gt_bboxes']) == 1
+    for bad in (dict(count=(3, 1)), dict(sigma=(0, 1)), dict(feet=2.0),
+                dict(grey=(-1, 10))):
+        with pytest.raises(ValueError, match='SyntheticBalls'):
+            SyntheticBalls(**bad)

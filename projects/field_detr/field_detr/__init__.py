@@ -7,7 +7,8 @@ checkpoints under torch's safe loader and makes MMEngine format a config's
 text once, not at every checkpoint (``runtime/config_text.py``).
 """
 from .checkpoint import CheckpointLayoutHook, allow_mmengine_checkpoints
-from .datasets import BallCopyPaste, FieldCocoDataset, load_coco_split
+from .datasets import (BallCopyPaste, FieldCocoDataset, SyntheticBalls,
+                       load_coco_split)
 from .errors import (ConfigError, FieldDetrError, InputError, Preempted,
                      TrainingStopped)
 from .evaluation import FieldCocoMetric
@@ -31,6 +32,6 @@ __all__ = [
     'FieldDetrError', 'FieldMLflowVisBackend', 'FieldTensorboardVisBackend',
     'GroupedOptimWrapperConstructor', 'InputError', 'LocalDetector',
     'MemoryHook', 'MLflowRunHook', 'PreemptionHook', 'Preempted',
-    'RNGStateHook', 'ResumableEpochBasedTrainLoop', 'TrainingStopped',
-    'allow_mmengine_checkpoints', 'load_coco_split'
+    'RNGStateHook', 'ResumableEpochBasedTrainLoop', 'SyntheticBalls',
+    'TrainingStopped', 'allow_mmengine_checkpoints', 'load_coco_split'
 ]

@@ -3,9 +3,10 @@
 training transforms (:mod:`.transforms`), video files read frame by frame
 (:mod:`.video_files`) and MOTChallenge tracks (:mod:`.mot`)."""
 from .coco import FieldCocoDataset, check_splits
-from .transforms import BallCopyPaste
+from .transforms import BallCopyPaste, SyntheticBalls
 from .validation import load_coco_split
 
 __all__ = [
-    'BallCopyPaste', 'FieldCocoDataset', 'check_splits', 'load_coco_split'
+    'BallCopyPaste', 'FieldCocoDataset', 'SyntheticBalls', 'check_splits',
+    'load_coco_split'
 ]

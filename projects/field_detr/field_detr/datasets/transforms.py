@@ -1,10 +1,26 @@
-"""Training transforms for the ball: copies of it pasted elsewhere."""
-from typing import Optional, Tuple
+"""Training transforms for the ball: copies of it pasted elsewhere, and
+synthetic balls drawn onto the frame."""
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
+
+
+def _add_balls(results: dict, new: list, ball_label: int) -> None:
+    """Append the xyxy boxes ``new`` to ``results`` as balls."""
+    results['gt_bboxes'] = results['gt_bboxes'].cat([
+        results['gt_bboxes'],
+        type(results['gt_bboxes'])(np.array(new, np.float32))
+    ])
+    labels = results['gt_bboxes_labels']
+    results['gt_bboxes_labels'] = np.concatenate(
+        [labels, np.full(len(new), ball_label, labels.dtype)])
+    if results.get('gt_ignore_flags') is not None:
+        results['gt_ignore_flags'] = np.concatenate(
+            [results['gt_ignore_flags'],
+             np.zeros(len(new), bool)])
 
 
 @TRANSFORMS.register_module()
@@ -88,19 +104,9 @@ class BallCopyPaste(BaseTransform):
                 (2 * ys + 1 - ph) / ph)**2 <= 1
             img[py:py + ph, px:px + pw][mask] = copy[mask]
             new.append([px, py, px + pw, py + ph])
-        if not new:
-            return results
-        results['img'] = img
-        results['gt_bboxes'] = results['gt_bboxes'].cat([
-            results['gt_bboxes'],
-            type(results['gt_bboxes'])(np.array(new, np.float32))
-        ])
-        results['gt_bboxes_labels'] = np.concatenate(
-            [labels, np.full(len(new), self.ball_label, labels.dtype)])
-        if results.get('gt_ignore_flags') is not None:
-            results['gt_ignore_flags'] = np.concatenate(
-                [results['gt_ignore_flags'],
-                 np.zeros(len(new), bool)])
+        if new:
+            results['img'] = img
+            _add_balls(results, new, self.ball_label)
         return results
 
     def _place(self, boxes: np.ndarray, new: list, pw: int, ph: int, w: int,
@@ -123,3 +129,134 @@ class BallCopyPaste(BaseTransform):
                 f'scale={self.scale}, prob={self.prob}, '
                 f'ball_label={self.ball_label}, '
                 f'over_players={self.over_players})')
+
+
+@TRANSFORMS.register_module()
+class SyntheticBalls(BaseTransform):
+    """Balls drawn onto the frame, each a new ball box: a round blob of
+    light of a random grey (a Gaussian profile of ``sigma`` px), smeared
+    along a random direction as a camera's exposure smears a moving ball
+    (the longer the smear, the fainter), laid over whatever is there: grass,
+    lines, shirts, and in a share ``feet`` at a player's feet (a corner of
+    the bottom of a player's box).
+
+    Copies of the frame's own ball (:class:`BallCopyPaste`) teach the
+    balls the training frames hold; a frame rarely holds a faint ball over
+    a shirt or beside a foot, and these add them at every grey, size and
+    smear in the ranges, so the head learns a small blob of light rather
+    than the few balls it was shown. For small, faint balls (far from the
+    camera, in motion); on footage whose balls are large and sharp the
+    frame's own copies are enough.
+
+    Args:
+        count (tuple): balls per frame, drawn uniformly from ``[min, max]``.
+            Defaults to (2, 6).
+        sigma (tuple): the blob's Gaussian sigma in px, uniform in
+            ``[min, max]``; its box is 4 sigma across (plus the smear).
+            Defaults to (0.7, 2.0).
+        grey (tuple): the ball's grey level, uniform in ``[min, max]``.
+            Defaults to (120, 255).
+        streak (tuple): the smear's length in px, uniform in
+            ``[min, max]``. Defaults to (0, 12).
+        feet (float): the share of balls put at a player's feet. Defaults
+            to 0.33.
+        prob (float): the share of frames that get balls. Defaults to 1.
+        ball_label (int): the ball's class index. Defaults to 1.
+    """
+
+    def __init__(self,
+                 count: Tuple[int, int] = (2, 6),
+                 sigma: Tuple[float, float] = (0.7, 2.0),
+                 grey: Tuple[float, float] = (120, 255),
+                 streak: Tuple[float, float] = (0.0, 12.0),
+                 feet: float = 0.33,
+                 prob: float = 1.0,
+                 ball_label: int = 1) -> None:
+        for name, (lo, hi) in dict(
+                count=count, sigma=sigma, grey=grey, streak=streak).items():
+            if not 0 <= lo <= hi:
+                raise ValueError(f'SyntheticBalls: {name} is a (min, max) '
+                                 f'range, not {(lo, hi)}')
+        if sigma[0] <= 0:
+            raise ValueError('SyntheticBalls: sigma must be positive')
+        for name, value in dict(feet=feet, prob=prob).items():
+            if not 0 <= value <= 1:
+                raise ValueError(f'SyntheticBalls: {name} must be in '
+                                 f'[0, 1], not {value}')
+        self.count = tuple(count)
+        self.sigma = tuple(sigma)
+        self.grey = tuple(grey)
+        self.streak = tuple(streak)
+        self.feet = feet
+        self.prob = prob
+        self.ball_label = ball_label
+
+    def transform(self, results: dict) -> dict:
+        labels = results.get('gt_bboxes_labels')
+        if labels is None or np.random.rand() >= self.prob:
+            return results
+        img = results['img']
+        h, w = img.shape[:2]
+        players = results['gt_bboxes'].numpy()[labels != self.ball_label]
+        new = []
+        for _ in range(np.random.randint(self.count[0], self.count[1] + 1)):
+            box = self._draw(img, players)
+            if box is not None:
+                new.append(box)
+        if new:
+            results['img'] = img
+            _add_balls(results, new, self.ball_label)
+        return results
+
+    def _draw(self, img: np.ndarray,
+              players: np.ndarray) -> Optional[List[float]]:
+        """Draw one ball onto ``img``; its xyxy box, or None where it fell
+        outside the frame."""
+        h, w = img.shape[:2]
+        sigma = np.random.uniform(*self.sigma)
+        length = np.random.uniform(*self.streak)
+        angle = np.random.uniform(0, np.pi)
+        dx, dy = length * np.cos(angle), length * np.sin(angle)
+        if len(players) and np.random.rand() < self.feet:
+            x1, y1, x2, y2 = players[np.random.randint(len(players))]
+            cx = np.random.choice((x1, x2)) + np.random.uniform(-2, 2)
+            cy = y2 - np.random.uniform(0, 0.06) * (y2 - y1)
+        else:
+            cx = np.random.uniform(0.02 * w, 0.98 * w)
+            cy = np.random.uniform(0.1 * h, 0.98 * h)
+        r = 2.0 * sigma  # the blob's visible radius
+        pad = int(np.ceil(r + max(abs(dx), abs(dy)) / 2 + 2 * sigma)) + 1
+        x0, y0 = int(cx) - pad, int(cy) - pad
+        ys, xs = np.mgrid[y0:y0 + 2 * pad + 1, x0:x0 + 2 * pad + 1]
+        # squared distance to the smear's segment through the centre
+        px, py = xs - cx, ys - cy
+        ux, uy = dx / max(length, 1e-6), dy / max(length, 1e-6)
+        t = np.clip(px * ux + py * uy, -length / 2, length / 2)
+        d2 = (px - t * ux)**2 + (py - t * uy)**2
+        alpha = np.exp(-d2 / (2 * sigma * sigma)) * np.random.uniform(0.7, 1)
+        alpha *= min(1.0, (2 * r) / (2 * r + 0.5 * length))
+        rows = slice(max(0, y0), min(h, y0 + 2 * pad + 1))
+        cols = slice(max(0, x0), min(w, x0 + 2 * pad + 1))
+        if rows.start >= rows.stop or cols.start >= cols.stop:
+            return None
+        a = alpha[rows.start - y0:rows.stop - y0,
+                  cols.start - x0:cols.stop - x0][..., None]
+        grey = np.random.uniform(*self.grey)
+        img[rows, cols] = np.clip(img[rows, cols] * (1 - a) + grey * a, 0,
+                                  255).astype(np.uint8)
+        bw, bh = 2 * r + abs(dx), 2 * r + abs(dy)
+        box = [
+            max(0, cx - bw / 2),
+            max(0, cy - bh / 2),
+            min(w, cx + bw / 2),
+            min(h, cy + bh / 2)
+        ]
+        if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+            return None
+        return box
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(count={self.count}, '
+                f'sigma={self.sigma}, grey={self.grey}, '
+                f'streak={self.streak}, feet={self.feet}, prob={self.prob}, '
+                f'ball_label={self.ball_label})')
