@@ -15,8 +15,7 @@ _base_ = './dino_small_field.py'
 
 model = dict(
     detector_downsample=2,
-    ball_head=dict(
-        image_channels=32, test_cfg=dict(topk=1, local_maximum_kernel=3)))
+    ball_head=dict(image_channels=32, test_cfg=dict(topk=1)))
 
 # the frames at their own size (and a little smaller), as the head reads
 # them; 4-8 copies of the frame's ball in every frame, also over players,

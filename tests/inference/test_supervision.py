@@ -93,12 +93,12 @@ def test_bytetrack_keeps_each_players_id(detector, learned):
     """Each training scene becomes a 12-frame clip in which every player
     walks 3 px a frame and turns back 6 px from where it stood (the model
     trained on these 16 frames only; small moves keep the scenes it
-    learned). The
-    same player keeps one tracker id from frame to frame where the detector
-    gives it one box in every frame (where two boxes lie on it, apart
-    enough for NMS to keep both, each starts a track; where a frame has
-    none, ByteTrack may lose him); such players that never overlap have
-    different ids; most players are followed through."""
+    learned). The same player keeps one tracker id from frame to frame
+    where the detector gives it one box in every frame (where two boxes
+    lie on it, apart enough for NMS to keep both, each starts a track;
+    where a frame has none, ByteTrack may lose him); such players that
+    never overlap have different ids; most players are followed
+    through."""
     from field_detr.datasets.demo_data import draw_clip, split_layouts
     followed = players = doubled = lost = 0
     for k, (pitch, scene) in enumerate(split_layouts(**learned['layout'])):

@@ -196,7 +196,6 @@ class SyntheticBalls(BaseTransform):
         if labels is None or np.random.rand() >= self.prob:
             return results
         img = results['img']
-        h, w = img.shape[:2]
         players = results['gt_bboxes'].numpy()[labels != self.ball_label]
         new = []
         for _ in range(np.random.randint(self.count[0], self.count[1] + 1)):
