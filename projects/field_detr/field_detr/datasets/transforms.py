@@ -8,23 +8,41 @@ from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
 
 
-def _add_balls(results: dict, new: list, ball_label: int) -> None:
-    """Append the xyxy boxes ``new`` to ``results`` as balls."""
-    results['gt_bboxes'] = results['gt_bboxes'].cat([
-        results['gt_bboxes'],
-        type(results['gt_bboxes'])(np.array(new, np.float32))
-    ])
-    labels = results['gt_bboxes_labels']
-    results['gt_bboxes_labels'] = np.concatenate(
-        [labels, np.full(len(new), ball_label, labels.dtype)])
-    if results.get('gt_ignore_flags') is not None:
-        results['gt_ignore_flags'] = np.concatenate(
-            [results['gt_ignore_flags'],
-             np.zeros(len(new), bool)])
+class _BallsOnFrame(BaseTransform):
+    """What both ball transforms share: a frame with annotations gets balls
+    in a share ``prob`` of calls; the subclass draws them onto
+    ``results['img']`` in place (:meth:`_balls`), and each comes back a new
+    ball box (``ball_label``), not ignored."""
+
+    prob: float
+    ball_label: int
+
+    def transform(self, results: dict) -> dict:
+        labels = results.get('gt_bboxes_labels')
+        if labels is None or np.random.rand() >= self.prob:
+            return results
+        new = self._balls(results, labels)
+        if not new:
+            return results
+        results['gt_bboxes'] = results['gt_bboxes'].cat([
+            results['gt_bboxes'],
+            type(results['gt_bboxes'])(np.array(new, np.float32))
+        ])
+        results['gt_bboxes_labels'] = np.concatenate(
+            [labels, np.full(len(new), self.ball_label, labels.dtype)])
+        if results.get('gt_ignore_flags') is not None:
+            results['gt_ignore_flags'] = np.concatenate(
+                [results['gt_ignore_flags'],
+                 np.zeros(len(new), bool)])
+        return results
+
+    def _balls(self, results: dict, labels: np.ndarray) -> List[List[float]]:
+        """Draw the balls onto ``results['img']``; their xyxy boxes."""
+        raise NotImplementedError
 
 
 @TRANSFORMS.register_module()
-class BallCopyPaste(BaseTransform):
+class BallCopyPaste(_BallsOnFrame):
     """Copies of the image's ball pasted elsewhere in it, each a new ball
     box: the copy-paste augmentation for small objects (Kisantal et al.,
     "Augmentation for small object detection", 2019). The ball is cut out
@@ -70,20 +88,17 @@ class BallCopyPaste(BaseTransform):
         self.max_tries = max_tries
         self.over_players = over_players
 
-    def transform(self, results: dict) -> dict:
-        labels = results.get('gt_bboxes_labels')
-        if labels is None or np.random.rand() >= self.prob:
-            return results
+    def _balls(self, results: dict, labels: np.ndarray) -> List[List[int]]:
         balls = np.flatnonzero(labels == self.ball_label)
         if not len(balls):
-            return results
+            return []
         img = results['img']
         h, w = img.shape[:2]
         boxes = results['gt_bboxes'].numpy()
         x1, y1, x2, y2 = np.round(boxes[np.random.choice(balls)]).astype(int)
         x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
         if x2 - x1 < 2 or y2 - y1 < 2:
-            return results
+            return []
         patch = img[y1:y2, x1:x2]
         new = []
         for _ in range(np.random.randint(self.copies[0], self.copies[1] + 1)):
@@ -104,10 +119,7 @@ class BallCopyPaste(BaseTransform):
                 (2 * ys + 1 - ph) / ph)**2 <= 1
             img[py:py + ph, px:px + pw][mask] = copy[mask]
             new.append([px, py, px + pw, py + ph])
-        if new:
-            results['img'] = img
-            _add_balls(results, new, self.ball_label)
-        return results
+        return new
 
     def _place(self, boxes: np.ndarray, new: list, pw: int, ph: int, w: int,
                h: int) -> Optional[Tuple[int, int]]:
@@ -132,7 +144,7 @@ class BallCopyPaste(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class SyntheticBalls(BaseTransform):
+class SyntheticBalls(_BallsOnFrame):
     """Balls drawn onto the frame, each a new ball box: a round blob of
     light of a random grey (a Gaussian profile of ``sigma`` px), smeared
     along a random direction as a camera's exposure smears a moving ball
@@ -191,10 +203,7 @@ class SyntheticBalls(BaseTransform):
         self.prob = prob
         self.ball_label = ball_label
 
-    def transform(self, results: dict) -> dict:
-        labels = results.get('gt_bboxes_labels')
-        if labels is None or np.random.rand() >= self.prob:
-            return results
+    def _balls(self, results: dict, labels: np.ndarray) -> List[List[float]]:
         img = results['img']
         players = results['gt_bboxes'].numpy()[labels != self.ball_label]
         new = []
@@ -202,10 +211,7 @@ class SyntheticBalls(BaseTransform):
             box = self._draw(img, players)
             if box is not None:
                 new.append(box)
-        if new:
-            results['img'] = img
-            _add_balls(results, new, self.ball_label)
-        return results
+        return new
 
     def _draw(self, img: np.ndarray,
               players: np.ndarray) -> Optional[List[float]]:
