@@ -106,3 +106,27 @@ def test_hard_balls_are_small_grey_streaked_and_some_under_a_leg(tmp_path):
         for a in coco['annotations'] if a['category_id'] == 2)
     assert under >= 5 and hidden == under and streaked >= 5, (under, hidden,
                                                               streaked)
+
+
+def test_a_hard_ball_a_nearer_player_wholly_hides_is_not_annotated():
+    """A ball drawn under a player's leg and then covered whole by a
+    nearer player shows no pixel: the frame has no ball to annotate. The
+    same ball with the nearer player elsewhere shows and is annotated."""
+    from field_detr.datasets.demo_data import _draw_objects, _draw_pitch
+    pitch = _draw_pitch(np.random.default_rng(0), 640, 384)
+    style = dict(grey=180, streak=(0.0, 0.0), under=0)
+    ball = (200 + 0.136 * 120 + 1.0, 300 - 0.03 * 120, 3.0)
+
+    def drawn(nearer_x):
+        scene = dict(
+            teams=[(40, 40, 220), (220, 80, 30)],
+            players=[(200.0, 300.0, 120.0, 0), (nearer_x, 310.0, 160.0, 1)],
+            ball=ball,
+            ball_style=style)
+        img, without = pitch.copy(), pitch.copy()
+        objects = _draw_objects(img, scene)
+        _draw_objects(without, dict(scene, ball=None))
+        return [c for c, _ in objects], np.array_equal(img, without)
+
+    assert drawn(200.0) == ([1, 1], True)
+    assert drawn(400.0) == ([2, 1, 1], False)

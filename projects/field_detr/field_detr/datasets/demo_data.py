@@ -8,7 +8,9 @@ shows whether a model learns.
 
 ``hard_balls=True`` draws the ball as broadcast footage shows it far from
 the camera: smaller, grey instead of white, streaked by its motion, and
-in about a third of the frames at a player's feet, partly hidden by a leg.
+in about a third of the frames at a player's feet, partly hidden by a leg
+(where a nearer player hides the whole ball, the frame has no ball
+annotated: nothing of it is in the picture).
 """
 import json
 import os
@@ -142,10 +144,14 @@ def draw_scene(rng: np.random.Generator,
 
 def _draw_objects(img: np.ndarray, scene: dict) -> List[Tuple]:
     """Draw the scene's players (the nearest last) and ball onto ``img``;
-    return their ``(category_id, [x, y, w, h])`` clipped to the image."""
+    return their ``(category_id, [x, y, w, h])`` clipped to the image, the
+    ball's only where some pixel of it shows."""
     h, w = img.shape[:2]
     objects = []
     ball, style = scene.get('ball'), scene.get('ball_style')
+    under = None if style is None else style['under']
+    if ball is not None and under is not None:
+        behind = img.copy()  # what the players alone will make of it
 
     def draw_ball():
         box = _draw_ball(img, *ball) if style is None else _draw_hard_ball(
@@ -154,7 +160,6 @@ def _draw_objects(img: np.ndarray, scene: dict) -> List[Tuple]:
 
     # a hard ball at a player's feet is drawn before that player (and the
     # nearer ones), whose leg then hides part of it
-    under = None if style is None else style['under']
     order = sorted(
         range(len(scene['players'])), key=lambda j: scene['players'][j][1])
     for j in order:
@@ -165,6 +170,11 @@ def _draw_objects(img: np.ndarray, scene: dict) -> List[Tuple]:
         objects.append((1, _clip_box(box, w, h)))
     if ball is not None and under is None:
         draw_ball()
+    if ball is not None and under is not None:
+        # a nearer player may hide the whole ball: not a ball to annotate
+        _draw_objects(behind, dict(scene, ball=None))
+        if np.array_equal(behind, img):
+            objects = [o for o in objects if o[0] != 2]
     return objects
 
 
