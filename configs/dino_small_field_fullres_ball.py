@@ -8,8 +8,8 @@
 # keeps one ball a frame, the strongest peak (a match has one ball in play;
 # raise model.ball_head.test_cfg.topk where a frame may hold more).
 # On hard balls (small, grey, streaked, under a leg), 1,000 CPU iterations
-# on 16 generated frames: ball recall 0.895 / 0.952 at precision 0.944 /
-# 0.952 on two held-out draws, against 0.58-0.63 / 0.67 for
+# on 16 generated frames: ball recall 0.912 / 0.863 at precision 0.924 /
+# 0.908 on two held-out draws of 100 frames, against 0.525 / 0.500 for
 # dino_small_field.py, for 10-15 % more time a step (docs/training.md).
 _base_ = './dino_small_field.py'
 
