@@ -13,9 +13,9 @@ passed, rolling and hidden behind a player now and then):
                              (MOTChallenge), gt/events.json
 
 With --from-clips, the splits' images are frames of such clips instead
-(every 10th of 500-frame clips; train and val from clips of their own, none
-of them a --video clip): the frames a tracker sees, to train a model for
-video on (docs/inference.md).
+(every 10th of 500-frame clips, or every --every-th; train and val from
+clips of their own, none of them a --video clip): the frames a tracker
+sees, to train a model for video on (docs/inference.md).
 
 An existing split or clip is never overwritten: the tool stops instead.
 """
@@ -64,9 +64,22 @@ def parse_args(argv=None):
         help='the splits\' images from generated clips (every 10th frame '
         'of 500): players crossing and one behind the other, balls in '
         'flight; to train a model for --track')
+    parser.add_argument(
+        '--every',
+        type=int,
+        default=10,
+        metavar='N',
+        help='with --from-clips: every Nth frame of each 500-frame clip '
+        '(default 10: 50 frames a clip; 50: 10 frames a clip, from five '
+        'times as many clips, pitches and team colours)')
     args = parser.parse_args(argv)
     if args.from_clips and args.video:
         parser.error('--from-clips writes splits, --video a clip: one of them')
+    if args.every != 10 and not args.from_clips:
+        parser.error('--every picks the frames of --from-clips')
+    if not 1 <= args.every <= 500:
+        parser.error(f'--every must be 1 to 500 (a clip has 500 frames), '
+                     f'got {args.every}')
     return args
 
 
@@ -103,6 +116,7 @@ def main(argv=None):
                 dirs[-1],
                 num_images,
                 seed,
+                every=args.every,
                 size=(w, h),
                 hard_ball=args.hard_balls)
     else:

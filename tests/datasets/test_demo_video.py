@@ -107,3 +107,34 @@ def test_a_split_of_clip_frames(tmp_path):
     again = run_tool(
         'make_demo_data.py', '--from-clips', '--out', out, check=False)
     assert again.returncode != 0 and 'already exists' in again.stderr
+
+
+def test_a_split_of_clip_frames_further_apart(tmp_path):
+    """``--from-clips --every 50``: every 50th frame of each clip, so ten
+    frames a clip and the 11th image from the next clip; ``--every``
+    without ``--from-clips``, or beyond a clip, is refused."""
+    from field_detr.datasets.demo_video import _draw_frames
+    from helpers.runs import run_tool
+    out = tmp_path / 'clips'
+    run_tool('make_demo_data.py', '--from-clips', '--every', '50', '--train',
+             '12', '--val', '1', '--out', out)
+    with open(out / 'train' / 'annotations' / 'annotations.json') as f:
+        train = json.load(f)
+    assert len(train['images']) == 12
+
+    def players(image_id):
+        return sorted(
+            tuple(a['bbox']) for a in train['annotations']
+            if a['image_id'] == image_id and a['category_id'] == 1)
+
+    for image_id, clip in ((1, 0), (11, 1)):
+        # frame 50 of the split's clip ``clip`` (seed 0)
+        frames = _draw_frames([0, 2026, 1, clip], 50, (640, 384), 10, False)
+        boxes = list(frames)[-1][1]
+        assert players(image_id) == sorted(map(tuple, boxes.values()))
+    assert players(2) != players(1)
+    for args, message in ((('--every', '20'), '--from-clips'),
+                          (('--from-clips', '--every', '0'), '1 to 500')):
+        proc = run_tool(
+            'make_demo_data.py', *args, '--out', tmp_path / 'x', check=False)
+        assert proc.returncode != 0 and message in proc.stderr
