@@ -75,7 +75,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.from_clips and args.video:
         parser.error('--from-clips writes splits, --video a clip: one of them')
-    if args.every != 10 and not args.from_clips:
+    if args.every != parser.get_default('every') and not args.from_clips:
         parser.error('--every picks the frames of --from-clips')
     if not 1 <= args.every <= 500:
         parser.error(f'--every must be 1 to 500 (a clip has 500 frames), '
