@@ -150,7 +150,8 @@ def _draw_objects(img: np.ndarray, scene: dict) -> List[Tuple]:
     objects = []
     ball, style = scene.get('ball'), scene.get('ball_style')
     under = None if style is None else style['under']
-    if ball is not None and under is not None:
+    hideable = ball is not None and under is not None
+    if hideable:
         behind = img.copy()  # what the players alone will make of it
 
     def draw_ball():
@@ -170,7 +171,7 @@ def _draw_objects(img: np.ndarray, scene: dict) -> List[Tuple]:
         objects.append((1, _clip_box(box, w, h)))
     if ball is not None and under is None:
         draw_ball()
-    if ball is not None and under is not None:
+    if hideable:
         # a nearer player may hide the whole ball: not a ball to annotate
         _draw_objects(behind, dict(scene, ball=None))
         if np.array_equal(behind, img):
