@@ -6,8 +6,10 @@ detector slices) and follows:
 * the players with ByteTrack (Roboflow's ``trackers``, the tracker
   supervision's ``ByteTrack`` became): every player detection down to
   ``low_score`` goes to it, as ByteTrack's second association wants the
-  weak boxes of a player half hidden by another; a new id starts only from
-  a box at the model's own player threshold. Boxes are matched by DIoU
+  weak boxes of a player half hidden by another (not lower: under 0.2 most
+  of a DETR's boxes are on no player, and they carry tracks to teammates,
+  docs/inference.md); a new id starts only from a box at the model's own
+  player threshold. Boxes are matched by DIoU
   (IoU less the centres' distance), which tells apart two players whose
   boxes overlap more than IoU does, from ``MATCH_DIOU``, and each team has
   a ByteTrack of its own (:class:`~field_detr.inference.teams.TeamSplit`:
@@ -105,7 +107,7 @@ class VideoTracks:
 def track_video(detector,
                 path: str,
                 ball_track: Optional[BallTrack] = None,
-                low_score: float = 0.1,
+                low_score: float = 0.2,
                 batch_size: int = 4,
                 on_batch: Optional[Callable[[int], None]] = None,
                 player_class: str = 'player',
@@ -116,7 +118,9 @@ def track_video(detector,
     """Follow the players and the ball through the video at ``path`` with
     ``detector`` (a ``LocalDetector``; module docstring). ``teams``: how
     many shirt colours the players are split into (one ByteTrack each; 0 or
-    1: one for all). ``player_gap``: the most frames between two pieces of
+    1: one for all). ``low_score``: the weakest player box ByteTrack
+    reads (those under the model's threshold go to its second association
+    only). ``player_gap``: the most frames between two pieces of
     a player's track that are joined and filled (0: neither).
     ``reentry_gap``: the most frames a player who leaves the picture at
     its left or right side may stay out and keep his id (0: a new id; for
