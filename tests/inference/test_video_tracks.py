@@ -35,6 +35,16 @@ def test_the_tracker_keeps_ids_on_the_true_boxes(tmp_path):
         assert scores['IDF1'] >= 0.85, (seed, scores)
 
 
+def _blank_video(tmp_path) -> str:
+    """Six black frames: the stand-in detectors below need no picture."""
+    video = str(tmp_path / 'blank.mp4')
+    writer = video_writer(video, 25.0, (320, 192))
+    for _ in range(6):
+        writer.write(np.zeros((192, 320, 3), np.uint8))
+    writer.release()
+    return video
+
+
 class BallOnALine:
     """Stands in for a ``LocalDetector``: a ball moving 3 px a frame,
     scored 0.9 in the first frame and 0.3 after, reported only above the
@@ -64,12 +74,51 @@ def test_the_ball_floor_follows_the_model_threshold(tmp_path):
     under the model's own ball threshold: a model that stored 0.35 keeps
     the ball at 0.3 on its path, one that stored 0.5 does not (floor
     0.4)."""
-    video = str(tmp_path / 'blank.mp4')
-    writer = video_writer(video, 25.0, (320, 192))
-    for _ in range(6):
-        writer.write(np.zeros((192, 320, 3), np.uint8))
-    writer.release()
+    video = _blank_video(tmp_path)
     low = track_video(BallOnALine(0.35), video, teams=0)
     assert [p.frame for p in low.ball] == [1, 2, 3, 4, 5, 6]
     high = track_video(BallOnALine(0.5), video, teams=0)
     assert [p.frame for p in high.ball] == [1]
+
+
+class PlayerFading:
+    """Stands in for a ``LocalDetector``: one player walking 2 px a frame,
+    scored 0.9 in the first three frames and ``weak`` after (half hidden),
+    reported only above the ``thresholds`` it is asked for."""
+    classes = ('player', )
+    class_thresholds = np.array([0.5], np.float32)
+
+    def __init__(self, weak: float) -> None:
+        self.weak, self._frame = weak, 0
+
+    def detect_batch(self, images, batch_size=4, thresholds=None):
+        out = []
+        for _ in images:
+            self._frame += 1
+            x = 100 + 2 * self._frame
+            score = 0.9 if self._frame <= 3 else self.weak
+            keep = score >= thresholds[0]
+            out.append(
+                Detections(
+                    np.array([[x, 40, x + 30, 120]] * keep, np.float32),
+                    np.array([score] * keep, np.float32),
+                    np.zeros(int(keep), np.int64), self.classes))
+        return out
+
+
+def test_weak_player_boxes_are_read_from_low_score(tmp_path):
+    """Under the model's player threshold, ByteTrack's second association
+    keeps a player on his track with boxes from ``low_score`` (0.2): at
+    0.25 he is followed through the six frames with one id, at 0.15 (the
+    band where a DETR's boxes are mostly copies or on no one) he is not,
+    unless ``low_score`` is lowered. (ByteTrack reports a track from its
+    second frame.)"""
+    video = _blank_video(tmp_path)
+    kept = track_video(PlayerFading(0.25), video, teams=0, player_gap=0)
+    assert [r[0] for r in kept.players] == [2, 3, 4, 5, 6]
+    assert {r[1] for r in kept.players} == {1}
+    dropped = track_video(PlayerFading(0.15), video, teams=0, player_gap=0)
+    assert [r[0] for r in dropped.players] == [2, 3]
+    lowered = track_video(
+        PlayerFading(0.15), video, teams=0, player_gap=0, low_score=0.1)
+    assert [r[0] for r in lowered.players] == [2, 3, 4, 5, 6]
