@@ -162,9 +162,9 @@ def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
 def test_a_path_on_trial_that_loses_its_ball_is_dropped(missed, kept):
     """A path of two sightings (on trial) that goes more than
     ``trial_gap`` frames without a ball was a false ball seen now and
-    then: its frames go, and a weak candidate where it led does not bring
-    it back."""
-    track = BallTrack(trial_gap=4, confirm_after=5)
+    then: its frames go, and a weak candidate where it led (under
+    ``acquire_score``) does not bring it back."""
+    track = BallTrack(trial_gap=4, confirm_after=5, acquire_score=0.5)
     track.update(1, box(100, 50), [0.6])
     track.update(2, box(101, 50), [0.6])
     found = track.update(3 + missed, box(103, 50), [0.45])

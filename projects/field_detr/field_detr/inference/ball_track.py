@@ -73,7 +73,9 @@ class BallTrack:
             ``min_score``: a model whose threshold was chosen at 0.35 has
             candidates from 0.25 (``floor``). Defaults to 0.1.
         acquire_score (float): the score a candidate needs to start a path
-            (at the start, after a long gap). Defaults to 0.5.
+            (at the start, after a long gap). Defaults to 0.4 (0.5 let
+            the ball go unfollowed for frames after a long gap or a kick;
+            docs/inference.md).
         fill_speed_px (float): a gap is filled only when the ball moved at
             most this far a frame across it: a ball hidden at a player's
             feet moves with the player, while a ball that changed course
@@ -104,7 +106,7 @@ class BallTrack:
     gate_px: float = 20.0
     gate_growth_px: float = 6.0
     min_score: float = 0.4
-    acquire_score: float = 0.5
+    acquire_score: float = 0.4
     fill_speed_px: float = 3.0
     takeover_score: float = 0.7
     below_threshold: float = 0.1
