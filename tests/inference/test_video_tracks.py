@@ -109,7 +109,7 @@ class PlayerFading:
 def test_weak_player_boxes_are_read_from_low_score(tmp_path):
     """Under the model's player threshold, ByteTrack's second association
     keeps a player on his track with boxes from ``low_score`` (0.2): at
-    0.25 he is followed through the six frames with one id, at 0.15 (the
+    0.25 he is followed to the last frame with one id, at 0.15 (the
     band where a DETR's boxes are mostly copies or on no one) he is not,
     unless ``low_score`` is lowered. (ByteTrack reports a track from its
     second frame.)"""

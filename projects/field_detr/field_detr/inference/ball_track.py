@@ -73,8 +73,8 @@ class BallTrack:
             ``min_score``: a model whose threshold was chosen at 0.35 has
             candidates from 0.25 (``floor``). Defaults to 0.1.
         acquire_score (float): the score a candidate needs to start a path
-            (at the start, after a long gap). Defaults to 0.4 (0.5 let
-            the ball go unfollowed for frames after a long gap or a kick;
+            (at the start, after a long gap). Defaults to 0.4 (0.5 left
+            the ball unfollowed for frames after a long gap;
             docs/inference.md).
         fill_speed_px (float): a gap is filled only when the ball moved at
             most this far a frame across it: a ball hidden at a player's

@@ -6,14 +6,15 @@ detector slices) and follows:
 * the players with ByteTrack (Roboflow's ``trackers``, the tracker
   supervision's ``ByteTrack`` became): every player detection down to
   ``low_score`` goes to it, as ByteTrack's second association wants the
-  weak boxes of a player half hidden by another (not lower: under 0.2 most
-  of a DETR's boxes are on no player, and they carry tracks to teammates,
-  docs/inference.md); a new id starts only from a box at the model's own
-  player threshold. Boxes are matched by DIoU
-  (IoU less the centres' distance), which tells apart two players whose
-  boxes overlap more than IoU does, from ``MATCH_DIOU``, and each team has
-  a ByteTrack of its own (:class:`~field_detr.inference.teams.TeamSplit`:
-  shirt colours clustered on the first ``TEAM_FIT_FRAMES`` frames), so
+  weak boxes of a player half hidden by another (not lower: under 0.2 a
+  DETR's boxes are mostly copies of a player already found or on no
+  player, and they carry tracks to teammates, docs/inference.md); a new id
+  starts only from a box at the model's own player threshold. Boxes are
+  matched by DIoU (IoU less the centres' distance), which tells apart two
+  players whose boxes overlap more than IoU does, from ``MATCH_DIOU``, and
+  each team has a ByteTrack of its own
+  (:class:`~field_detr.inference.teams.TeamSplit`: shirt colours clustered
+  on the first ``TEAM_FIT_FRAMES`` frames), so
   players of two teams who cross keep their ids; once the video is seen,
   a track is cut where it overlaps a teammate's, a track that ends is
   joined to one of its team that starts where their motions lead within
