@@ -62,7 +62,7 @@ def parse_args(argv=None):
         '--from-clips',
         action='store_true',
         help='the splits\' images from generated clips (every 10th frame '
-        'of 500): players crossing and one behind the other, balls in '
+        'of 500, or --every\'s): players crossing and one behind the other, balls in '
         'flight; to train a model for --track')
     parser.add_argument(
         '--every',

@@ -14,14 +14,14 @@ detector slices) and follows:
   players whose boxes overlap more than IoU does, from ``MATCH_DIOU``, and
   each team has a ByteTrack of its own
   (:class:`~field_detr.inference.teams.TeamSplit`: shirt colours clustered
-  on the first ``TEAM_FIT_FRAMES`` frames), so
-  players of two teams who cross keep their ids; once the video is seen,
-  a track is cut where it overlaps a teammate's, a track that ends is
-  joined to one of its team that starts where their motions lead within
-  ``player_gap`` frames, a player who leaves the picture at a side is
-  joined to one of his team who comes back in there within
-  ``reentry_gap`` frames, and the frames a track misses are filled
-  between its sightings (:mod:`~field_detr.inference.tracklets`; score -1);
+  on the first ``TEAM_FIT_FRAMES`` frames), so players of two teams who
+  cross keep their ids; once the video is seen, a track is cut where it
+  overlaps a teammate's, a track that ends is joined to one of its team
+  that starts where their motions lead within ``player_gap`` frames, a
+  player who leaves the picture at a side is joined to one of his team
+  who comes back in there within ``reentry_gap`` frames, and the frames a
+  track misses are filled between its sightings
+  (:mod:`~field_detr.inference.tracklets`; score -1);
 * the ball as one object (:class:`~field_detr.inference.ball_track.BallTrack`:
   one ball a frame, gated by its recent path, short gaps filled).
 
