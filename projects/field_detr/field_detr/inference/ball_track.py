@@ -75,7 +75,7 @@ class BallTrack:
         acquire_score (float): the score a candidate needs to start a path
             (at the start, after a long gap). Defaults to 0.4 (0.5 left
             the ball unfollowed for frames after a long gap;
-            docs/inference.md).
+            docs/video_tracking_log.md).
         fill_speed_px (float): a gap is filled only when the ball moved at
             most this far a frame across it: a ball hidden at a player's
             feet moves with the player, while a ball that changed course

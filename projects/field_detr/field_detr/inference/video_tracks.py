@@ -5,10 +5,10 @@ detector slices) and follows:
 
 * the players with ByteTrack (Roboflow's ``trackers``, the tracker
   supervision's ``ByteTrack`` became): every player detection down to
-  ``low_score`` goes to it, as ByteTrack's second association wants the
-  weak boxes of a player half hidden by another (not lower: under 0.2 a
-  DETR's boxes are mostly copies of a player already found or on no
-  player, and they carry tracks to teammates, docs/inference.md); a new id
+  ``low_score`` goes to it, as ByteTrack's second association wants the weak
+  boxes of a player half hidden by another (not lower: under 0.2 a DETR's
+  boxes are mostly copies of a player already found or on no player, and
+  they carry tracks to teammates: docs/video_tracking_log.md); a new id
   starts only from a box at the model's own player threshold. Boxes are
   matched by DIoU (IoU less the centres' distance), which tells apart two
   players whose boxes overlap more than IoU does, from ``MATCH_DIOU``, and
@@ -16,12 +16,12 @@ detector slices) and follows:
   (:class:`~field_detr.inference.teams.TeamSplit`: shirt colours clustered
   on the first ``TEAM_FIT_FRAMES`` frames), so players of two teams who
   cross keep their ids; once the video is seen, a track is cut where it
-  overlaps a teammate's, a track that ends is joined to one of its team
-  that starts where their motions lead within ``player_gap`` frames, a
-  player who leaves the picture at a side is joined to one of his team
-  who comes back in there within ``reentry_gap`` frames, and the frames a
-  track misses are filled between its sightings
-  (:mod:`~field_detr.inference.tracklets`; score -1);
+  overlaps a teammate's, a track that ends is joined to one of its team that
+  starts where their motions lead within ``player_gap`` frames, a player who
+  leaves the picture at a side is joined to one of his team who comes back
+  in there within ``reentry_gap`` frames, and the frames a track misses are
+  filled between its sightings (:mod:`~field_detr.inference.tracklets`;
+  score -1);
 * the ball as one object (:class:`~field_detr.inference.ball_track.BallTrack`:
   one ball a frame, gated by its recent path, short gaps filled).
 
