@@ -117,8 +117,9 @@ def parse_args(argv=None):
         default=REENTRY_GAP,
         help='with --track: a player who leaves the picture at its left or '
         'right side keeps his id if one of his team comes back in there, '
-        'his feet within his height of where he left, within this many '
-        f'frames; for a fixed camera (default {REENTRY_GAP}, 6 s at 25 '
+        'his feet within three times his height of where he left, within '
+        f'this many frames; for a fixed camera (default {REENTRY_GAP}, '
+        f'{REENTRY_GAP / 25:g} s at 25 '
         'fps; 0: a new id)')
     args = parser.parse_args(argv)
     if args.slice:

@@ -63,7 +63,9 @@ WIDTH = 640
 def test_a_player_back_in_where_he_left_the_picture_keeps_his_id():
     out = _walk(1, range(1, 31), vx=-3.0)  # walks out at the left
     assert out[0][2] > 15 and out[-1][2] <= 0
-    back = _at_side(5, range(130, 150), 2.0, y=260.0)  # within his height
+    # 170 frames later, his feet two heights lower: players come back in
+    # anywhere along the side, and later than 6 s
+    back = _at_side(5, range(200, 220), 2.0, y=360.0)
     joined = join_reentries(out + back, {1: 0, 5: 0}, WIDTH)
     assert {r[1] for r in joined} == {1}
     # out of the picture, not missed: nothing filled between
@@ -75,8 +77,9 @@ def test_who_comes_back_elsewhere_late_or_of_the_other_team_is_new():
     cases = [  # (what, the piece that comes in, whether of the other team)
         ('other team', _at_side(2, range(60, 80), 0.0), True),
         ('other side', _at_side(2, range(60, 80), WIDTH - 30.0), False),
-        ('other height', _at_side(2, range(60, 80), 0.0, y=300.0), False),
-        ('too late', _at_side(2, range(200, 220), 0.0), False),
+        # feet more than three heights (80 px) from where he left
+        ('other height', _at_side(2, range(60, 80), 0.0, y=450.0), False),
+        ('too late', _at_side(2, range(240, 260), 0.0), False),
         ('mid-picture', _at_side(2, range(60, 80), 300.0), False),
     ]
     for name, back, other_team in cases:

@@ -188,14 +188,14 @@ def _join(rows: List[tuple], ends: List[int], starts: List[int],
 def join_reentries(rows: List[tuple],
                    teams: Dict[int, int],
                    width: int,
-                   max_gap: int = 150,
+                   max_gap: int = 200,
                    edge_px: float = 15.0,
-                   gate: float = 1.0) -> List[tuple]:
+                   gate: float = 3.0) -> List[tuple]:
     """``rows`` with a player who leaves the picture and comes back made
     one track: a track whose last box touches the left or right side
     (within ``edge_px`` of a ``width``-pixel frame) is joined to a track of
     its team whose first box touches the same side 1 to ``max_gap`` frames
-    later, with its feet within ``gate`` of the player's height of where
+    later, with its feet within ``gate`` times the player's height of where
     he left and a height within 30 %; each end and start used once
     (Hungarian, the least distance). For a fixed camera: a panning one
     brings players back elsewhere."""

@@ -51,9 +51,9 @@ from .tracklets import (FILLED, fill_gaps, join_reentries, join_tracklets,
 TEAM_FIT_FRAMES = 50
 #: ``track_video``'s defaults: the most frames between two pieces of a
 #: player's track that are joined and filled (2 s at 25 fps), and that a
-#: player who leaves the picture at a side may stay out (6 s)
+#: player who leaves the picture at a side may stay out (8 s)
 PLAYER_GAP = 50
-REENTRY_GAP = 150
+REENTRY_GAP = 200
 #: the least DIoU at which ByteTrack matches a box to a track (the
 #: library's 0.1 lets a track jump to a teammate in a crossing; a track
 #: that ends instead is joined afterwards where its motion leads)
