@@ -64,7 +64,7 @@ def test_a_player_back_in_where_he_left_the_picture_keeps_his_id():
     out = _walk(1, range(1, 31), vx=-3.0)  # walks out at the left
     assert out[0][2] > 15 and out[-1][2] <= 0
     # 170 frames later, his feet two heights lower: players come back in
-    # anywhere along the side, and later than 6 s
+    # well above or below where they left, and after more than 6 s
     back = _at_side(5, range(200, 220), 2.0, y=360.0)
     joined = join_reentries(out + back, {1: 0, 5: 0}, WIDTH)
     assert {r[1] for r in joined} == {1}

@@ -4,9 +4,9 @@ a track is cut where its box overlaps a teammate's (the online tracker
 may follow the wrong one out of the crossing), a track that ends is
 joined to one of its team that starts soon after where the two tracks'
 motions lead, a player who leaves the picture at its left or right side
-is joined to one of his team who comes back in at that side near the
-height he left, and the frames a track misses are filled between its two
-sightings."""
+is joined to one of his team who comes back in at that side within a
+few of his heights of where he left, and the frames a track misses are
+filled between its two sightings."""
 from typing import Dict, List, NamedTuple, Optional
 
 import numpy as np
