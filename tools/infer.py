@@ -109,8 +109,8 @@ def parse_args(argv=None):
         '(for up to this many frames), a track that ends is joined to one '
         'of its team that starts where their motions lead within this many '
         'frames, and the frames between are filled (score -1 in the '
-        f'MOTChallenge file); 0: none of it (default {PLAYER_GAP}, 2 s at '
-        '25 fps)')
+        f'MOTChallenge file); 0: none of it (default {PLAYER_GAP}, '
+        f'{PLAYER_GAP / 25:g} s at 25 fps)')
     parser.add_argument(
         '--reentry-gap',
         type=int,
@@ -119,8 +119,7 @@ def parse_args(argv=None):
         'right side keeps his id if one of his team comes back in there, '
         'his feet within three times his height of where he left, within '
         f'this many frames; for a fixed camera (default {REENTRY_GAP}, '
-        f'{REENTRY_GAP / 25:g} s at 25 '
-        'fps; 0: a new id)')
+        f'{REENTRY_GAP / 25:g} s at 25 fps; 0: a new id)')
     args = parser.parse_args(argv)
     if args.slice:
         try:

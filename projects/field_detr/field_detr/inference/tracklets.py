@@ -13,6 +13,11 @@ import numpy as np
 
 #: the score of a filled row: the player was not detected in that frame
 FILLED = -1.0
+#: the defaults (``track_video``'s too): the most frames between two
+#: pieces of a player's track that are joined and filled (2 s at 25 fps),
+#: and that a player who leaves the picture at a side may stay out (8 s)
+PLAYER_GAP = 50
+REENTRY_GAP = 200
 
 
 def _by_id(rows: List[tuple]) -> Dict[int, List[tuple]]:
@@ -59,7 +64,7 @@ class Pieces(NamedTuple):
 def split_at_contacts(rows: List[tuple],
                       teams: Dict[int, int],
                       min_iou: float = 0.15,
-                      max_run: int = 50) -> Pieces:
+                      max_run: int = PLAYER_GAP) -> Pieces:
     """``rows`` with each track cut where its box overlaps a box of its
     team by IoU > ``min_iou`` for at most ``max_run`` frames in a row:
     those rows are left out (:func:`fill_gaps` fills them once the pieces
@@ -114,7 +119,7 @@ def _runs(frames: List[int]) -> List[List[int]]:
 
 def join_tracklets(rows: List[tuple],
                    teams: Dict[int, int],
-                   max_gap: int = 50,
+                   max_gap: int = PLAYER_GAP,
                    gate_px: float = 20.0,
                    gate_px_per_frame: float = 2.0,
                    cut_from: Optional[Dict[int, int]] = None) -> List[tuple]:
@@ -188,7 +193,7 @@ def _join(rows: List[tuple], ends: List[int], starts: List[int],
 def join_reentries(rows: List[tuple],
                    teams: Dict[int, int],
                    width: int,
-                   max_gap: int = 200,
+                   max_gap: int = REENTRY_GAP,
                    edge_px: float = 15.0,
                    gate: float = 3.0) -> List[tuple]:
     """``rows`` with a player who leaves the picture and comes back made
@@ -223,7 +228,7 @@ def join_reentries(rows: List[tuple],
     return _join(rows, ends, starts, cost)
 
 
-def fill_gaps(rows: List[tuple], max_gap: int = 50) -> List[tuple]:
+def fill_gaps(rows: List[tuple], max_gap: int = PLAYER_GAP) -> List[tuple]:
     """``rows`` with the frames a track misses, up to ``max_gap`` of them
     between two sightings, filled by its box interpolated linearly (score
     :data:`FILLED`)."""

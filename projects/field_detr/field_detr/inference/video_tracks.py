@@ -44,16 +44,11 @@ from ..datasets.mot import BALL, PLAYER, write_mot
 from ..datasets.video_files import read_frames, video_info, video_writer
 from .ball_track import BallPoint, BallTrack, ball_candidates
 from .teams import TeamSplit, shirt_colours
-from .tracklets import (FILLED, fill_gaps, join_reentries, join_tracklets,
-                        split_at_contacts)
+from .tracklets import (FILLED, PLAYER_GAP, REENTRY_GAP, fill_gaps,
+                        join_reentries, join_tracklets, split_at_contacts)
 
 #: frames whose confident players fit the team split (2 s at 25 fps)
 TEAM_FIT_FRAMES = 50
-#: ``track_video``'s defaults: the most frames between two pieces of a
-#: player's track that are joined and filled (2 s at 25 fps), and that a
-#: player who leaves the picture at a side may stay out (8 s)
-PLAYER_GAP = 50
-REENTRY_GAP = 200
 #: the least DIoU at which ByteTrack matches a box to a track (the
 #: library's 0.1 lets a track jump to a teammate in a crossing; a track
 #: that ends instead is joined afterwards where its motion leads)
