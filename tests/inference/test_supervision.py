@@ -8,6 +8,10 @@ import supervision as sv
 
 pytestmark = pytest.mark.slow
 
+# ByteTrack's high-confidence threshold, from which its tracks start (the
+# small model's scores on players are 0.5-0.8)
+TRACK_FROM = 0.5
+
 
 @pytest.fixture(scope='module')
 def detector(learned):
@@ -47,22 +51,25 @@ def _followed_ids(detector, frames):
     """Run a clip through LocalDetector, to_supervision(), supervision's NMS
     and ByteTrack; return, per player (rows of the clip's boxes), the
     tracker id of the track on it in each frame after the first (``None``:
-    no track with IoU >= 0.5; players and tracks paired one to one), and
-    per player the most detections on it in one frame (those that overlap
-    it more than any other player, with IoU >= 0.3) and whether some frame
-    had none on it."""
+    no track with IoU >= 0.5; players and tracks paired one to one); per
+    player the most detections on it in one frame (those that overlap it
+    more than any other player, with IoU >= 0.3), whether some frame had
+    none on it, and whether every frame gave it a clean detection: one on
+    it and no other, scored at least ``TRACK_FROM`` and with IoU >= 0.5
+    (the box ByteTrack's first stage pairs with his track)."""
     from scipy.optimize import linear_sum_assignment
     from trackers import ByteTrackTracker
 
-    # tracks start from detections >= 0.5 (the small model's scores on
-    # players are 0.5-0.8); one detection a frame starts a track
+    # tracks start from detections >= TRACK_FROM; one detection a frame
+    # starts a track
     tracker = ByteTrackTracker(
-        track_activation_threshold=0.5,
-        high_conf_det_threshold=0.5,
+        track_activation_threshold=TRACK_FROM,
+        high_conf_det_threshold=TRACK_FROM,
         minimum_consecutive_frames=1)
     ids = [[] for _ in range(len(frames[0][1]))]
     boxes_on = np.zeros(len(ids), int)
     missed = np.zeros(len(ids), bool)
+    clean = np.ones(len(ids), bool)
     for t, (frame, boxes) in enumerate(frames):
         players = detector.detect(frame).to_supervision()
         players = players[players.data['class_name'] == 'player']
@@ -75,6 +82,8 @@ def _followed_ids(detector, frames):
         on_each = np.bincount(nearest, minlength=len(boxes))
         boxes_on = np.maximum(boxes_on, on_each)
         missed |= on_each == 0
+        sure = (iou >= 0.5) & (players.confidence >= TRACK_FROM)
+        clean &= (on_each == 1) & (sure.sum(1) == 1)
         tracks = tracker.update(players)
         tracks = tracks[tracks.tracker_id >= 0]
         if t == 0:  # a track gets its id from its second frame on
@@ -86,25 +95,23 @@ def _followed_ids(detector, frames):
         }
         for i in range(len(boxes)):
             ids[i].append(on.get(i))
-    return ids, boxes_on, missed
+    return ids, boxes_on, missed, clean
 
 
 def test_bytetrack_keeps_each_players_id(detector, learned):
     """Each training scene becomes a 12-frame clip in which every player
     walks 3 px a frame and turns back 6 px from where it stood (the model
     trained on these 16 frames only; small moves keep the scenes it
-    learned). The same player keeps one tracker id from frame to frame
-    where the detector gives it one box in every frame (where two boxes
-    lie on it, apart enough for NMS to keep both, each starts a track;
-    where a frame has none, ByteTrack may lose him); such players that
-    never overlap have different ids; most players are followed
-    through."""
+    learned). A player the detector gives one clean box in every frame
+    (``_followed_ids``) keeps one tracker id through the clip, and such
+    players that never overlap have different ids; most players are
+    followed through, few get two boxes, few miss a frame."""
     from field_detr.datasets.demo_data import draw_clip, split_layouts
-    followed = players = doubled = lost = 0
+    followed = players = doubled = lost = cleanly = 0
     for k, (pitch, scene) in enumerate(split_layouts(**learned['layout'])):
         frames = draw_clip(
             pitch, scene, num_frames=12, step_px=3, span_px=6, seed=k)
-        ids, boxes_on, missed = _followed_ids(detector, frames)
+        ids, boxes_on, missed, clean = _followed_ids(detector, frames)
         overlap = np.zeros(len(ids))
         for _, boxes in frames:
             iou = sv.box_iou_batch(boxes, boxes)
@@ -116,18 +123,27 @@ def test_bytetrack_keeps_each_players_id(detector, learned):
             doubled += boxes_on[player] > 1
             lost += missed[player]
             followed += len(on) >= 0.75 * len(row)
-            if missed[player]:
-                # a frame without a box on him: ByteTrack may lose him, or
+            if not clean[player]:
+                # a frame without a box on him, with a second one (apart
+                # enough for NMS to keep both, each starts a track) or with
+                # one ByteTrack's first stage does not pair with his track
+                # (under TRACK_FROM, or off him): ByteTrack may lose him, or
                 # hand his track to a neighbour, whatever it is given
                 continue
-            assert boxes_on[player] > 1 or len(set(on)) <= 1, (k, player, row)
-            if on and overlap[player] < 0.3:
+            cleanly += 1
+            # followed in every frame, by one track
+            assert len(on) == len(row) and len(set(on)) == 1, (k, player, row)
+            if overlap[player] < 0.3:
                 assert on[0] not in seen, (k, player, seen[on[0]], ids)
                 seen[on[0]] = player
         players += len(ids)
-    # measured on the learned model of two machines: 15 of 28 players in at
-    # least 9 of the 11 frames, two boxes on 3 of them; 75 of 104, two
-    # boxes on 5, a frame without a box on 17
+    # measured on the learned model (tests/conftest.py) of two machines: 75
+    # of 104 players in at least 9 of the 11 frames, two boxes on 5, a frame
+    # without a box on 17; on a third, of trainings at 600 iterations and at
+    # 800 with training seeds 42, 1 and 2: 79, 76, 81, 81 followed; 7, 6,
+    # 3, 0 doubled; 18, 18, 20, 15 lost; 42, 44, 31, 45 with a clean box in
+    # every frame
+    assert cleanly >= 25, (cleanly, players)
     assert followed >= 10, (followed, players)
     assert doubled <= players // 5, (doubled, players)
     assert lost <= players // 4, (lost, players)
