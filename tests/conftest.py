@@ -109,11 +109,13 @@ def demo_run(demo_data, tmp_path_factory):
 #: The learned model's run: the small DINO with its ball head (the demo's
 #: model) for LEARNED_EPOCHS epochs of 16 generated frames at batch 2 (8
 #: iterations an epoch), its warm-up + cosine schedule stretched to the run:
-#: the ball benchmark's split (eval_ball_head.py --config
-#: tests/configs/dino_small.py --train-images 16 --iters 600). 600
-#: iterations rather than the benchmark's 800: this training is the suite's
-#: longest chain (about 8 minutes on a worker's thread instead of 11).
-LEARNED_EPOCHS = 75
+#: the ball benchmark's split and budget (eval_ball_head.py --config
+#: tests/configs/dino_small.py --train-images 16 --iters 800). This
+#: training is the suite's longest chain (8.3 minutes on a worker's thread
+#: of one machine, 6.5 at 600 iterations), but at 600 the held-out player
+#: AP@0.5 the learning test asserts ranged 0.786-0.857 from machine to
+#: machine, about its floor of 0.8 (test_learning.py).
+LEARNED_EPOCHS = 100
 
 
 def _train_learned(work_dir: str, split: str, epochs: int) -> None:
@@ -135,8 +137,8 @@ def _train_learned(work_dir: str, split: str, epochs: int) -> None:
 
 @pytest.fixture(scope='session')
 def learned(tmp_path_factory):
-    """Train the small DINO with its ball head on 16 generated frames (600
-    iterations, about 8 minutes on a core), then run
+    """Train the small DINO with its ball head on 16 generated frames (800
+    iterations, 8 minutes and more on a core), then run
     tools/test.py on them. Shared by the learning (held-out frames),
     sliced-inference and supervision (annotator, ByteTrack) tests."""
     from field_detr.datasets.demo_data import write_split

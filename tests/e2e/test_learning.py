@@ -14,16 +14,18 @@ from helpers.runs import scalars
 
 pytestmark = pytest.mark.slow
 
-# On the 24 held-out frames of seed 1007 (every 10th without a ball), ball
-# detections from a score of BALL_THRESHOLD (the metric's default): player
-# AP@0.5, and ball recall and precision at 5 px. Measured with this model,
-# split and budget (tools/analysis_tools/eval_ball_head.py --config
-# tests/configs/dino_small.py --variants head --train-images 16 --iters 600
-# --held-out-seeds 1007 2007, one thread; docs/training.md): player AP@0.5
-# 0.857 / 0.839, ball recall 0.842 / 0.857 and precision 0.842 / 0.900 on
-# seeds 1007 / 2007 (16 of 19 and 18 of 21 balls). On its 16 training
-# frames: player AP@0.5 0.917, ball AP@0.5 0.921. At the benchmark's 800
-# iterations: 0.886 / 0.877, 0.842 / 0.857, 1.000 / 0.947 (from 0.55).
+# On 48 held-out frames of seed 1007 (40 balls; 8 frames without one),
+# ball detections from a score of BALL_THRESHOLD (the metric's default):
+# player AP@0.5, and ball recall and precision at 5 px. Measured with this
+# model, split and budget (tools/analysis_tools/eval_ball_head.py --config
+# tests/configs/dino_small.py --variants head --train-images 16 --iters 800
+# --held-out-seeds 1007 --held-out-images 48, one thread; docs/training.md)
+# on three training seeds of one machine (randomness.seed 42, 1, 2): player
+# AP@0.5 0.903, 0.905, 0.909; ball recall 0.900, 0.925, 0.875; precision
+# 0.973, 0.949, 0.854. On the first 24 of these frames alone one ball is
+# 0.053 of the recall: there seed 2 finds 15 of 19 balls (0.789) with 4
+# false ones, and at 600 iterations the player AP@0.5 ranged 0.786-0.857
+# from machine to machine.
 BALL_THRESHOLD = 0.5
 HELD_OUT_PLAYER_AP50 = 0.8
 BALL_RECALL = 0.8
@@ -52,7 +54,8 @@ def test_box_loss_halves(learned):
 
 def test_predictions_move_onto_the_players_and_the_ball(learned):
     rows = _reported(learned['proc'].stdout)
-    # Measured on the training frames: player mAP@0.5 0.917, ball 0.921.
+    # Measured on the training frames (seeds 42, 1, 2): player mAP@0.5
+    # 0.937, 0.940, 0.956; ball 1.000, 1.000, 0.916.
     # An untrained, class-swapped or box-format-broken model scores ~0.
     assert rows['player'][1] >= 0.8, rows
     assert rows['ball'][1] >= 0.8, rows
@@ -123,7 +126,7 @@ def test_ball_table_and_metrics_file_agree_with_the_log(learned):
 
 @pytest.fixture(scope='module')
 def held_out(learned, tmp_path_factory):
-    """Frames the model never saw: 24 drawn from another seed, every 10th
+    """Frames the model never saw: 48 drawn from another seed, every 10th
     without a ball; with the learned model's detections on each
     (LocalDetector, every score) as COCO results."""
     from field_detr import LocalDetector
@@ -131,7 +134,7 @@ def held_out(learned, tmp_path_factory):
     split = str(tmp_path_factory.mktemp('held_out'))
     coco = write_split(
         split,
-        num_images=24,
+        num_images=48,
         seed=learned['layout']['seed'] + 1000,
         empty_every=10)
     detector = LocalDetector(learned['checkpoint'], 0.0, device='cpu')
@@ -189,7 +192,8 @@ def test_ball_found_on_held_out_frames(held_out):
         frames.append((gts.reshape(-1, 4), boxes.reshape(-1, 4),
                        np.array([r['score'] for r in dets])))
     scores = ball_localisation(frames, distances=(5, 10))
-    assert scores['ball_count'] >= 18  # the frames do hold balls
+    assert scores['ball_count'] >= 36  # the frames do hold balls
     assert scores['ball_recall_5px'] >= BALL_RECALL, scores
     assert scores['ball_precision_5px'] >= BALL_PRECISION, scores
-    assert scores['ball_false_rate'] <= 1 / 3, scores  # 3 empty frames
+    # a false ball on 0, 0 and 1 of the 8 frames without one (seeds above)
+    assert scores['ball_false_rate'] <= 1 / 4, scores
