@@ -287,6 +287,20 @@ class LocalDetector:
 COLOURS = [(120, 200, 0), (0, 140, 255), (255, 80, 80), (200, 0, 200)]
 
 
+def draw_label(image: np.ndarray, text: str, x: int, y: int,
+               colour: tuple) -> None:
+    """Draw ``text`` in black on a tag of ``colour`` whose bottom-left
+    corner is ``(x, y)`` (above a box), kept inside the image: legible on
+    the pitch whatever the box's colour."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
+    (w, h), base = cv2.getTextSize(text, font, scale, 1)
+    x = min(max(0, x), max(0, image.shape[1] - w - 2))
+    y = max(y, h + base + 2)
+    cv2.rectangle(image, (x, y - h - base - 2), (x + w + 2, y), colour, -1)
+    cv2.putText(image, text, (x + 1, y - base - 1), font, scale, (0, 0, 0), 1,
+                cv2.LINE_AA)
+
+
 def draw_detections(image: np.ndarray, det: Detections) -> np.ndarray:
     """A copy of a BGR image with boxes, class names and scores drawn."""
     out = image.copy()
@@ -294,9 +308,8 @@ def draw_detections(image: np.ndarray, det: Detections) -> np.ndarray:
         colour = COLOURS[int(label) % len(COLOURS)]
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, 2)
-        cv2.putText(out, f'{det.classes[label]} {score:.2f}',
-                    (x1, max(10, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    colour, 1, cv2.LINE_AA)
+        draw_label(out, f'{det.classes[label]} {score:.2f}', x1, y1 - 1,
+                   colour)
     return out
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from ..datasets.mot import BALL, PLAYER, write_mot
 from ..datasets.video_files import read_frames, video_info, video_writer
 from .ball_track import BallPoint, BallTrack, ball_candidates
+from .detector import draw_label
 from .teams import TeamSplit, shirt_colours
 from .tracklets import (FILLED, PLAYER_GAP, REENTRY_GAP, fill_gaps,
                         join_reentries, join_tracklets, split_at_contacts)
@@ -281,10 +282,7 @@ def annotate_video(path: str,
                 # a filled frame's box thin
                 cv2.rectangle(img, (int(x1), int(y1)), (int(x2), int(y2)),
                               colour, 1 if score == FILLED else 2)
-                cv2.putText(img, f'#{tid}', (int(x1), max(10,
-                                                          int(y1) - 3)),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1,
-                            cv2.LINE_AA)
+                draw_label(img, f'#{tid}', int(x1), int(y1) - 1, colour)
             _draw_trail(img, ball, frame_no, trail)
             writer.write(img)
         if on_batch is not None:
