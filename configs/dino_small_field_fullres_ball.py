@@ -12,8 +12,9 @@
 # all three with a higher ball AP on each; DINO trains as before.
 # On hard balls (small, grey, streaked, under a leg), 1,000 CPU iterations
 # on 16 generated frames: ball recall 0.80-0.90 at precision 0.91-0.95 on
-# two held-out draws of 100 frames over three training seeds (0.900 /
-# 0.900 on seed 0), against 0.525 / 0.500 for dino_small_field.py, for
+# two held-out draws of 100 frames over three training seeds of one machine
+# (0.900 / 0.900 on seed 0; 0.875-0.925 at 0.82-0.95 for seeds 1 and 2 on
+# another), against 0.525 / 0.500 for dino_small_field.py, for
 # 10-15 % more time a step (docs/training.md).
 _base_ = './dino_small_field.py'
 
