@@ -95,7 +95,14 @@ def test_targets_decode_to_the_balls():
             found[order], gt[gt[:, 0].argsort()] / 0.5, rtol=0, atol=1e-3)
 
 
-@pytest.mark.parametrize('changes', [dict(), dict(image_channels=8)])
+GN = dict(type='GN', num_groups=4)
+
+
+@pytest.mark.parametrize(
+    'changes',
+    [dict(),
+     dict(image_channels=8),
+     dict(image_channels=8, norm_cfg=GN)])
 def test_loss_at_the_balls_cells_equals_the_whole_maps(changes):
     """The training loss runs the size and offset branches at the balls'
     centre cells alone: its losses and every parameter's gradient equal
@@ -159,11 +166,12 @@ def test_loss_at_the_balls_cells_equals_the_whole_maps(changes):
             atol=1e-6)
 
 
-def test_head_learns_a_ball_on_its_own():
+@pytest.mark.parametrize('changes', [dict(), dict(norm_cfg=GN)])
+def test_head_learns_a_ball_on_its_own(changes):
     """Fifty steps on one feature map: the heatmap peak moves onto the
     ball (the loss and its gradients are wired)."""
     torch.manual_seed(0)
-    ball = head()
+    ball = head(**changes)
     feats = (torch.randn(1, 8, 24, 40), torch.randn(1, 16, 12, 20))
     sample = DetDataSample(
         metainfo=dict(
@@ -188,6 +196,30 @@ def test_head_learns_a_ball_on_its_own():
     best = result.bboxes[result.scores.argmax()]
     centre = (best[:2] + best[2:]) / 2
     assert torch.dist(centre, torch.tensor([104., 44.])) <= 2
+
+
+def test_a_norm_goes_after_each_3x3_convolution_of_stem_and_fused_map():
+    """``norm_cfg`` puts its layer between each 3x3 convolution (then
+    without a bias) and its ReLU; without it the parameters keep the
+    names the checkpoints of the configs without a norm hold."""
+    plain = head(image_channels=8).state_dict()
+    assert {k
+            for k in plain if k.startswith(('image_stem', 'fuse_conv'))} == {
+                f'{m}.{i}.{p}'
+                for m, idx in (('image_stem', (0, 2, 4)), ('fuse_conv', (0, )))
+                for i in idx
+                for p in ('weight', 'bias')
+            }
+    normed = head(image_channels=8, norm_cfg=GN)
+    layers = [type(m).__name__ for m in normed.image_stem
+              ] + [type(m).__name__ for m in normed.fuse_conv]
+    assert layers == [
+        'Conv2d', 'GroupNorm', 'ReLU', 'Conv2d', 'GroupNorm', 'ReLU', 'Conv2d',
+        'Conv2d', 'GroupNorm', 'ReLU'
+    ]
+    assert normed.image_stem[0].bias is None
+    assert normed.fuse_conv[0].bias is None
+    assert normed.image_stem[6].bias is not None  # the 1x1 to the map
 
 
 def samples_batch(seed, n=2, size=(96, 128)):

@@ -19,10 +19,11 @@ What differs from ``CenterNetHead``:
 * one class: the detections carry the label ``label`` (the ball's index in
   the detector's classes), and the ground truth of other classes is ignored.
 """
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
 from mmdet.models.dense_heads import CenterNetHead
 from mmdet.models.utils import (get_local_maximum, get_topk_from_heatmap,
                                 transpose_and_gather_feat)
@@ -37,6 +38,26 @@ from torch.nn.utils.rnn import pad_sequence
 
 from .ball_targets import heatmap_targets
 from .fast_detr_head import box_loss
+
+
+def _conv_block(in_channels: int, out_channels: int, stride: int,
+                norm_cfg: Optional[dict]) -> List[nn.Module]:
+    """A 3x3 convolution, the ``norm_cfg`` layer if any, and a ReLU (the
+    layers alone, so a head without a norm keeps its parameter names)."""
+    conv = nn.Conv2d(
+        in_channels,
+        out_channels,
+        3,
+        stride=stride,
+        padding=1,
+        bias=norm_cfg is None)
+    if norm_cfg is None:
+        return [conv, nn.ReLU(inplace=True)]
+    return [
+        conv,
+        build_norm_layer(norm_cfg, out_channels)[1],
+        nn.ReLU(inplace=True)
+    ]
 
 
 @MODELS.register_module()
@@ -66,6 +87,9 @@ class BallHeatmapHead(CenterNetHead):
             0 detaches them: the DETR then trains exactly as without the
             head, and the head learns on the DETR's features. Defaults to
             1.0.
+        norm_cfg (dict, optional): a normalisation layer after each 3x3
+            convolution of the stem and of the fused map (e.g.
+            ``dict(type='GN', num_groups=8)``). None (the default): none.
         loss_center_heatmap, loss_wh, loss_offset (dict): the losses, as in
             ``CenterNetHead``.
         test_cfg (dict): ``topk`` (ball candidates per image, default 10)
@@ -85,6 +109,7 @@ class BallHeatmapHead(CenterNetHead):
                  min_overlap: float = 0.3,
                  backbone_grad: float = 1.0,
                  image_channels: int = 0,
+                 norm_cfg: Optional[dict] = None,
                  loss_center_heatmap: dict = dict(
                      type='GaussianFocalLoss', loss_weight=1.0),
                  loss_wh: dict = dict(type='L1Loss', loss_weight=0.1),
@@ -115,15 +140,11 @@ class BallHeatmapHead(CenterNetHead):
         self.image_channels = image_channels
         if image_channels:
             self.image_stem = nn.Sequential(
-                nn.Conv2d(3, image_channels, 3, stride=2, padding=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(
-                    image_channels, image_channels, 3, stride=2, padding=1),
-                nn.ReLU(inplace=True),
+                *_conv_block(3, image_channels, 2, norm_cfg),
+                *_conv_block(image_channels, image_channels, 2, norm_cfg),
                 nn.Conv2d(image_channels, feat_channels, kernel_size=1))
         self.fuse_conv = nn.Sequential(
-            nn.Conv2d(feat_channels, feat_channels, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True))
+            *_conv_block(feat_channels, feat_channels, 1, norm_cfg))
         # CenterNetHead.init_weights sets the heatmap's bias to a prior of
         # 0.1 and small regression weights; do it on construction too, so
         # a model built without init_weights() (an exported model before
