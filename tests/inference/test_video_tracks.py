@@ -4,7 +4,8 @@ import json
 import os.path as osp
 
 import numpy as np
-from eval_tracking import TruthBoxes, player_scores
+import pytest
+from eval_tracking import TruthBoxes, combine, player_scores, score_clip
 
 from field_detr.datasets.demo_video import write_clip
 from field_detr.datasets.video_files import video_writer
@@ -12,7 +13,18 @@ from field_detr.inference.detector import Detections
 from field_detr.inference.video_tracks import track_video
 
 
-def test_the_tracker_keeps_ids_on_the_true_boxes(tmp_path):
+@pytest.fixture(scope='module')
+def clips(tmp_path_factory):
+    """Two generated clips of 125 frames (seeds 12 and 13: 12-17 crossings,
+    the ball hidden behind a player in 4 and 6 frames)."""
+    out = []
+    for seed in (12, 13):
+        out.append(str(tmp_path_factory.mktemp('clips') / f'clip_{seed}'))
+        write_clip(out[-1], seed, num_frames=125)
+    return out
+
+
+def test_the_tracker_keeps_ids_on_the_true_boxes(clips):
     """Each frame's true boxes through ``track_video`` (team split, one
     ByteTrack per team, cutting at teammates, joining, filling): on two
     generated clips of 125 frames (12-18 crossings each) HOTA and IDF1
@@ -22,17 +34,87 @@ def test_the_tracker_keeps_ids_on_the_true_boxes(tmp_path):
     The bound, 0.85, sits above the targets on a model's own detections
     (IDF1 0.8, HOTA 0.7): the tracker alone must leave room for the
     detector's errors."""
-    for seed in (11, 12):
-        clip = str(tmp_path / f'clip_{seed}')
-        write_clip(clip, seed, num_frames=125)
+    for clip in clips:
         with open(osp.join(clip, 'gt', 'events.json')) as f:
             assert json.load(f)['crossings'] >= 10
         gt = osp.join(clip, 'gt', 'players.txt')
         tracks = track_video(TruthBoxes(gt), osp.join(clip, 'clip.mp4'))
         assert set(tracks.teams.values()) == {0, 1}
         scores = player_scores(gt, tracks.write(clip, 'truth')['players'])
-        assert scores['HOTA'] >= 0.85, (seed, scores)
-        assert scores['IDF1'] >= 0.85, (seed, scores)
+        assert scores['HOTA'] >= 0.85, (clip, scores)
+        assert scores['IDF1'] >= 0.85, (clip, scores)
+
+
+class TruthAndBall(TruthBoxes):
+    """The true player boxes and the true ball (score 0.9) in the frames
+    where it is not hidden: a perfect detector of both classes."""
+    classes = ('player', 'ball')
+    class_thresholds = np.array([0.5, 0.5], np.float32)
+
+    def __init__(self, clip: str) -> None:
+        from trackers import load_mot_file
+        super().__init__(osp.join(clip, 'gt', 'players.txt'))
+        self._ball = load_mot_file(osp.join(clip, 'gt', 'ball.txt'))
+        with open(osp.join(clip, 'gt', 'events.json')) as f:
+            self._hidden = set(json.load(f)['ball_hidden_frames'])
+
+    def detect_batch(self, images, batch_size=4, thresholds=None):
+        out = []
+        for players in super().detect_batch(images):
+            frame = self._frame - len(images) + len(out) + 1
+            boxes, scores = list(players.boxes), list(players.scores)
+            labels = list(players.labels)
+            if frame in self._ball and frame not in self._hidden:
+                x, y, w, h = self._ball[frame].boxes[0]
+                boxes.append((x, y, x + w, y + h))
+                scores.append(0.9)
+                labels.append(1)
+            out.append(
+                Detections(
+                    np.array(boxes, np.float32).reshape(-1, 4),
+                    np.array(scores, np.float32), np.array(labels, np.int64),
+                    self.classes))
+        return out
+
+
+def test_the_combined_row_pools_the_clips_counts(clips, tmp_path):
+    """``eval_tracking.py``'s ``combined`` row is the clips as one, as
+    TrackEval combines a benchmark: the ID switches and crossings summed,
+    IDF1 from the summed identity counts, HOTA between the clips', the
+    ball's recall and precision over all the frames; a single clip
+    combined is that clip."""
+    figures, sequences = [], []
+    for clip in clips:
+        out = tmp_path / osp.basename(clip)
+        out.mkdir()
+        f, s = score_clip(TruthAndBall(clip), clip, str(out), 8, 200)
+        figures.append(f)
+        sequences.append(s)
+        # the ball hidden behind a player: not detected
+        assert f['hidden_frames'] > 0
+        assert f['ball_raw']['hidden']['recall'] == 0
+    row = combine(figures, sequences)
+    players = row['players']
+    assert players['IDSW'] == sum(f['players']['IDSW'] for f in figures)
+    assert row['crossings'] == sum(f['crossings'] for f in figures)
+    assert players['IDSW_per_10_crossings'] == pytest.approx(
+        10 * players['IDSW'] / row['crossings'])
+    ids = [s['players'].Identity for s in sequences]
+    tp, fn, fp = (
+        sum(getattr(i, k) for i in ids) for k in ('IDTP', 'IDFN', 'IDFP'))
+    assert players['IDF1'] == pytest.approx(2 * tp / (2 * tp + fn + fp))
+    hota = sorted(f['players']['HOTA'] for f in figures)
+    assert hota[0] <= players['HOTA'] <= hota[1]
+    for kind in ('ball_raw', 'ball_track'):
+        parts = [f[kind]['all'] for f in figures]
+        assert row[kind]['all']['recall'] == pytest.approx(
+            sum(p['hits'] for p in parts) / sum(p['frames'] for p in parts))
+    assert row['ball_track']['all']['recall'] > row['ball_raw']['all'][
+        'recall']
+    one = combine(figures[:1], sequences[:1])
+    for kind in ('players', 'players_upper_bound', 'players_true_boxes'):
+        assert one[kind] == pytest.approx(figures[0][kind])
+    assert one['ball_track'] == figures[0]['ball_track']
 
 
 def _blank_video(tmp_path) -> str:

@@ -20,7 +20,11 @@ and the ball, and the tracks are scored against the ground truth:
   (the frame's best ball above the model's threshold) and of the track
   (gated, gaps filled), on the frames where the ball is visible and on
   those where it is hidden;
-* the time tracking adds to the detector's, per frame.
+* the time tracking adds to the detector's, per frame;
+* for more than one clip, a ``combined`` row: the clips as one, as
+  TrackEval combines a benchmark's sequences (the counts behind each
+  figure summed over the clips, so a clip weighs by its boxes, crossings
+  and frames).
 """
 import argparse
 import json
@@ -145,15 +149,47 @@ class TruthBoxes:
         return out
 
 
-def player_scores(gt_path: str, tracks_path: str) -> dict:
+def player_sequence(gt_path: str, tracks_path: str):
+    """TrackEval's CLEAR, HOTA and Identity metrics of one clip's player
+    tracks (``trackers.eval``: a ``SequenceResult``)."""
     from trackers.eval import evaluate_mot_sequence
-    result = evaluate_mot_sequence(
+    return evaluate_mot_sequence(
         gt_path, tracks_path, metrics=['CLEAR', 'HOTA', 'Identity'])
+
+
+def summary(result) -> dict:
+    """The figures reported of a ``SequenceResult``."""
     return dict(
         HOTA=float(result.HOTA.HOTA),
         IDF1=float(result.Identity.IDF1),
         MOTA=float(result.CLEAR.MOTA),
         IDSW=int(result.CLEAR.IDSW))
+
+
+def player_scores(gt_path: str, tracks_path: str) -> dict:
+    return summary(player_sequence(gt_path, tracks_path))
+
+
+def combined_players(results: list) -> dict:
+    """The clips' ``SequenceResult`` objects as one, as TrackEval combines
+    the sequences of a benchmark: the counts behind HOTA, IDF1 and MOTA
+    summed over the clips (a clip weighs by its boxes), the ID switches
+    summed."""
+    from trackers.eval import (aggregate_clear_metrics, aggregate_hota_metrics,
+                               aggregate_identity_metrics)
+    from trackers.eval.results import SequenceResult
+    return summary(
+        SequenceResult.from_dict(
+            dict(
+                sequence='combined',
+                CLEAR=aggregate_clear_metrics(
+                    [r.CLEAR.to_dict() for r in results]),
+                HOTA=aggregate_hota_metrics([
+                    r.HOTA.to_dict(include_arrays=True, arrays_as_list=False)
+                    for r in results
+                ]),
+                Identity=aggregate_identity_metrics(
+                    [r.Identity.to_dict() for r in results]))))
 
 
 def ball_scores(gt_path: str, points: dict, hidden: set) -> dict:
@@ -176,17 +212,25 @@ def ball_scores(gt_path: str, points: dict, hidden: set) -> dict:
             reported += 1
             cx, cy = gt[f]
             hits += np.hypot(points[f][0] - cx, points[f][1] - cy) <= 5
-        out[part] = dict(
-            frames=len(frames),
-            recall=hits / max(1, len(frames)),
-            precision=hits / reported if reported else float('nan'))
+        out[part] = _rates(int(hits), reported, len(frames))
     return out
 
 
+def _rates(hits: int, reported: int, frames: int) -> dict:
+    return dict(
+        frames=frames,
+        hits=hits,
+        reported=reported,
+        recall=hits / max(1, frames),
+        precision=hits / reported if reported else float('nan'))
+
+
 def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int,
-               reentry_gap: int) -> dict:
+               reentry_gap: int) -> tuple:
     """Track one clip and score it (module docstring); ``reentry_gap`` as
-    ``track_video``'s, for the detector's and the true boxes."""
+    ``track_video``'s, for the detector's and the true boxes. Returns the
+    figures and the players' ``SequenceResult`` objects (for
+    :func:`combine`)."""
     from field_detr.inference.ball_track import BallTrack
     from field_detr.inference.video_tracks import track_video
     with open(osp.join(clip_dir, 'gt', 'events.json')) as f:
@@ -216,25 +260,69 @@ def score_clip(detector, clip_dir: str, out_dir: str, max_gap: int,
         TruthBoxes(gt_players),
         osp.join(clip_dir, 'clip.mp4'),
         reentry_gap=reentry_gap).write(out_dir, 'true_boxes')['players']
-    players = player_scores(gt_players, paths['players'])
-    players['IDSW_per_10_crossings'] = 10 * players['IDSW'] / max(
-        1, events['crossings'])
+    sequences = dict(
+        players=player_sequence(gt_players, paths['players']),
+        players_upper_bound=player_sequence(gt_players, oracle),
+        players_true_boxes=player_sequence(gt_players, truth))
     hidden = set(events['ball_hidden_frames'])
     gt_ball = osp.join(clip_dir, 'gt', 'ball.txt')
-    return dict(
+    figures = dict(
         clip=clip_dir,
         frames=tracks.frames,
         crossings=events['crossings'],
         hidden_frames=len(hidden),
-        players=players,
-        players_upper_bound=player_scores(gt_players, oracle),
-        players_true_boxes=player_scores(gt_players, truth),
+        **{
+            k: summary(v)
+            for k, v in sequences.items()
+        },
         ball_raw=ball_scores(gt_ball, raw, hidden),
         ball_track=ball_scores(gt_ball,
                                {p.frame: p.centre
                                 for p in tracks.ball}, hidden),
         ms_detect=1000 * tracks.detect_s / max(1, tracks.frames),
         ms_track=1000 * tracks.track_s / max(1, tracks.frames))
+    _per_crossings(figures)
+    return figures, sequences
+
+
+def _per_crossings(figures: dict) -> None:
+    players = figures['players']
+    players['IDSW_per_10_crossings'] = 10 * players['IDSW'] / max(
+        1, figures['crossings'])
+
+
+def combine(figures: list, sequences: list) -> dict:
+    """The clips' figures (:func:`score_clip`) as one row, as TrackEval
+    reports a benchmark: players by :func:`combined_players`, the ID
+    switches per 10 crossings of all the clips' crossings, the ball's
+    recall and precision over all the clips' frames, the times over all
+    frames."""
+    frames = sum(f['frames'] for f in figures)
+    out = dict(
+        clip='combined',
+        clips=len(figures),
+        frames=frames,
+        crossings=sum(f['crossings'] for f in figures),
+        hidden_frames=sum(f['hidden_frames'] for f in figures),
+        **{
+            k: combined_players([s[k] for s in sequences])
+            for k in sequences[0]
+        },
+        **{
+            k: {
+                part:
+                _rates(*(sum(f[k][part][n] for f in figures)
+                         for n in ('hits', 'reported', 'frames')))
+                for part in figures[0][k]
+            }
+            for k in ('ball_raw', 'ball_track')
+        },
+        **{
+            k: sum(f[k] * f['frames'] for f in figures) / max(1, frames)
+            for k in ('ms_detect', 'ms_track')
+        })
+    _per_crossings(out)
+    return out
 
 
 def print_report(results: list) -> None:
@@ -263,7 +351,8 @@ def print_report(results: list) -> None:
           'behind a player (its filled gaps); bound: the detector\'s boxes '
           'with the true ids; true boxes: the tracker on the true boxes '
           '(a perfect detector); track ms: per frame, and its share of the '
-          'detector\'s time')
+          'detector\'s time; combined: the clips as one, as TrackEval '
+          'combines a benchmark\'s sequences (counts summed over the clips)')
 
 
 def main(argv=None):
@@ -280,13 +369,16 @@ def main(argv=None):
             write_clip(clips[-1], seed, num_frames=args.frames)
     detector = LocalDetector(
         args.model, device=args.device, config=args.config)
-    results = []
+    results, sequences = [], []
     for clip in clips:
         out_dir = osp.join(work, 'tracks', osp.basename(clip.rstrip('/')))
         os.makedirs(out_dir, exist_ok=True)
-        results.append(
-            score_clip(detector, clip, out_dir, args.max_gap,
-                       args.reentry_gap))
+        figures, clip_sequences = score_clip(detector, clip, out_dir,
+                                             args.max_gap, args.reentry_gap)
+        results.append(figures)
+        sequences.append(clip_sequences)
+    if len(results) > 1:
+        results.append(combine(results, sequences))
     print_report(results)
     if args.out:
         with open(args.out, 'w') as f:
