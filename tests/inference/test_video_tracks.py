@@ -5,7 +5,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from eval_tracking import TruthBoxes, combine, player_scores, score_clip
+from eval_tracking import TruthBoxes, combine, main, player_scores, score_clip
 
 from field_detr.datasets.demo_video import write_clip
 from field_detr.datasets.video_files import video_writer
@@ -115,6 +115,19 @@ def test_the_combined_row_pools_the_clips_counts(clips, tmp_path):
     for kind in ('players', 'players_upper_bound', 'players_true_boxes'):
         assert one[kind] == pytest.approx(figures[0][kind])
     assert one['ball_track'] == figures[0]['ball_track']
+
+
+def test_a_clip_folder_without_its_truth_is_a_one_line_error(tmp_path, capsys):
+    """``eval_tracking.py --clip-dirs`` on a folder with a video but no
+    ground truth: one line naming the missing file, exit status 2, before
+    any model is loaded (the model path does not exist either)."""
+    (tmp_path / 'clip.mp4').write_bytes(b'')
+    with pytest.raises(SystemExit) as stop:
+        main(['no_model.pth', '--clip-dirs', str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f'error: {tmp_path}/gt/players.txt: not found')
+    assert len(err.splitlines()) == 1
 
 
 def _blank_video(tmp_path) -> str:

@@ -34,6 +34,9 @@ import tempfile
 
 import numpy as np
 
+from field_detr import runtime
+from field_detr.errors import InputError
+
 # the examples of --help
 EPILOG = r'''Examples:
     python tools/analysis_tools/eval_tracking.py work_dirs/demo/model.pth
@@ -355,10 +358,27 @@ def print_report(results: list) -> None:
           'combines a benchmark\'s sequences (counts summed over the clips)')
 
 
+#: what a clip folder holds (``make_demo_data.py --video``)
+CLIP_FILES = ('clip.mp4', 'gt/players.txt', 'gt/ball.txt', 'gt/events.json')
+
+
+def check_clip(clip_dir: str) -> None:
+    """A one-line error for a clip folder without its video or truth."""
+    for name in CLIP_FILES:
+        if not osp.isfile(osp.join(clip_dir, name)):
+            raise InputError(
+                f'{osp.join(clip_dir, name)}: not found (a clip folder '
+                'holds ' + ', '.join(CLIP_FILES) +
+                ', as make_demo_data.py --video writes them)')
+
+
+@runtime.exit_on_error
 def main(argv=None):
     args = parse_args(argv)
     from field_detr.datasets.demo_video import write_clip
     from field_detr.inference.detector import LocalDetector
+    for clip in args.clip_dirs or []:
+        check_clip(clip)
     work = args.work_dir or tempfile.mkdtemp(prefix='field_detr_tracking_')
     clips = args.clip_dirs or []
     for seed in ([] if args.clip_dirs else args.seeds):
