@@ -73,14 +73,29 @@ def test_weak_candidates_are_kept_only_as_far_back_as_a_gap_reaches():
     assert got[193] == ((193.0, 50.0), True)
 
 
-def test_a_gap_the_ball_crossed_fast_stays_empty():
-    """10 px a frame across the gap: a pass received or a bounce may have
-    happened unseen, so no straight line is drawn through it."""
-    track = BallTrack(max_gap=8, gate_px=40, fill_speed_px=4)
+@pytest.mark.parametrize('fill_line_px, at_5, filled', [
+    (6.0, (140, 50), [3, 4]),
+    (6.0, (134, 62), []),
+    (-1.0, (140, 50), []),
+])
+def test_a_fast_gap_is_filled_only_where_the_ball_flew_on(
+        fill_line_px, at_5, filled):
+    """10 px a frame into the gap. Seen again where that velocity puts it
+    (frame 5 at 140): it flew on along its line, and the line fills the
+    gap. Seen 13 px off it (134, 62: 6 + 1 px a frame from the last
+    sighting allows 9): a pass received or a bounce may have happened
+    unseen, and no straight line is drawn through it; nor with
+    ``fill_line_px`` negative (then only gaps of at most ``fill_speed_px``
+    a frame are filled)."""
+    track = BallTrack(
+        max_gap=8, gate_px=40, fill_speed_px=4, fill_line_px=fill_line_px)
     track.update(1, box(100, 50), [0.9])
     track.update(2, box(110, 50), [0.9])
-    assert track.update(5, box(140, 50), [0.9]) is not None
-    assert sorted(centres(track)) == [1, 2, 5]
+    assert track.update(5, box(*at_5), [0.9]) is not None
+    got = centres(track)
+    assert sorted(got) == sorted([1, 2, 5] + filled)
+    assert [got[f] for f in filled] == [((120.0, 50.0), True),
+                                        ((130.0, 50.0), True)][:len(filled)]
 
 
 def test_a_longer_gap_stays_empty():
@@ -155,7 +170,10 @@ def test_a_path_that_lost_its_ball_yields_to_a_strong_one_elsewhere():
                                            box(120, 50)]), [0.8, 0.6])
     assert tuple(kept.centre) == (302.0, 200.0)
     assert track.predicted(6) == pytest.approx([302, 200])
-    assert sorted(centres(track)) == [1, 2, 4, 5]
+    # frame 3 filled: at 4 the ball was where its velocity put it
+    got = centres(track)
+    assert sorted(got) == [1, 2, 3, 4, 5]
+    assert got[3] == ((110.0, 50.0), True)
 
 
 @pytest.mark.parametrize('missed, kept', [(4, True), (5, False)])

@@ -22,7 +22,9 @@ by the touchline) does not make the path jump while the path still finds
 its ball.
 
 When the ball comes back after a gap of at most ``max_gap`` frames, having
-moved no faster than ``fill_speed_px`` a frame, the frames in between get a
+moved no faster than ``fill_speed_px`` a frame or where the velocity it
+went into the gap with puts it (it flew on: a pass seen again further
+down its line), the frames in between get a
 position interpolated linearly between the two observations, marked
 ``filled`` (a ball hidden behind a player, a missed detection); where the
 detector still saw the ball weakly there (a candidate of at least
@@ -81,6 +83,15 @@ class BallTrack:
             feet moves with the player, while a ball that changed course
             unseen (a pass received, a bounce) is not on the straight line.
             Defaults to 3.
+        fill_line_px (float): a faster gap is filled too when the ball
+            comes out of it within this distance, plus
+            ``fill_line_px_per_frame`` for each frame from the last
+            sighting, of where the velocity it went in with puts it: a
+            ball that flew on along its line, unseen for a few frames (a
+            streak too faint to score), while a pass received or a bounce
+            leaves the line. Negative: never. Defaults to 6.
+        fill_line_px_per_frame (float): see ``fill_line_px``. Defaults
+            to 1.
         takeover_score (float): the score a candidate outside the gate
             needs to take a confirmed path over: above ``acquire_score``,
             as a path whose ball may only be hidden for a few frames
@@ -108,6 +119,8 @@ class BallTrack:
     min_score: float = 0.4
     acquire_score: float = 0.4
     fill_speed_px: float = 3.0
+    fill_line_px: float = 6.0
+    fill_line_px_per_frame: float = 1.0
     takeover_score: float = 0.7
     below_threshold: float = 0.1
     confirm_after: int = 5
@@ -245,7 +258,7 @@ class BallTrack:
         if not 0 < gap <= self.max_gap:
             return
         step = np.linalg.norm(point.centre - last.centre) / (gap + 1)
-        if step > self.fill_speed_px:
+        if step > self.fill_speed_px and not self._flew_on(point):
             return
         for k in range(1, gap + 1):
             t = k / (gap + 1)
@@ -254,6 +267,16 @@ class BallTrack:
                 min(last.score, point.score),
                 filled=True)
             self._points[filled.frame] = self._snapped(filled)
+
+    def _flew_on(self, point: BallPoint) -> bool:
+        """Whether ``point`` lies where the velocity of the last two
+        observations puts the ball (``fill_line_px``)."""
+        if self.fill_line_px < 0 or len(self._last) < 2:
+            return False
+        frames = point.frame - self._last[-1].frame
+        miss = np.linalg.norm(self.predicted(point.frame) - point.centre)
+        return bool(miss <= self.fill_line_px +
+                    self.fill_line_px_per_frame * frames)
 
     def _snapped(self, filled: BallPoint) -> BallPoint:
         """``filled``, or its frame's strongest candidate within
