@@ -46,6 +46,7 @@ EPILOG = r'''Examples:
 
 
 def parse_args(argv=None):
+    from field_detr.datasets.demo_video import CLIP_FILES
     from field_detr.inference.ball_track import BallTrack
     from field_detr.inference.video_tracks import REENTRY_GAP
     parser = argparse.ArgumentParser(
@@ -70,8 +71,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--clip-dirs',
         nargs='+',
-        help='score these clips instead (clip.mp4, gt/players.txt, '
-        'gt/ball.txt, gt/events.json as generated)')
+        help='score these clips instead (' + ', '.join(CLIP_FILES) +
+        ' as generated)')
     parser.add_argument(
         '--max-gap',
         type=int,
@@ -358,12 +359,9 @@ def print_report(results: list) -> None:
           'combines a benchmark\'s sequences (counts summed over the clips)')
 
 
-#: what a clip folder holds (``make_demo_data.py --video``)
-CLIP_FILES = ('clip.mp4', 'gt/players.txt', 'gt/ball.txt', 'gt/events.json')
-
-
 def check_clip(clip_dir: str) -> None:
     """A one-line error for a clip folder without its video or truth."""
+    from field_detr.datasets.demo_video import CLIP_FILES
     for name in CLIP_FILES:
         if not osp.isfile(osp.join(clip_dir, name)):
             raise InputError(

@@ -27,6 +27,9 @@ from .mot import BALL, PLAYER, write_mot
 from .video_files import frames as video_frames
 from .video_files import video_writer
 
+#: the files of a clip folder, as :func:`write_clip` writes them
+CLIP_FILES = ('clip.mp4', 'gt/players.txt', 'gt/ball.txt', 'gt/events.json')
+
 
 class _Player:
     """A player who walks or runs to a waypoint, then picks another; one in
