@@ -59,9 +59,8 @@ class TruthAndBall(TruthBoxes):
             self._hidden = set(json.load(f)['ball_hidden_frames'])
 
     def detect_batch(self, images, batch_size=4, thresholds=None):
-        out = []
-        for players in super().detect_batch(images):
-            frame = self._frame - len(images) + len(out) + 1
+        out, first = [], self._frame + 1
+        for frame, players in enumerate(super().detect_batch(images), first):
             boxes, scores = list(players.boxes), list(players.scores)
             labels = list(players.labels)
             if frame in self._ball and frame not in self._hidden:
